@@ -1,0 +1,56 @@
+"""Who may see what: the visibility rules of posts and artworks."""
+
+from __future__ import annotations
+
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, InputError, PermissionDenied
+from storage.models import Artwork, Post, Visibility
+
+
+async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
+    if visibility is Visibility.PUBLIC or owner_id == ctx.viewer_id:
+        return True
+    if visibility is Visibility.FOLLOWERS and ctx.viewer_id is not None:
+        return await ctx.loaders.viewer_follows.load(owner_id)
+    return False
+
+
+async def visible_to_viewer(ctx: Context, owner_id: int) -> list[Visibility]:
+    """The visibilities of ``owner_id``'s things that the viewer may see."""
+    if owner_id == ctx.viewer_id:
+        return list(Visibility)
+    if ctx.viewer_id is not None and await ctx.loaders.viewer_follows.load(owner_id):
+        return [Visibility.PUBLIC, Visibility.FOLLOWERS]
+    return [Visibility.PUBLIC]
+
+
+async def can_see_post(ctx: Context, post: Post) -> bool:
+    return await can_see(ctx, post.author_id, post.visibility)
+
+
+async def can_see_artwork(ctx: Context, artwork: Artwork) -> bool:
+    return await can_see(ctx, artwork.owner_id, artwork.visibility)
+
+
+async def load_owned_artwork(ctx: Context, artwork_id: int, field: str) -> Artwork:
+    """The viewer's own artwork; NOT_FOUND if the viewer cannot see it, FORBIDDEN if not theirs."""
+    artwork = await Artwork.get_or_none(id=artwork_id)
+    if artwork is None or not await can_see_artwork(ctx, artwork):
+        raise InputError.single(field, "no such artwork", ErrorCode.NOT_FOUND)
+    if artwork.owner_id != ctx.viewer_id:
+        raise PermissionDenied("only the artist may change or delete this artwork")
+    return artwork
+
+
+async def load_visible_post(ctx: Context, post_id: int, field: str) -> Post:
+    post = await Post.get_or_none(id=post_id)
+    if post is None or not await can_see_post(ctx, post):
+        raise InputError.single(field, "no such post", ErrorCode.NOT_FOUND)
+    return post
+
+
+async def load_visible_artwork(ctx: Context, artwork_id: int, field: str) -> Artwork:
+    artwork = await Artwork.get_or_none(id=artwork_id)
+    if artwork is None or not await can_see_artwork(ctx, artwork):
+        raise InputError.single(field, "no such artwork", ErrorCode.NOT_FOUND)
+    return artwork

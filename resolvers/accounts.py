@@ -1,0 +1,178 @@
+"""Accounts: sign-up, sign-in with opaque bearer tokens, sign-out, profile."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from resolvers import passwords
+from resolvers.context import Context
+from resolvers.errors import (
+    AuthenticationRequired,
+    ErrorCode,
+    FieldError,
+    InputError,
+    InvalidToken,
+)
+from resolvers.validation import (
+    check_email,
+    check_handle,
+    check_length,
+    check_links,
+    clean_text,
+    raise_if_any,
+)
+from storage.models import AuthToken, TrainingPolicy, User
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+DISPLAY_NAME_MAX = 64
+BIO_MAX = 500
+
+
+def require_viewer(ctx: Context) -> User:
+    if ctx.viewer is None:
+        raise AuthenticationRequired()
+    return ctx.viewer
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate(token: str) -> tuple[User, str]:
+    """The user a bearer token belongs to, or ``InvalidToken`` (unknown, revoked or expired)."""
+    if not token or len(token) > 128:
+        raise InvalidToken("the access token is invalid", "TOKEN_INVALID")
+    token_hash = hash_token(token)
+    row = await AuthToken.filter(token_hash=token_hash).select_related("user").first()
+    if row is None:
+        raise InvalidToken("the access token is invalid or was revoked", "TOKEN_INVALID")
+    if row.expires_at <= datetime.now(UTC):
+        raise InvalidToken("the access token has expired; sign in again", "TOKEN_EXPIRED")
+    return row.user, token_hash
+
+
+async def find_by_handle(handle: str) -> User | None:
+    if len(handle) > 30:
+        return None
+    return await User.filter(handle_key=handle.lower()).first()
+
+
+async def sign_up(*, handle: str, email: str, password: str, display_name: str | None) -> User:
+    handle = handle.strip()
+    email = email.strip()
+    name = clean_text(display_name) if display_name is not None else handle
+    raise_if_any(
+        [
+            check_handle("handle", handle),
+            check_email("email", email),
+            check_length("password", password, low=PASSWORD_MIN, high=PASSWORD_MAX),
+            check_length("displayName", name, high=DISPLAY_NAME_MAX, what="display name"),
+        ]
+    )
+    await _raise_if_taken(handle, email)
+    password_hash = await passwords.hash_password(password)
+    try:
+        async with in_transaction():
+            return await User.create(
+                handle=handle,
+                handle_key=handle.lower(),
+                email=email,
+                email_key=email.lower(),
+                password_hash=password_hash,
+                display_name=name,
+            )
+    except IntegrityError:
+        # Lost a race with a concurrent sign-up: report which one is taken now.
+        await _raise_if_taken(handle, email)
+        raise
+
+
+async def _raise_if_taken(handle: str, email: str) -> None:
+    errors: list[FieldError | None] = []
+    if await User.filter(handle_key=handle.lower()).exists():
+        errors.append(FieldError("handle", "this handle is taken", ErrorCode.HANDLE_TAKEN))
+    if await User.filter(email_key=email.lower()).exists():
+        errors.append(
+            FieldError("email", "an account with this email exists", ErrorCode.EMAIL_TAKEN)
+        )
+    raise_if_any(errors)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    token: str
+    expires_at: datetime
+
+
+async def log_in(ctx: Context, *, login: str, password: str) -> Session:
+    """Sign in by handle or email; the same error for an unknown account and a wrong password."""
+    login = login.strip().lower()
+    user = None
+    if 0 < len(login) <= 254 and len(password) <= PASSWORD_MAX:
+        lookup = {"email_key": login} if "@" in login else {"handle_key": login}
+        user = await User.filter(**lookup).first()
+    ok = await passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not ok:
+        raise InputError.single(
+            None, "wrong handle, email or password", ErrorCode.INVALID_CREDENTIALS
+        )
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(seconds=ctx.services.token_ttl_seconds)
+    await AuthToken.create(user=user, token_hash=hash_token(token), expires_at=expires_at)
+    return Session(user=user, token=token, expires_at=expires_at)
+
+
+async def log_out(ctx: Context) -> None:
+    require_viewer(ctx)
+    if ctx.token_hash is not None:
+        await AuthToken.filter(token_hash=ctx.token_hash).delete()
+
+
+async def update_profile(
+    ctx: Context,
+    *,
+    display_name: str | None = None,
+    bio: str | None = None,
+    links: list[str] | None = None,
+    open_for_commissions: bool | None = None,
+    ai_training_policy: TrainingPolicy | None = None,
+) -> User:
+    """Change the given fields; ``None`` leaves a field as it is."""
+    viewer = require_viewer(ctx)
+    changes: dict[str, object] = {}
+    errors: list[FieldError | None] = []
+    if display_name is not None:
+        name = clean_text(display_name)
+        errors.append(
+            check_length("displayName", name, low=1, high=DISPLAY_NAME_MAX, what="display name")
+        )
+        changes["display_name"] = name
+    if bio is not None:
+        text = clean_text(bio)
+        errors.append(check_length("bio", text, high=BIO_MAX))
+        changes["bio"] = text
+    if links is not None:
+        cleaned = [link.strip() for link in links]
+        errors.append(check_links("links", cleaned))
+        changes["links"] = cleaned
+    if open_for_commissions is not None:
+        changes["open_for_commissions"] = open_for_commissions
+    if ai_training_policy is not None:
+        changes["ai_training_policy"] = ai_training_policy
+    raise_if_any(errors)
+    if changes:
+        await User.filter(id=viewer.id).update(**changes)
+        for name, value in changes.items():
+            setattr(viewer, name, value)
+    return viewer

@@ -1,0 +1,60 @@
+"""Feeds: home (followed artists and oneself), discover (all public posts), tag, and one artist's
+posts. All newest first, keyset-paginated on the time-ordered post id."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from resolvers.access import visible_to_viewer
+from resolvers.accounts import require_viewer
+from resolvers.context import Context
+from resolvers.errors import BadRequest
+from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.validation import normalize_tags
+from storage.models import Follow, Post, PostTag, User, Visibility
+
+post_cursor: CursorFn[Post] = CursorFn("post", "id")
+
+
+async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> Page[Post]:
+    size = page_size(first)
+    if after is not None:
+        (last_id,) = decode_cursor("post", after)
+        query = query.filter(id__lt=last_id)
+    rows = await query.order_by("-id").limit(size + 1)
+    return paginate(rows, size, post_cursor)
+
+
+async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
+    viewer = require_viewer(ctx)
+    followed = Follow.filter(follower_id=viewer.id).values("followee_id")
+    query = Post.filter(
+        Q(author_id=viewer.id)
+        | Q(
+            author_id__in=Subquery(followed),
+            visibility__in=[Visibility.PUBLIC, Visibility.FOLLOWERS],
+        )
+    )
+    return await _page(query, first, after)
+
+
+async def discover_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
+    return await _page(Post.filter(visibility=Visibility.PUBLIC), first, after)
+
+
+async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | None) -> Page[Post]:
+    normalized, error = normalize_tags("tag", [tag])
+    if error is not None or not normalized:
+        raise BadRequest(error.message if error else "name a tag")
+    tagged = PostTag.filter(tag=normalized[0]).values("post_id")
+    return await _page(
+        Post.filter(id__in=Subquery(tagged), visibility=Visibility.PUBLIC), first, after
+    )
+
+
+async def user_posts(
+    ctx: Context, user: User, *, first: int | None, after: str | None
+) -> Page[Post]:
+    visible = await visible_to_viewer(ctx, user.id)
+    return await _page(Post.filter(author_id=user.id, visibility__in=visible), first, after)

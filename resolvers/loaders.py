@@ -1,0 +1,91 @@
+"""Per-request DataLoaders: every field that reaches another object goes through one, so a page
+costs a fixed number of queries whatever its size. Batch functions return results in key order
+(None or an empty value for missing keys). Never share a Loaders instance between requests."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar, cast
+
+from strawberry.dataloader import DataLoader
+
+from storage.models import Artwork, ArtworkLike, Follow, Post, PostArtwork, PostLike, User
+
+K = TypeVar("K")
+V = TypeVar("V")
+ModelT = TypeVar("ModelT", User, Post, Artwork)
+
+
+def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[ModelT | None]]]:
+    async def load(keys: Sequence[int]) -> list[ModelT | None]:
+        rows = {row.id: row for row in await model.filter(id__in=list(keys))}
+        return [rows.get(key) for key in keys]
+
+    return load
+
+
+class Loaders:
+    def __init__(self, viewer_id: int | None) -> None:
+        self.viewer_id = viewer_id
+        self.user = DataLoader[int, User | None](load_fn=_by_id(User))
+        self.post = DataLoader[int, Post | None](load_fn=_by_id(Post))
+        self.artwork = DataLoader[int, Artwork | None](load_fn=_by_id(Artwork))
+        self.post_attachments = DataLoader[int, list[Artwork]](load_fn=self._attachments)
+        self.viewer_likes_post = DataLoader[int, bool](load_fn=self._likes_posts)
+        self.viewer_likes_artwork = DataLoader[int, bool](load_fn=self._likes_artworks)
+        self.viewer_follows = DataLoader[int, bool](load_fn=self._follows)
+
+    def prime_users(self, users: Sequence[User]) -> None:
+        for user in users:
+            self.user.prime(user.id, user)
+
+    async def _attachments(self, post_ids: Sequence[int]) -> list[list[Artwork]]:
+        grouped: dict[int, list[Artwork]] = defaultdict(list)
+        rows = (
+            await PostArtwork.filter(post_id__in=list(post_ids))
+            .select_related("artwork")
+            .order_by("post_id", "position")
+        )
+        for row in rows:
+            grouped[row.post_id].append(row.artwork)
+        return [grouped.get(post_id, []) for post_id in post_ids]
+
+    async def _likes_posts(self, post_ids: Sequence[int]) -> list[bool]:
+        if self.viewer_id is None:
+            return [False] * len(post_ids)
+        liked = set(
+            cast(
+                "list[int]",
+                await PostLike.filter(
+                    user_id=self.viewer_id, post_id__in=list(post_ids)
+                ).values_list("post_id", flat=True),
+            )
+        )
+        return [post_id in liked for post_id in post_ids]
+
+    async def _likes_artworks(self, artwork_ids: Sequence[int]) -> list[bool]:
+        if self.viewer_id is None:
+            return [False] * len(artwork_ids)
+        liked = set(
+            cast(
+                "list[int]",
+                await ArtworkLike.filter(
+                    user_id=self.viewer_id, artwork_id__in=list(artwork_ids)
+                ).values_list("artwork_id", flat=True),
+            )
+        )
+        return [artwork_id in liked for artwork_id in artwork_ids]
+
+    async def _follows(self, user_ids: Sequence[int]) -> list[bool]:
+        if self.viewer_id is None:
+            return [False] * len(user_ids)
+        followed = set(
+            cast(
+                "list[int]",
+                await Follow.filter(
+                    follower_id=self.viewer_id, followee_id__in=list(user_ids)
+                ).values_list("followee_id", flat=True),
+            )
+        )
+        return [user_id in followed for user_id in user_ids]

@@ -1,0 +1,155 @@
+"""Portfolio: an artist's artworks in the order the artist chooses."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from resolvers.access import load_owned_artwork, visible_to_viewer
+from resolvers.accounts import require_viewer
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, FieldError, InputError
+from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
+from storage.models import Artwork, TrainingPolicy, User, Visibility
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+MEDIUM_MAX = 100
+REORDER_MAX = 1000
+
+portfolio_cursor: CursorFn[Artwork] = CursorFn("portfolio", "position", "id")
+
+
+def _check_fields(
+    *, title: str | None, description: str | None, medium: str | None, tags: list[str] | None
+) -> tuple[dict[str, Any], list[FieldError | None]]:
+    values: dict[str, Any] = {}
+    errors: list[FieldError | None] = []
+    if title is not None:
+        values["title"] = clean_text(title)
+        errors.append(check_length("title", str(values["title"]), low=1, high=TITLE_MAX))
+    if description is not None:
+        values["description"] = clean_text(description)
+        errors.append(check_length("description", str(values["description"]), high=DESCRIPTION_MAX))
+    if medium is not None:
+        values["medium"] = clean_text(medium)
+        errors.append(check_length("medium", str(values["medium"]), high=MEDIUM_MAX))
+    if tags is not None:
+        values["tags"], error = normalize_tags("tags", tags)
+        errors.append(error)
+    return values, errors
+
+
+async def create_artwork(
+    ctx: Context,
+    *,
+    title: str,
+    description: str = "",
+    medium: str = "",
+    tags: list[str] | None = None,
+    visibility: Visibility = Visibility.PUBLIC,
+    ai_training_policy: TrainingPolicy | None = None,
+) -> Artwork:
+    viewer = require_viewer(ctx)
+    values, errors = _check_fields(
+        title=title, description=description, medium=medium, tags=tags or []
+    )
+    raise_if_any(errors)
+    async with in_transaction():
+        # New work goes to the top of the portfolio.
+        top = cast(
+            "int | None",
+            await Artwork.filter(owner_id=viewer.id)
+            .order_by("position")
+            .first()
+            .values_list("position", flat=True),
+        )
+        artwork = await Artwork.create(
+            owner_id=viewer.id,
+            position=(top - 1) if top is not None else 0,
+            visibility=visibility,
+            ai_training_policy=ai_training_policy,
+            **values,
+        )
+        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
+    return artwork
+
+
+async def update_artwork(
+    ctx: Context,
+    artwork_id: int,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    medium: str | None = None,
+    tags: list[str] | None = None,
+    visibility: Visibility | None = None,
+    ai_training_policy: TrainingPolicy | None = None,
+    clear_ai_training_policy: bool = False,
+) -> Artwork:
+    require_viewer(ctx)
+    artwork = await load_owned_artwork(ctx, artwork_id, "id")
+    values, errors = _check_fields(title=title, description=description, medium=medium, tags=tags)
+    raise_if_any(errors)
+    if visibility is not None:
+        values["visibility"] = visibility
+    if ai_training_policy is not None:
+        values["ai_training_policy"] = ai_training_policy
+    elif clear_ai_training_policy:
+        values["ai_training_policy"] = None
+    if values:
+        artwork.update_from_dict(values)
+        await artwork.save(update_fields=[*values, "updated_at"])
+    return artwork
+
+
+async def delete_artwork(ctx: Context, artwork_id: int) -> int:
+    viewer = require_viewer(ctx)
+    artwork = await load_owned_artwork(ctx, artwork_id, "id")
+    async with in_transaction():
+        await artwork.delete()
+        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") - 1)
+    return artwork_id
+
+
+async def reorder_portfolio(ctx: Context, artwork_ids: list[int]) -> User:
+    """Put the viewer's artworks in the given order; the list must name each of them once."""
+    viewer = require_viewer(ctx)
+    if len(artwork_ids) > REORDER_MAX:
+        raise InputError.single(
+            "artworkIds", f"at most {REORDER_MAX} artworks at once", ErrorCode.TOO_MANY
+        )
+    if len(set(artwork_ids)) != len(artwork_ids):
+        raise InputError.single("artworkIds", "an artwork is listed twice", ErrorCode.DUPLICATE)
+    async with in_transaction():
+        query = Artwork.filter(owner_id=viewer.id).values_list("id", flat=True)
+        owned = set(cast("list[int]", await query))
+        unknown = [i for i in artwork_ids if i not in owned]
+        if unknown:
+            raise InputError.single(
+                "artworkIds", "the list names artworks that are not yours", ErrorCode.NOT_OWNER
+            )
+        if len(owned) != len(artwork_ids):
+            raise InputError.single(
+                "artworkIds",
+                f"list all {len(owned)} of your artworks, in the new order",
+                ErrorCode.INVALID,
+            )
+        for position, artwork_id in enumerate(artwork_ids):
+            await Artwork.filter(id=artwork_id).update(position=position)
+    return viewer
+
+
+async def portfolio(
+    ctx: Context, owner: User, *, first: int | None, after: str | None
+) -> Page[Artwork]:
+    size = page_size(first)
+    query = Artwork.filter(owner_id=owner.id, visibility__in=await visible_to_viewer(ctx, owner.id))
+    if after is not None:
+        position, last_id = decode_cursor("portfolio", after, 2)
+        query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=last_id))
+    rows = await query.order_by("position", "id").limit(size + 1)
+    return paginate(rows, size, portfolio_cursor)

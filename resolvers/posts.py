@@ -1,0 +1,93 @@
+"""Posts: short texts with optional attached artworks, optionally replying to another post."""
+
+from __future__ import annotations
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from resolvers.access import can_see_post, load_visible_post
+from resolvers.accounts import require_viewer
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
+from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
+from storage.models import Artwork, Post, PostArtwork, PostTag, User, Visibility
+
+TEXT_MAX = 2000
+ATTACHMENTS_MAX = 10
+
+
+async def create_post(
+    ctx: Context,
+    *,
+    text: str,
+    artwork_ids: list[int] | None = None,
+    reply_to_id: int | None = None,
+    visibility: Visibility = Visibility.PUBLIC,
+) -> Post:
+    viewer = require_viewer(ctx)
+    text = clean_text(text)
+    artwork_ids = artwork_ids or []
+    errors: list[FieldError | None] = [check_length("text", text, high=TEXT_MAX)]
+    if not text and not artwork_ids:
+        errors.append(
+            FieldError("text", "write something or attach an artwork", ErrorCode.REQUIRED)
+        )
+    if len(artwork_ids) > ATTACHMENTS_MAX:
+        errors.append(
+            FieldError(
+                "artworkIds", f"at most {ATTACHMENTS_MAX} artworks per post", ErrorCode.TOO_MANY
+            )
+        )
+    elif len(set(artwork_ids)) != len(artwork_ids):
+        errors.append(FieldError("artworkIds", "an artwork is attached twice", ErrorCode.DUPLICATE))
+    raise_if_any(errors)
+
+    artworks = {a.id: a for a in await Artwork.filter(id__in=artwork_ids)}
+    if any(artworks.get(i) is None or artworks[i].owner_id != viewer.id for i in artwork_ids):
+        raise InputError.single(
+            "artworkIds", "only your own artworks can be attached", ErrorCode.NOT_OWNER
+        )
+    if reply_to_id is not None:
+        await load_visible_post(ctx, reply_to_id, "replyTo")
+
+    tags = hashtags(text)
+    for artwork_id in artwork_ids:
+        tags.extend(t for t in artworks[artwork_id].tags if t not in tags)
+
+    async with in_transaction():
+        post = await Post.create(
+            author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
+        )
+        if artwork_ids:
+            await PostArtwork.bulk_create(
+                [
+                    PostArtwork(post_id=post.id, artwork_id=artwork_id, position=i)
+                    for i, artwork_id in enumerate(artwork_ids)
+                ]
+            )
+        if tags:
+            await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
+        await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
+        if reply_to_id is not None:
+            await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+    return post
+
+
+async def delete_post(ctx: Context, post_id: int) -> int:
+    viewer = require_viewer(ctx)
+    post = await load_visible_post(ctx, post_id, "id")
+    if post.author_id != viewer.id:
+        raise PermissionDenied("only the author may delete this post")
+    async with in_transaction():
+        await post.delete()
+        await User.filter(id=viewer.id).update(post_count=F("post_count") - 1)
+        if post.reply_to_id is not None:
+            await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
+    return post_id
+
+
+async def get_post(ctx: Context, post_id: int) -> Post | None:
+    post = await ctx.loaders.post.load(post_id)
+    if post is None or not await can_see_post(ctx, post):
+        return None
+    return post

@@ -1,0 +1,170 @@
+"""Follows, likes and comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from resolvers.access import (
+    can_see_artwork,
+    can_see_post,
+    load_visible_artwork,
+    load_visible_post,
+)
+from resolvers.accounts import require_viewer
+from resolvers.context import Context
+from resolvers.edges import add_edge, remove_edge
+from resolvers.errors import ErrorCode, InputError, PermissionDenied
+from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.validation import check_length, clean_text, raise_if_any
+from storage.models import Artwork, ArtworkLike, Comment, Follow, Post, PostLike, User
+
+COMMENT_MAX = 1000
+
+follow_cursor: CursorFn[Follow] = CursorFn("follow", "id")
+comment_cursor: CursorFn[Comment] = CursorFn("comment", "id")
+
+
+async def _load_user(user_id: int) -> User:
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        raise InputError.single("userId", "no such user", ErrorCode.NOT_FOUND)
+    return user
+
+
+async def follow(ctx: Context, user_id: int) -> User:
+    viewer = require_viewer(ctx)
+    if user_id == viewer.id:
+        raise InputError.single("userId", "you cannot follow yourself", ErrorCode.SELF_FOLLOW)
+    await _load_user(user_id)
+    await add_edge(
+        Follow,
+        {"follower_id": viewer.id, "followee_id": user_id},
+        [(User, viewer.id, "following_count"), (User, user_id, "follower_count")],
+    )
+    return await _load_user(user_id)
+
+
+async def unfollow(ctx: Context, user_id: int) -> User:
+    viewer = require_viewer(ctx)
+    await _load_user(user_id)
+    await remove_edge(
+        Follow,
+        {"follower_id": viewer.id, "followee_id": user_id},
+        [(User, viewer.id, "following_count"), (User, user_id, "follower_count")],
+    )
+    return await _load_user(user_id)
+
+
+async def set_post_like(ctx: Context, post_id: int, *, liked: bool) -> Post:
+    viewer = require_viewer(ctx)
+    await load_visible_post(ctx, post_id, "postId")
+    change = add_edge if liked else remove_edge
+    await change(
+        PostLike, {"user_id": viewer.id, "post_id": post_id}, [(Post, post_id, "like_count")]
+    )
+    return await Post.get(id=post_id)
+
+
+async def set_artwork_like(ctx: Context, artwork_id: int, *, liked: bool) -> Artwork:
+    viewer = require_viewer(ctx)
+    await load_visible_artwork(ctx, artwork_id, "artworkId")
+    change = add_edge if liked else remove_edge
+    await change(
+        ArtworkLike,
+        {"user_id": viewer.id, "artwork_id": artwork_id},
+        [(Artwork, artwork_id, "like_count")],
+    )
+    return await Artwork.get(id=artwork_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentTarget:
+    post_id: int | None = None
+    artwork_id: int | None = None
+
+
+async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment:
+    viewer = require_viewer(ctx)
+    text = clean_text(text)
+    raise_if_any([check_length("text", text, low=1, high=COMMENT_MAX)])
+    async with in_transaction():
+        if target.post_id is not None:
+            await load_visible_post(ctx, target.post_id, "postId")
+            comment = await Comment.create(author_id=viewer.id, post_id=target.post_id, text=text)
+            await Post.filter(id=target.post_id).update(comment_count=F("comment_count") + 1)
+        elif target.artwork_id is not None:
+            await load_visible_artwork(ctx, target.artwork_id, "artworkId")
+            comment = await Comment.create(
+                author_id=viewer.id, artwork_id=target.artwork_id, text=text
+            )
+            await Artwork.filter(id=target.artwork_id).update(comment_count=F("comment_count") + 1)
+        else:
+            raise InputError.single(
+                "subjectId", "comment on a post or an artwork", ErrorCode.REQUIRED
+            )
+    return comment
+
+
+async def delete_comment(ctx: Context, comment_id: int) -> int:
+    """The comment's author, or the artist whose post or artwork it is on, may delete it."""
+    viewer = require_viewer(ctx)
+    comment = await Comment.get_or_none(id=comment_id)
+    if comment is None:
+        raise InputError.single("id", "no such comment", ErrorCode.NOT_FOUND)
+    subject: Post | Artwork | None
+    if comment.post_id is not None:
+        subject = await Post.get_or_none(id=comment.post_id)
+        subject_owner = subject.author_id if subject else None
+    else:
+        subject = await Artwork.get_or_none(id=comment.artwork_id)
+        subject_owner = subject.owner_id if subject else None
+    if viewer.id not in (comment.author_id, subject_owner):
+        raise PermissionDenied("only the comment's author or the artist may delete it")
+    async with in_transaction():
+        await comment.delete()
+        if isinstance(subject, Post):
+            await Post.filter(id=subject.id).update(comment_count=F("comment_count") - 1)
+        elif isinstance(subject, Artwork):
+            await Artwork.filter(id=subject.id).update(comment_count=F("comment_count") - 1)
+    return comment_id
+
+
+async def comments(
+    ctx: Context, target: CommentTarget, *, first: int | None, after: str | None
+) -> Page[Comment]:
+    """Comments oldest first (a conversation reads top to bottom)."""
+    size = page_size(first)
+    query = (
+        Comment.filter(post_id=target.post_id)
+        if target.post_id is not None
+        else Comment.filter(artwork_id=target.artwork_id)
+    )
+    if after is not None:
+        (last_id,) = decode_cursor("comment", after)
+        query = query.filter(id__gt=last_id)
+    rows = await query.order_by("id").limit(size + 1)
+    return paginate(rows, size, comment_cursor)
+
+
+async def follow_list(
+    ctx: Context, user: User, *, followers: bool, first: int | None, after: str | None
+) -> Page[Follow]:
+    """Who follows ``user`` (followers=True) or whom ``user`` follows, newest first."""
+    size = page_size(first)
+    query = Follow.filter(followee_id=user.id) if followers else Follow.filter(follower_id=user.id)
+    if after is not None:
+        (last_id,) = decode_cursor("follow", after)
+        query = query.filter(id__lt=last_id)
+    rows = await query.order_by("-id").limit(size + 1)
+    return paginate(rows, size, follow_cursor)
+
+
+async def comment_visible(ctx: Context, comment: Comment) -> bool:
+    if comment.post_id is not None:
+        post = await ctx.loaders.post.load(comment.post_id)
+        return post is not None and await can_see_post(ctx, post)
+    artwork = await ctx.loaders.artwork.load(comment.artwork_id or 0)
+    return artwork is not None and await can_see_artwork(ctx, artwork)

@@ -1,0 +1,94 @@
+"""Root queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import accounts, feed, social
+from resolvers.access import can_see_artwork
+from resolvers.posts import get_post
+from schema.base import Info, IsAuthenticated, decode_id, parse_global_id
+from schema.connections import Connection
+from schema.types import Artwork, Comment, Node, Post, User
+from storage import models
+
+
+async def _artwork(info: Info, pk: int) -> Artwork | None:
+    row = await info.context.loaders.artwork.load(pk)
+    if row is None or not await can_see_artwork(info.context, row):
+        return None
+    return Artwork.from_row(row)
+
+
+async def _post(info: Info, pk: int) -> Post | None:
+    row = await get_post(info.context, pk)
+    return Post.from_row(row) if row is not None else None
+
+
+async def _user(info: Info, pk: int) -> User | None:
+    row = await info.context.loaders.user.load(pk)
+    return User.from_row(row) if row is not None else None
+
+
+async def _comment(info: Info, pk: int) -> Comment | None:
+    row = await models.Comment.get_or_none(id=pk)
+    if row is None or not await social.comment_visible(info.context, row):
+        return None
+    return Comment.from_row(row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in account, or null when anonymous.")
+    def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        return User.from_row(viewer) if viewer is not None else None
+
+    @strawberry.field(description="An artist by handle (any letter case).")
+    async def user(self, info: Info, handle: str) -> User | None:
+        row = await accounts.find_by_handle(handle)
+        if row is not None:
+            info.context.loaders.user.prime(row.id, row)
+        return User.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def artwork(self, info: Info, id: strawberry.ID) -> Artwork | None:
+        return await _artwork(info, decode_id(id, "id", "Artwork"))
+
+    @strawberry.field
+    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
+        return await _post(info, decode_id(id, "id", "Post"))
+
+    @strawberry.field(description="Any object by global id; null when missing or not visible.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = parse_global_id(id, "id", "User", "Artwork", "Post", "Comment")
+        fetch = {"User": _user, "Artwork": _artwork, "Post": _post, "Comment": _comment}
+        return await fetch[type_name](info, pk)
+
+    @strawberry.field(
+        description="Posts by the artists the viewer follows and by the viewer, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def home_feed(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Post]:
+        page = await feed.home_feed(info.context, first=first, after=after)
+        return Connection.of(page, Post.from_row, after=after)
+
+    @strawberry.field(description="Every public post, newest first.")
+    async def discover_feed(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Post]:
+        page = await feed.discover_feed(info.context, first=first, after=after)
+        return Connection.of(page, Post.from_row, after=after)
+
+    @strawberry.field(
+        description=(
+            "Public posts with a #tag in their text or on an attached artwork, newest first."
+        )
+    )
+    async def tag_feed(
+        self, info: Info, tag: str, first: int | None = 20, after: str | None = None
+    ) -> Connection[Post]:
+        page = await feed.tag_feed(info.context, tag, first=first, after=after)
+        return Connection.of(page, Post.from_row, after=after)

@@ -1,0 +1,277 @@
+"""The object types: User, Artwork, Post, Comment, and the Node interface.
+
+Scalars are plain attributes copied from the row (the fastest path in Strawberry); fields that reach
+another object are ``async`` and go through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from resolvers import feed, portfolio, social
+from resolvers.access import can_see_artwork
+from resolvers.posts import get_post
+from resolvers.social import CommentTarget
+from schema.base import Info, to_global_id
+from schema.connections import Connection
+from storage import models
+from storage.models import TrainingPolicy, Visibility
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class User(Node):
+    pk: strawberry.Private[int]
+    handle: str
+    display_name: str
+    bio: str
+    links: list[str]
+    open_for_commissions: bool
+    ai_training_policy: TrainingPolicy = strawberry.field(
+        description="The artist's default for their artworks."
+    )
+    follower_count: int
+    following_count: int
+    post_count: int
+    artwork_count: int
+    created_at: datetime
+    _email: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: models.User) -> User:
+        return cls(
+            id=to_global_id("User", row.id),
+            pk=row.id,
+            handle=row.handle,
+            display_name=row.display_name,
+            bio=row.bio,
+            links=list(row.links),
+            open_for_commissions=row.open_for_commissions,
+            ai_training_policy=row.ai_training_policy,
+            follower_count=row.follower_count,
+            following_count=row.following_count,
+            post_count=row.post_count,
+            artwork_count=row.artwork_count,
+            created_at=row.created_at,
+            _email=row.email,
+        )
+
+    @strawberry.field(description="Only the account itself sees its email.")
+    def email(self, info: Info) -> str | None:
+        return self._email if info.context.viewer_id == self.pk else None
+
+    @strawberry.field
+    def is_viewer(self, info: Info) -> bool:
+        return info.context.viewer_id == self.pk
+
+    @strawberry.field
+    async def is_followed_by_viewer(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_follows.load(self.pk)
+
+    @strawberry.field(description="Artworks in the artist's chosen order.")
+    async def portfolio(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Artwork]:
+        row = await _user_row(info, self.pk)
+        page = await portfolio.portfolio(info.context, row, first=first, after=after)
+        return Connection.of(page, Artwork.from_row, after=after)
+
+    @strawberry.field(description="The artist's posts, newest first.")
+    async def posts(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Post]:
+        row = await _user_row(info, self.pk)
+        page = await feed.user_posts(info.context, row, first=first, after=after)
+        return Connection.of(page, Post.from_row, after=after)
+
+    @strawberry.field(description="Who follows this artist, most recent first.")
+    async def followers(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[User]:
+        return await _follow_connection(info, self.pk, True, first, after)
+
+    @strawberry.field(description="Whom this artist follows, most recent first.")
+    async def following(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[User]:
+        return await _follow_connection(info, self.pk, False, first, after)
+
+
+async def _user_row(info: Info, pk: int) -> models.User:
+    row = await info.context.loaders.user.load(pk)
+    assert row is not None, pk  # the User object was built from this row
+    return row
+
+
+async def _follow_connection(
+    info: Info, pk: int, followers: bool, first: int | None, after: str | None
+) -> Connection[User]:
+    row = await _user_row(info, pk)
+    page = await social.follow_list(
+        info.context, row, followers=followers, first=first, after=after
+    )
+    other = [f.follower_id if followers else f.followee_id for f in page.items]
+    users = await info.context.loaders.user.load_many(other)
+    return Connection.build(page, [User.from_row(u) if u else None for u in users], after=after)
+
+
+@strawberry.type
+class Artwork(Node):
+    pk: strawberry.Private[int]
+    owner_pk: strawberry.Private[int]
+    title: str
+    description: str
+    medium: str
+    tags: list[str]
+    position: int
+    visibility: Visibility
+    ai_training_policy_override: TrainingPolicy | None = strawberry.field(
+        description="Set on this artwork; null means the artist's default applies."
+    )
+    like_count: int
+    comment_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.Artwork) -> Artwork:
+        return cls(
+            id=to_global_id("Artwork", row.id),
+            pk=row.id,
+            owner_pk=row.owner_id,
+            title=row.title,
+            description=row.description,
+            medium=row.medium,
+            tags=list(row.tags),
+            position=row.position,
+            visibility=row.visibility,
+            ai_training_policy_override=row.ai_training_policy,
+            like_count=row.like_count,
+            comment_count=row.comment_count,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        return User.from_row(await _user_row(info, self.owner_pk))
+
+    @strawberry.field(description="The policy in force: this artwork's override or the default.")
+    async def ai_training_policy(self, info: Info) -> TrainingPolicy:
+        if self.ai_training_policy_override is not None:
+            return self.ai_training_policy_override
+        return (await _user_row(info, self.owner_pk)).ai_training_policy
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_likes_artwork.load(self.pk)
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        target = CommentTarget(artwork_id=self.pk)
+        page = await social.comments(info.context, target, first=first, after=after)
+        return Connection.of(page, Comment.from_row, after=after)
+
+
+@strawberry.type
+class Post(Node):
+    pk: strawberry.Private[int]
+    author_pk: strawberry.Private[int]
+    reply_to_pk: strawberry.Private[int | None]
+    text: str
+    visibility: Visibility
+    like_count: int
+    comment_count: int
+    reply_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.Post) -> Post:
+        return cls(
+            id=to_global_id("Post", row.id),
+            pk=row.id,
+            author_pk=row.author_id,
+            reply_to_pk=row.reply_to_id,
+            text=row.text,
+            visibility=row.visibility,
+            like_count=row.like_count,
+            comment_count=row.comment_count,
+            reply_count=row.reply_count,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        return User.from_row(await _user_row(info, self.author_pk))
+
+    @strawberry.field(description="Attached artworks the viewer may see, in the author's order.")
+    async def artworks(self, info: Info) -> list[Artwork]:
+        rows = await info.context.loaders.post_attachments.load(self.pk)
+        return [Artwork.from_row(r) for r in rows if await can_see_artwork(info.context, r)]
+
+    @strawberry.field(description="The post this one replies to, when it exists and is visible.")
+    async def reply_to(self, info: Info) -> Post | None:
+        if self.reply_to_pk is None:
+            return None
+        row = await get_post(info.context, self.reply_to_pk)
+        return Post.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_likes_post.load(self.pk)
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        target = CommentTarget(post_id=self.pk)
+        page = await social.comments(info.context, target, first=first, after=after)
+        return Connection.of(page, Comment.from_row, after=after)
+
+
+@strawberry.type
+class Comment(Node):
+    pk: strawberry.Private[int]
+    author_pk: strawberry.Private[int]
+    post_pk: strawberry.Private[int | None]
+    artwork_pk: strawberry.Private[int | None]
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.Comment) -> Comment:
+        return cls(
+            id=to_global_id("Comment", row.id),
+            pk=row.id,
+            author_pk=row.author_id,
+            post_pk=row.post_id,
+            artwork_pk=row.artwork_id,
+            text=row.text,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        return User.from_row(await _user_row(info, self.author_pk))
+
+    @strawberry.field(description="The post commented on (null for a comment on an artwork).")
+    async def post(self, info: Info) -> Post | None:
+        if self.post_pk is None:
+            return None
+        row = await info.context.loaders.post.load(self.post_pk)
+        return Post.from_row(row) if row is not None else None
+
+    @strawberry.field(description="The artwork commented on (null for a comment on a post).")
+    async def artwork(self, info: Info) -> Artwork | None:
+        if self.artwork_pk is None:
+            return None
+        row = await info.context.loaders.artwork.load(self.artwork_pk)
+        return Artwork.from_row(row) if row is not None else None

@@ -1,0 +1,64 @@
+"""Bearer-token authentication in front of the GraphQL endpoint.
+
+A request without ``Authorization`` is anonymous. A request with a token that is unknown, revoked
+or expired is answered 401 with a GraphQL-shaped error (code TOKEN_INVALID or TOKEN_EXPIRED), so a
+client learns at once to sign in again instead of silently seeing anonymous data.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from resolvers.accounts import authenticate
+from resolvers.errors import InvalidToken
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; ``""`` for a malformed header."""
+    value = headers.get("authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class BearerAuth:
+    """ASGI middleware: resolves the token to ``scope["state"]["viewer"]`` before GraphQL runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})
+        state["viewer"], state["token_hash"] = None, None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(Headers(scope=scope))
+        if token is not None:
+            try:
+                state["viewer"], state["token_hash"] = await authenticate(token)
+            except InvalidToken as error:
+                await _unauthorized(send, error)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _unauthorized(send: Send, error: InvalidToken) -> None:
+    body = orjson.dumps(
+        {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer error="invalid_token"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,142 @@
+"""The ``gesso`` command line: serve, migrate, seed, export-schema, makemigrations."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from server.settings import SettingsError, get_settings
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+@click.group()
+def main() -> None:
+    """Gesso: the backend of an artist-first social platform."""
+    try:
+        get_settings()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default GESSO_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default GESSO_PORT or 8000).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str | None, port: int | None, workers: int, reload: bool) -> None:
+    """Apply pending migrations and serve the API (GraphiQL on /graphql in development)."""
+    import uvicorn
+
+    settings = get_settings()
+    asyncio.run(_migrate(settings.database_url))
+    # Migrated once here, so the worker processes need not race to do it again.
+    os.environ["GESSO_MIGRATE_ON_START"] = "false"
+    get_settings.cache_clear()
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        reload=reload,
+        access_log=False,
+        log_level="info",
+    )
+
+
+async def _migrate(url: str) -> None:
+    from storage import db
+
+    try:
+        await db.migrate(url)
+    finally:
+        await db.close()
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending schema migration to DATABASE_URL."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings.database_url))
+    click.echo(f"database is up to date ({_redacted(settings.database_url)})")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, required=True, help="Create demo artists and content.")
+@click.option("--artists", type=click.IntRange(2, 200), default=6, show_default=True)
+def seed(demo: bool, artists: int) -> None:
+    """Fill the database with demo artists, artworks, posts, follows, likes and comments."""
+    from server.seed import run_demo_seed
+
+    settings = get_settings()
+    asyncio.run(_migrate(settings.database_url))
+    summary = asyncio.run(run_demo_seed(settings.database_url, artists=artists))
+    click.echo(summary)
+
+
+@main.command("export-schema")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=SCHEMA_FILE
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the schema.")
+def export_schema(output: Path, check: bool) -> None:
+    """Write the GraphQL SDL (schema.graphql)."""
+    from schema.root import schema
+
+    sdl = schema.as_str() + "\n"
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != sdl:
+            click.echo(f"{output} is stale: run `gesso export-schema`", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is current")
+        return
+    output.write_text(sdl, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.option("--name", default=None, help="Migration name suffix.")
+@click.option("--check", is_flag=True, help="Exit 1 if the models have unmigrated changes.")
+def makemigrations(name: str | None, check: bool) -> None:
+    """Write a migration for model changes (development)."""
+    from tortoise.cli.cli import run_cli_async
+
+    if check:
+        pending = asyncio.run(_pending_migration_operations())
+        if pending:
+            click.echo("models changed without a migration: run `gesso makemigrations`", err=True)
+            for operation in pending:
+                click.echo(f"  {operation}", err=True)
+            sys.exit(1)
+        click.echo("migrations match the models")
+        return
+    argv = ["--config", "storage.db.AUTODETECT_CONFIG", "makemigrations"]
+    if name:
+        argv += ["--name", name]
+    sys.exit(asyncio.run(run_cli_async(argv)))
+
+
+async def _pending_migration_operations() -> list[str]:
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    from storage.db import AUTODETECT_CONFIG
+
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=AUTODETECT_CONFIG)
+        assert ctx.apps is not None
+        writers = await MigrationAutodetector(ctx.apps, AUTODETECT_CONFIG["apps"]).changes()
+    return [repr(op) for writer in writers for op in writer.operations]
+
+
+def _redacted(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

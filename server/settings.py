@@ -1,0 +1,94 @@
+"""Settings, read once from the environment (and a ``.env`` file in the working directory).
+
+Environment variables win over ``.env``. Every setting has an embedded default, so a fresh checkout
+runs with no configuration at all: SQLite in ``./data``, development mode.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value Gesso cannot use; the message names the variable."""
+
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: str
+    host: str
+    port: int
+    token_ttl_seconds: int
+    worker_id: int
+    migrate_on_start: bool
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _int(values: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = values.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _bool(values: dict[str, str], name: str, default: bool) -> bool:
+    raw = values.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def read_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``) over the ``.env`` file."""
+    values: dict[str, str] = {}
+    dotenv = env_file if env_file is not None else Path(".env")
+    if dotenv.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    env = values.get("GESSO_ENV", "development").strip().lower() or "development"
+    if env not in ENVIRONMENTS:
+        raise SettingsError(f"GESSO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    data_dir = Path(values.get("GESSO_DATA_DIR", "") or "data").expanduser()
+    database_url = values.get("DATABASE_URL", "") or f"sqlite://{data_dir / 'gesso.sqlite3'}"
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        host=values.get("GESSO_HOST", "") or "127.0.0.1",
+        port=_int(values, "GESSO_PORT", 8000, low=1, high=65535),
+        token_ttl_seconds=_int(
+            values, "GESSO_TOKEN_TTL_SECONDS", 30 * 24 * 3600, low=60, high=365 * 24 * 3600
+        ),
+        worker_id=_int(values, "GESSO_WORKER_ID", os.getpid() % 1024, low=0, high=1023),
+        migrate_on_start=_bool(values, "GESSO_MIGRATE_ON_START", True),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use."""
+    return read_settings()

@@ -1,0 +1,88 @@
+"""Database setup: Tortoise configuration, connecting, migrating and closing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate as run_migrations
+
+APP_LABEL = "gesso"
+MODELS_MODULE = "storage.models"
+MIGRATIONS_MODULE = "storage.migrations"
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL names a scheme Gesso does not support."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URL spellings operators use and return Tortoise's.
+
+    ``postgresql://`` (libpq's spelling) becomes ``postgres://``; a SQLite file's folder is created.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme in {"postgres", "postgresql", "asyncpg"}:
+        return "postgres://" + url.split("://", 1)[1]
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return url
+    raise DatabaseUrlError(
+        f"unsupported DATABASE_URL scheme {scheme!r}: use sqlite:///path or postgres://..."
+    )
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": normalize_url(url)},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def connect(url: str) -> None:
+    """Initialise Tortoise for this process (connections open lazily on first query)."""
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def migrate(url: str) -> None:
+    """Apply every pending migration; safe to call on each start."""
+    try:
+        await run_migrations(config=tortoise_config(url))
+    finally:
+        await close()
+
+
+async def close() -> None:
+    """Close the connections and forget the models' binding, so a later ``connect`` may target
+    another database (even of another dialect) in the same process."""
+    await Tortoise.close_connections()
+    await Tortoise._reset_apps()
+    # Tortoise caches each model's SQL by connection *name*, not dialect: forget it too.
+    EXECUTOR_CACHE.clear()
+
+
+# Configuration for the migration autodetector (``gesso makemigrations``): it compares the models
+# with the migration files and needs no real database.
+AUTODETECT_CONFIG: dict[str, Any] = {
+    "connections": {"default": "sqlite://:memory:"},
+    "apps": {
+        APP_LABEL: {
+            "models": [MODELS_MODULE],
+            "migrations": MIGRATIONS_MODULE,
+            "default_connection": "default",
+        }
+    },
+}

@@ -1,0 +1,237 @@
+"""Tortoise models: the database is the source of truth.
+
+Ids of content rows are time-ordered Snowflake ids (``storage.ids``), so ``ORDER BY id DESC`` is
+"newest first". Counters (followers, likes, comments) are denormalised into the row they describe
+and changed in the same transaction as the rows they count, so reading a feed page never counts.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+from storage.ids import new_id
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    FOLLOWERS = "followers"
+    PRIVATE = "private"
+
+
+class TrainingPolicy(enum.StrEnum):
+    DISALLOWED = "disallowed"
+    ALLOWED = "allowed"
+
+
+def _snowflake() -> fields.BigIntField:
+    return fields.BigIntField(primary_key=True, generated=False, default=new_id)
+
+
+class User(Model):
+    id = _snowflake()
+    handle = fields.CharField(max_length=30)
+    handle_key = fields.CharField(max_length=30, unique=True)
+    email = fields.CharField(max_length=254)
+    email_key = fields.CharField(max_length=254, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    display_name = fields.CharField(max_length=64, default="")
+    bio = fields.TextField(default="")
+    links: fields.Field[list[str]] = fields.JSONField(default=list)
+    open_for_commissions = fields.BooleanField(default=False)
+    ai_training_policy = fields.CharEnumField(
+        TrainingPolicy, max_length=16, default=TrainingPolicy.DISALLOWED
+    )
+    follower_count = fields.IntField(default=0)
+    following_count = fields.IntField(default=0)
+    post_count = fields.IntField(default=0)
+    artwork_count = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class AuthToken(Model):
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    user_id: int
+
+    class Meta:
+        table = "auth_tokens"
+
+
+class Artwork(Model):
+    id = _snowflake()
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="artworks", on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    medium = fields.CharField(max_length=100, default="")
+    tags: fields.Field[list[str]] = fields.JSONField(default=list)
+    position = fields.IntField(default=0)
+    visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.PUBLIC)
+    ai_training_policy = fields.CharEnumField(TrainingPolicy, max_length=16, null=True)
+    like_count = fields.IntField(default=0)
+    comment_count = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    owner_id: int
+
+    class Meta:
+        table = "artworks"
+        indexes = (Index(fields=("owner_id", "position", "id"), name="artworks_owner_pos"),)
+
+
+class Post(Model):
+    id = _snowflake()
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="posts", on_delete=fields.CASCADE
+    )
+    text = fields.TextField(default="")
+    reply_to: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="replies", null=True, on_delete=fields.SET_NULL
+    )
+    visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.PUBLIC)
+    like_count = fields.IntField(default=0)
+    comment_count = fields.IntField(default=0)
+    reply_count = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    author_id: int
+    reply_to_id: int | None
+
+    class Meta:
+        table = "posts"
+        indexes = (
+            Index(fields=("author_id", "id"), name="posts_author_id"),
+            Index(fields=("visibility", "id"), name="posts_visibility_id"),
+        )
+
+
+class PostArtwork(Model):
+    """An artwork attached to a post, in display order."""
+
+    id = fields.BigIntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="attachments", on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="attached_to", on_delete=fields.CASCADE
+    )
+    position = fields.IntField(default=0)
+
+    post_id: int
+    artwork_id: int
+
+    class Meta:
+        table = "post_artworks"
+        unique_together = (("post_id", "artwork_id"),)
+
+
+class PostTag(Model):
+    """A tag of a post (its #hashtags and the tags of its attached artworks), for tagFeed."""
+
+    id = fields.BigIntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="post_tags", on_delete=fields.CASCADE
+    )
+    tag = fields.CharField(max_length=50)
+
+    post_id: int
+
+    class Meta:
+        table = "post_tags"
+        unique_together = (("tag", "post_id"),)
+
+
+class Follow(Model):
+    id = _snowflake()
+    follower: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="following_rows", on_delete=fields.CASCADE
+    )
+    followee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="follower_rows", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    follower_id: int
+    followee_id: int
+
+    class Meta:
+        table = "follows"
+        unique_together = (("follower_id", "followee_id"),)
+        indexes = (Index(fields=("followee_id", "id"), name="follows_followee_id"),)
+
+
+class PostLike(Model):
+    id = _snowflake()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="post_likes", on_delete=fields.CASCADE
+    )
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="likes", on_delete=fields.CASCADE
+    )
+
+    user_id: int
+    post_id: int
+
+    class Meta:
+        table = "post_likes"
+        unique_together = (("user_id", "post_id"),)
+
+
+class ArtworkLike(Model):
+    id = _snowflake()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="artwork_likes", on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="likes", on_delete=fields.CASCADE
+    )
+
+    user_id: int
+    artwork_id: int
+
+    class Meta:
+        table = "artwork_likes"
+        unique_together = (("user_id", "artwork_id"),)
+
+
+class Comment(Model):
+    """A comment on exactly one post or one artwork."""
+
+    id = _snowflake()
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="comments", on_delete=fields.CASCADE
+    )
+    post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="comments", null=True, on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="comments", null=True, on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    author_id: int
+    post_id: int | None
+    artwork_id: int | None
+
+    class Meta:
+        table = "comments"
+        indexes = (
+            Index(fields=("post_id", "id"), name="comments_post_id"),
+            Index(fields=("artwork_id", "id"), name="comments_artwork_id"),
+        )

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real database (SQLite and PostgreSQL), the app, a GraphQL client.
+
+Tests that take the ``database`` fixture run once per backend. PostgreSQL is reached at
+``GESSO_TEST_POSTGRES`` (default postgres://postgres@127.0.0.1:5432/test); each run creates and
+drops its own database there. Without PostgreSQL the postgres half is skipped locally and fails when
+``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from tortoise import Tortoise, connections
+
+from storage import db
+from tests.graphql import GraphQLClient
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GESSO_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _tables() -> list[str]:
+    return [model._meta.db_table for model in Tortoise.apps["gesso"].values()]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated database URL with Tortoise connected to it (one per backend per session)."""
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'gesso.sqlite3'}"
+        await db.migrate(url)
+        await db.connect(url)
+        yield url
+        await db.close()
+        return
+
+    name = f"gesso_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {error}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        await db.migrate(url)
+        await db.connect(url)
+        yield url
+        await db.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def clean_db(database: str) -> str:
+    """The database, emptied before the test."""
+    conn = connections.get("default")
+    tables = _tables()
+    if database.startswith("postgres"):
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script("".join(f"DELETE FROM {t};" for t in tables))
+    return database
+
+
+@pytest.fixture
+async def gql(clean_db: str) -> AsyncIterator[GraphQLClient]:
+    """A GraphQL client talking to the ASGI app in-process, against ``clean_db``."""
+    async with GraphQLClient.for_app() as client:
+        yield client

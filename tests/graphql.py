@@ -1,0 +1,110 @@
+"""A small GraphQL test client over httpx, in-process (ASGI) or against a live server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from server.app import create_app
+from server.settings import read_settings
+
+
+@dataclass
+class Result:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self.body.get("data")
+        assert isinstance(data, dict), self.body
+        assert "errors" not in self.body, self.body["errors"]
+        return data
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self.body.get("errors", []))
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+@dataclass
+class GraphQLClient:
+    http: httpx.AsyncClient
+    token: str | None = None
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def for_app(cls) -> AsyncIterator[GraphQLClient]:
+        settings = read_settings({"GESSO_ENV": "test", "GESSO_MIGRATE_ON_START": "false"})
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield cls(http)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def for_url(cls, base_url: str) -> AsyncIterator[GraphQLClient]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            yield cls(http)
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> Result:
+        """Run an operation as the signed-in ``as_`` handle (or with ``self.token``)."""
+        token = self._tokens[as_] if as_ is not None else self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        return Result(response.status_code, response.json())
+
+    async def sign_up(self, handle: str, password: str = "correct horse") -> str:
+        """Create an account, sign in, and remember its token; returns the user's global id."""
+        signed = await self.execute(
+            "mutation($i: SignUpInput!) { signUp(input: $i) { user { id } errors { code } } }",
+            {"i": {"handle": handle, "email": f"{handle}@example.com", "password": password}},
+        )
+        assert signed.data["signUp"]["errors"] == [], signed.body
+        logged = await self.execute(
+            "mutation($i: LogInInput!) { logIn(input: $i) { token errors { code } } }",
+            {"i": {"login": handle, "password": password}},
+        )
+        self._tokens[handle] = logged.data["logIn"]["token"]
+        return str(signed.data["signUp"]["user"]["id"])
+
+    def token_of(self, handle: str) -> str:
+        return self._tokens[handle]
+
+
+class QueryCounter(logging.Handler):
+    """Counts the SQL statements Tortoise runs (its db_client logger, at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "%s: %s" and isinstance(record.args, tuple):
+            self.statements.append(str(record.args[0]))
+
+    @classmethod
+    @contextlib.contextmanager
+    def capture(cls) -> Iterator[QueryCounter]:
+        logger = logging.getLogger("tortoise.db_client")
+        counter = cls()
+        previous = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(counter)
+        try:
+            yield counter
+        finally:
+            logger.removeHandler(counter)
+            logger.setLevel(previous)
