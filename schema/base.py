@@ -10,7 +10,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, FieldError, InputError
+from resolvers.errors import AuthenticationRequired, ErrorCode, FieldError, InputError
 from storage.models import TrainingPolicy, Visibility
 
 Info: TypeAlias = strawberry.Info[Context, None]
@@ -62,7 +62,9 @@ def decode_id(value: str, field: str, type_name: str) -> int:
 
 class IsAuthenticated(BasePermission):
     message = "sign in to do this"
-    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def on_unauthorized(self) -> None:
+        raise AuthenticationRequired(self.message or "sign in to do this")
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.viewer is not None

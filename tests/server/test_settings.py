@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import SettingsError, read_settings
+
+
+def test_embedded_default(tmp_path: Path) -> None:
+    settings = read_settings({}, env_file=tmp_path / "missing.env")
+    assert settings.env == "development"
+    assert settings.database_url == "sqlite://data/gesso.sqlite3"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GESSO_PORT=9000\nDATABASE_URL=postgres://a@b/c\n")
+    settings = read_settings({"GESSO_PORT": "9100"}, env_file=env_file)
+    assert settings.port == 9100
+    assert settings.database_url == "postgres://a@b/c"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"GESSO_PORT": "eighty"}, "GESSO_PORT must be an integer"),
+        ({"GESSO_PORT": "0"}, "GESSO_PORT must be in 1..65535"),
+        ({"GESSO_ENV": "staging"}, "GESSO_ENV must be one of"),
+        ({"GESSO_MIGRATE_ON_START": "perhaps"}, "GESSO_MIGRATE_ON_START must be true or false"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        read_settings(environ, env_file=tmp_path / "none")
