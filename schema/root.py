@@ -36,8 +36,7 @@ class GessoSchema(strawberry.Schema):
         unexpected = [
             error
             for error in errors
-            if error.original_error is not None
-            and not isinstance(error.original_error, GessoError)
+            if error.original_error is not None and not isinstance(error.original_error, GessoError)
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
