@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.feed`` seeds PostgreSQL and load-tests the home feed."""
