@@ -26,6 +26,7 @@ from resolvers.validation import (
     check_links,
     clean_text,
     raise_if_any,
+    storable,
 )
 from storage.models import AuthToken, TrainingPolicy, User
 
@@ -59,7 +60,7 @@ async def authenticate(token: str) -> tuple[User, str]:
 
 
 async def find_by_handle(handle: str) -> User | None:
-    if len(handle) > 30:
+    if len(handle) > 30 or not storable(handle):
         return None
     return await User.filter(handle_key=handle.lower()).first()
 
@@ -73,7 +74,10 @@ async def sign_up(*, handle: str, email: str, password: str, display_name: str |
             check_handle("handle", handle),
             check_email("email", email),
             check_length("password", password, low=PASSWORD_MIN, high=PASSWORD_MAX),
-            check_length("displayName", name, high=DISPLAY_NAME_MAX, what="display name"),
+            # Checked when given: the handle it defaults to is checked as the handle.
+            check_length("displayName", name, low=1, high=DISPLAY_NAME_MAX, what="display name")
+            if display_name is not None
+            else None,
         ]
     )
     await _raise_if_taken(handle, email)
@@ -116,7 +120,7 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     """Sign in by handle or email; the same error for an unknown account and a wrong password."""
     login = login.strip().lower()
     user = None
-    if 0 < len(login) <= 254 and len(password) <= PASSWORD_MAX:
+    if 0 < len(login) <= 254 and len(password) <= PASSWORD_MAX and storable(login):
         lookup = {"email_key": login} if "@" in login else {"handle_key": login}
         user = await User.filter(**lookup).first()
     ok = await passwords.verify_password(user.password_hash if user else None, password)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from resolvers.loaders import Loaders
+from storage.broker import Broker, InProcessBroker
 from storage.models import User
 
 
@@ -13,6 +16,9 @@ class Services:
     """Process-wide configuration and services the resolvers need; built once at start-up."""
 
     token_ttl_seconds: int
+    broker: Broker = field(default_factory=InProcessBroker)
+    # Events a live subscriber may fall behind before it is disconnected.
+    subscriber_inbox: int = 256
 
 
 @dataclass(slots=True)
@@ -21,11 +27,27 @@ class Context:
     viewer: User | None = None
     # sha256 of the bearer token that authenticated this request (so logOut can revoke it).
     token_hash: str | None = None
+    # The Starlette request or websocket (websocket subscriptions close it on a slow consumer).
+    request: Any = None
+    # The payload of a websocket's connection_init message.
+    connection_params: dict[str, Any] | None = None
+    # Closes the websocket of a subscriber that fell too far behind (None over HTTP).
+    disconnect: Callable[[str], Awaitable[None]] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer.id if self.viewer is not None else None)
+        self.loaders = Loaders(self.viewer_id)
 
     @property
     def viewer_id(self) -> int | None:
         return self.viewer.id if self.viewer is not None else None
+
+    def sign_in(self, viewer: User, token_hash: str) -> None:
+        """Authenticate a websocket connection after its connection_init."""
+        self.viewer, self.token_hash = viewer, token_hash
+        self.fresh_loaders()
+
+    def fresh_loaders(self) -> Loaders:
+        """New, empty loaders: a long-lived subscription must not serve stale cached rows."""
+        self.loaders = Loaders(self.viewer_id)
+        return self.loaders

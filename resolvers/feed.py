@@ -26,17 +26,21 @@ async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> 
     return paginate(rows, size, post_cursor)
 
 
-async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
-    viewer = require_viewer(ctx)
-    followed = Follow.filter(follower_id=viewer.id).values("followee_id")
-    query = Post.filter(
-        Q(author_id=viewer.id)
+def home_posts(viewer_id: int) -> QuerySet[Post]:
+    """The viewer's home timeline: own posts, and followed artists' posts the viewer may see."""
+    followed = Follow.filter(follower_id=viewer_id).values("followee_id")
+    return Post.filter(
+        Q(author_id=viewer_id)
         | Q(
             author_id__in=Subquery(followed),
             visibility__in=[Visibility.PUBLIC, Visibility.FOLLOWERS],
         )
     )
-    return await _page(query, first, after)
+
+
+async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
+    viewer = require_viewer(ctx)
+    return await _page(home_posts(viewer.id), first, after)
 
 
 async def discover_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:

@@ -10,11 +10,20 @@ from typing import TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
-from storage.models import Artwork, ArtworkLike, Follow, Post, PostArtwork, PostLike, User
+from storage.models import (
+    Artwork,
+    ArtworkLike,
+    Comment,
+    Follow,
+    Post,
+    PostArtwork,
+    PostLike,
+    User,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
-ModelT = TypeVar("ModelT", User, Post, Artwork)
+ModelT = TypeVar("ModelT", User, Post, Artwork, Comment)
 
 
 def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[ModelT | None]]]:
@@ -31,6 +40,7 @@ class Loaders:
         self.user = DataLoader[int, User | None](load_fn=_by_id(User))
         self.post = DataLoader[int, Post | None](load_fn=_by_id(Post))
         self.artwork = DataLoader[int, Artwork | None](load_fn=_by_id(Artwork))
+        self.comment = DataLoader[int, Comment | None](load_fn=_by_id(Comment))
         self.post_attachments = DataLoader[int, list[Artwork]](load_fn=self._attachments)
         self.viewer_likes_post = DataLoader[int, bool](load_fn=self._likes_posts)
         self.viewer_likes_artwork = DataLoader[int, bool](load_fn=self._likes_artworks)

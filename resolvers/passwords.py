@@ -30,8 +30,8 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
             return _hasher.verify(password_hash or _DUMMY_HASH, password) and (
                 password_hash is not None
             )
-        except (VerificationError, InvalidHashError):
-            return False
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
+            return False  # UnicodeEncodeError: an unpaired surrogate, no password has one
 
     return await asyncio.to_thread(verify)
 

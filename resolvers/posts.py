@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from resolvers import channels, events
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -70,6 +71,10 @@ async def create_post(
         await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
         if reply_to_id is not None:
             await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+    viewer.post_count += 1
+    await events.publish_post_added(
+        ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
+    )
     return post
 
 
@@ -83,6 +88,10 @@ async def delete_post(ctx: Context, post_id: int) -> int:
         await User.filter(id=viewer.id).update(post_count=F("post_count") - 1)
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
+    viewer.post_count -= 1
+    await events.publish(
+        ctx.services, channels.author_posts(viewer.id), events.post_deleted(post_id, viewer.id)
+    )
     return post_id
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from resolvers import channels, events
 from resolvers.access import (
     can_see_artwork,
     can_see_post,
@@ -39,44 +40,80 @@ async def follow(ctx: Context, user_id: int) -> User:
     if user_id == viewer.id:
         raise InputError.single("userId", "you cannot follow yourself", ErrorCode.SELF_FOLLOW)
     await _load_user(user_id)
-    await add_edge(
+    created = await add_edge(
         Follow,
         {"follower_id": viewer.id, "followee_id": user_id},
         [(User, viewer.id, "following_count"), (User, user_id, "follower_count")],
     )
+    if created:
+        await _notify_follow(ctx, viewer.id, user_id, following=True)
     return await _load_user(user_id)
 
 
 async def unfollow(ctx: Context, user_id: int) -> User:
     viewer = require_viewer(ctx)
     await _load_user(user_id)
-    await remove_edge(
+    removed = await remove_edge(
         Follow,
         {"follower_id": viewer.id, "followee_id": user_id},
         [(User, viewer.id, "following_count"), (User, user_id, "follower_count")],
     )
+    if removed:
+        await _notify_follow(ctx, viewer.id, user_id, following=False)
     return await _load_user(user_id)
+
+
+async def _notify_follow(
+    ctx: Context, follower_id: int, followee_id: int, *, following: bool
+) -> None:
+    # The follower's live home feed starts or stops listening to the artist ...
+    await events.publish(
+        ctx.services,
+        channels.user_inbox(follower_id),
+        events.follow_changed(followee_id, following=following),
+    )
+    # ... and the artist hears of a new follower.
+    if following:
+        await events.publish(
+            ctx.services,
+            channels.user_inbox(followee_id),
+            events.notification("new_follower", follower_id),
+        )
+
+
+async def _notify(ctx: Context, recipient_id: int, kind: str, **subjects: int | None) -> None:
+    """Tell an artist about activity on their work (not about their own)."""
+    if recipient_id != ctx.viewer_id and ctx.viewer_id is not None:
+        await events.publish(
+            ctx.services,
+            channels.user_inbox(recipient_id),
+            events.notification(kind, ctx.viewer_id, **subjects),
+        )
 
 
 async def set_post_like(ctx: Context, post_id: int, *, liked: bool) -> Post:
     viewer = require_viewer(ctx)
-    await load_visible_post(ctx, post_id, "postId")
+    post = await load_visible_post(ctx, post_id, "postId")
     change = add_edge if liked else remove_edge
-    await change(
+    changed = await change(
         PostLike, {"user_id": viewer.id, "post_id": post_id}, [(Post, post_id, "like_count")]
     )
+    if changed and liked:
+        await _notify(ctx, post.author_id, "post_liked", post_id=post_id)
     return await Post.get(id=post_id)
 
 
 async def set_artwork_like(ctx: Context, artwork_id: int, *, liked: bool) -> Artwork:
     viewer = require_viewer(ctx)
-    await load_visible_artwork(ctx, artwork_id, "artworkId")
+    artwork = await load_visible_artwork(ctx, artwork_id, "artworkId")
     change = add_edge if liked else remove_edge
-    await change(
+    changed = await change(
         ArtworkLike,
         {"user_id": viewer.id, "artwork_id": artwork_id},
         [(Artwork, artwork_id, "like_count")],
     )
+    if changed and liked:
+        await _notify(ctx, artwork.owner_id, "artwork_liked", artwork_id=artwork_id)
     return await Artwork.get(id=artwork_id)
 
 
@@ -92,11 +129,12 @@ async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment
     raise_if_any([check_length("text", text, low=1, high=COMMENT_MAX)])
     async with in_transaction():
         if target.post_id is not None:
-            await load_visible_post(ctx, target.post_id, "postId")
+            subject_owner = (await load_visible_post(ctx, target.post_id, "subjectId")).author_id
             comment = await Comment.create(author_id=viewer.id, post_id=target.post_id, text=text)
             await Post.filter(id=target.post_id).update(comment_count=F("comment_count") + 1)
         elif target.artwork_id is not None:
-            await load_visible_artwork(ctx, target.artwork_id, "artworkId")
+            artwork = await load_visible_artwork(ctx, target.artwork_id, "subjectId")
+            subject_owner = artwork.owner_id
             comment = await Comment.create(
                 author_id=viewer.id, artwork_id=target.artwork_id, text=text
             )
@@ -105,6 +143,14 @@ async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment
             raise InputError.single(
                 "subjectId", "comment on a post or an artwork", ErrorCode.REQUIRED
             )
+    await _notify(
+        ctx,
+        subject_owner,
+        "comment",
+        post_id=target.post_id,
+        artwork_id=target.artwork_id,
+        comment_id=comment.id,
+    )
     return comment
 
 
@@ -112,7 +158,10 @@ async def delete_comment(ctx: Context, comment_id: int) -> int:
     """The comment's author, or the artist whose post or artwork it is on, may delete it."""
     viewer = require_viewer(ctx)
     comment = await Comment.get_or_none(id=comment_id)
-    if comment is None:
+    # A comment the viewer may not see reads as missing, except to its author.
+    if comment is None or (
+        comment.author_id != viewer.id and not await comment_visible(ctx, comment)
+    ):
         raise InputError.single("id", "no such comment", ErrorCode.NOT_FOUND)
     subject: Post | Artwork | None
     if comment.post_id is not None:

@@ -48,6 +48,12 @@ RESERVED_HANDLES = frozenset(
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 TAG_RE = re.compile(r"^[^\W_][\w-]{0,49}$")
 HASHTAG_RE = re.compile(r"(?<![\w#])#([^\W_][\w-]{0,49})")
+# What no column can hold: NUL (PostgreSQL text) and lone surrogates (not encodable as UTF-8).
+UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> bool:
+    return UNSTORABLE_RE.search(value) is None
 
 
 def clean_text(value: str) -> str:
@@ -59,6 +65,10 @@ def check_length(
     field: str, value: str, *, low: int = 0, high: int, what: str | None = None
 ) -> FieldError | None:
     name = what or field
+    if not storable(value):
+        return FieldError(
+            field, f"{name} contains a NUL or an unpaired surrogate character", ErrorCode.INVALID
+        )
     if len(value) < low:
         if low == 1:
             return FieldError(field, f"{name} is required", ErrorCode.REQUIRED)
@@ -85,7 +95,7 @@ def check_handle(field: str, handle: str) -> FieldError | None:
 
 
 def check_email(field: str, email: str) -> FieldError | None:
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email) or not storable(email):
         return FieldError(field, "enter a valid email address", ErrorCode.INVALID_EMAIL)
     return None
 
@@ -94,8 +104,12 @@ def check_links(field: str, links: list[str]) -> FieldError | None:
     if len(links) > 5:
         return FieldError(field, "at most 5 links", ErrorCode.TOO_MANY)
     for link in links:
-        parts = urlsplit(link)
-        if parts.scheme not in {"http", "https"} or not parts.netloc or len(link) > 200:
+        try:
+            parts = urlsplit(link)
+            usable = parts.scheme in {"http", "https"} and bool(parts.netloc)
+        except ValueError:  # e.g. "http://[oops": an unclosed IPv6 host
+            usable = False
+        if not usable or len(link) > 200 or not storable(link):
             return FieldError(
                 field, f"not an http(s) link of at most 200 characters: {link!r}", ErrorCode.INVALID
             )

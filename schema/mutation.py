@@ -290,7 +290,9 @@ class Mutation:
                 text=input.text,
                 artwork_ids=[decode_id(i, "artworkIds", "Artwork") for i in input.artwork_ids],
                 reply_to_id=(
-                    decode_id(input.reply_to, "replyTo", "Post") if input.reply_to else None
+                    decode_id(input.reply_to, "replyTo", "Post")
+                    if input.reply_to is not None
+                    else None
                 ),
                 visibility=input.visibility,
             )

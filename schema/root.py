@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import GessoError
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 
 class ErrorCodes(SchemaExtension):
@@ -43,7 +44,9 @@ class GessoSchema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
-    return GessoSchema(query=Query, mutation=Mutation, extensions=[ErrorCodes])
+    return GessoSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes]
+    )
 
 
 schema = build_schema()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -17,32 +19,66 @@ from resolvers.context import Context, Services
 from schema.root import schema
 from server.auth import BearerAuth
 from server.settings import Settings, get_settings
+from server.websockets import WebSocketAdapter, authenticate_connection, close_slow_consumer
 from storage import db, ids
+from storage.broker import Broker, InProcessBroker, RedisBroker
 
 
 class GessoGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services, *, graphiql: bool) -> None:
+    websocket_adapter_class = WebSocketAdapter
+
+    def __init__(self, services: Services, settings: Settings) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if graphiql else None,
+            graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
+            # graphql-ws "ka" messages; on graphql-transport-ws the client pings (and uvicorn
+            # sends websocket ping frames every 20 s on both).
+            keep_alive=True,
+            keep_alive_interval=15,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.allowed_origins,
         )
         self.services = services
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        if isinstance(request, WebSocket):
+            return Context(
+                services=self.services,
+                request=request,
+                disconnect=functools.partial(close_slow_consumer, request),
+            )
         return Context(
             services=self.services,
             viewer=request.state.viewer,
             token_hash=request.state.token_hash,
+            request=request,
         )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object]:
+        return await authenticate_connection(context)
+
+
+def create_broker(settings: Settings) -> Broker:
+    if settings.redis_url is None:
+        return InProcessBroker()
+    return RedisBroker(
+        settings.redis_url, sharded=settings.redis_sharded, cluster=settings.redis_cluster
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    services = Services(token_ttl_seconds=settings.token_ttl_seconds)
-    graphql = BearerAuth(GessoGraphQL(services, graphiql=not settings.is_production))
+    broker = create_broker(settings)
+    services = Services(
+        token_ttl_seconds=settings.token_ttl_seconds,
+        broker=broker,
+        subscriber_inbox=settings.subscriber_inbox,
+    )
+    graphql = BearerAuth(GessoGraphQL(services, settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,13 +87,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.migrate_on_start:
             await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
+        await broker.start()
         try:
             yield
         finally:
+            await broker.close()
             await db.close()
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
-    routes: list[Any] = [Route("/", root), Route("/graphql", graphql, methods=["GET", "POST"])]
+    routes: list[Any] = [
+        Route("/", root),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -31,6 +31,12 @@ class Settings:
     token_ttl_seconds: int
     worker_id: int
     migrate_on_start: bool
+    redis_url: str | None
+    redis_sharded: bool
+    redis_cluster: bool
+    allowed_origins: tuple[str, ...]
+    max_subscriptions_per_connection: int
+    subscriber_inbox: int
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +91,16 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         ),
         worker_id=_int(values, "GESSO_WORKER_ID", os.getpid() % 1024, low=0, high=1023),
         migrate_on_start=_bool(values, "GESSO_MIGRATE_ON_START", True),
+        redis_url=values.get("REDIS_URL", "") or None,
+        redis_sharded=_bool(values, "GESSO_REDIS_SHARDED", False),
+        redis_cluster=_bool(values, "GESSO_REDIS_CLUSTER", False),
+        allowed_origins=tuple(
+            o.strip() for o in values.get("GESSO_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        ),
+        max_subscriptions_per_connection=_int(
+            values, "GESSO_MAX_SUBSCRIPTIONS_PER_CONNECTION", 10, low=1, high=1000
+        ),
+        subscriber_inbox=_int(values, "GESSO_SUBSCRIBER_INBOX", 256, low=8, high=100_000),
     )
 
 

@@ -1,0 +1,106 @@
+"""Live events: what is published after a commit, encoded once as JSON bytes.
+
+The database stays the source of truth. An event carries a snapshot of what a subscriber needs to
+render it (a new post with its author and attached artworks), so delivering it to thousands of
+subscribers costs no query per subscriber.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from resolvers import channels
+from resolvers.context import Services
+from storage.broker import BrokerUnavailable
+from storage.models import Artwork, Post, TrainingPolicy, User, Visibility
+
+log = logging.getLogger("gesso.events")
+
+USER_FIELDS = (
+    "id", "handle", "display_name", "bio", "links", "open_for_commissions", "ai_training_policy",
+    "follower_count", "following_count", "post_count", "artwork_count", "created_at",
+)  # fmt: skip
+POST_FIELDS = (
+    "id", "author_id", "text", "reply_to_id", "visibility", "like_count", "comment_count",
+    "reply_count", "created_at",
+)  # fmt: skip
+ARTWORK_FIELDS = (
+    "id", "owner_id", "title", "description", "medium", "tags", "position", "visibility",
+    "ai_training_policy", "like_count", "comment_count", "created_at", "updated_at",
+)  # fmt: skip
+
+
+async def publish(services: Services, channel: str, event: dict[str, Any]) -> None:
+    """Publish after the commit. A broker outage loses only the doorbell, never the write."""
+    try:
+        await services.broker.publish(channel, orjson.dumps(event))
+    except BrokerUnavailable as error:
+        log.warning("live event %s on %s not published: %s", event.get("t"), channel, error)
+
+
+def _snapshot(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
+def post_added(post: Post, author: User, artworks: list[Artwork]) -> dict[str, Any]:
+    return {
+        "t": "post",
+        "post": _snapshot(post, POST_FIELDS),
+        "author": _snapshot(author, USER_FIELDS),
+        "artworks": [_snapshot(a, ARTWORK_FIELDS) for a in artworks],
+    }
+
+
+def post_deleted(post_id: int, author_id: int) -> dict[str, Any]:
+    return {"t": "post_deleted", "id": post_id, "author_id": author_id}
+
+
+def follow_changed(followee_id: int, *, following: bool) -> dict[str, Any]:
+    return {"t": "follow", "followee_id": followee_id, "following": following}
+
+
+def notification(kind: str, actor_id: int, **subjects: int | None) -> dict[str, Any]:
+    return {"t": "notification", "kind": kind, "actor_id": actor_id, **subjects}
+
+
+def upload_progress(
+    upload_id: str, stage: str, progress: float, *, done: bool = False, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "t": "upload",
+        "id": upload_id,
+        "stage": stage,
+        "progress": progress,
+        "done": done,
+        "error": error,
+    }
+
+
+async def publish_post_added(
+    services: Services, post: Post, author: User, artworks: list[Artwork]
+) -> None:
+    await publish(services, channels.author_posts(author.id), post_added(post, author, artworks))
+
+
+def _restore(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for name in ("created_at", "updated_at"):
+        if isinstance(out.get(name), str):
+            out[name] = datetime.fromisoformat(out[name])
+    if out.get("visibility") is not None:
+        out["visibility"] = Visibility(out["visibility"])
+    if out.get("ai_training_policy") is not None:
+        out["ai_training_policy"] = TrainingPolicy(out["ai_training_policy"])
+    return out
+
+
+def rows_from_post_event(event: dict[str, Any]) -> tuple[Post, User, list[Artwork]]:
+    """Read-only model instances rebuilt from a ``post_added`` event (no database access)."""
+    post = Post(**_restore(event["post"]))
+    author = User(**_restore(event["author"]))
+    artworks = [Artwork(**_restore(a)) for a in event["artworks"]]
+    return post, author, artworks

@@ -1,0 +1,239 @@
+"""Live subscriptions: the home feed, notifications and upload progress.
+
+Each subscription holds one broker ``Listener`` (a bounded inbox). The home feed listens to the
+channel of every artist the viewer follows plus the viewer's own inbox, and keeps that set current
+as the viewer follows and unfollows.
+
+Gapless resume: ``homeFeed(after: cursor)`` starts listening FIRST, then replays from the database
+every post newer than the cursor, then delivers live events, skipping any the replay already sent.
+After a Redis outage the feed waits for Redis, replays what it missed the same way and goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import orjson
+
+from resolvers import channels
+from resolvers.accounts import require_viewer
+from resolvers.context import Context
+from resolvers.events import rows_from_post_event
+from resolvers.feed import home_posts
+from resolvers.pagination import decode_cursor, encode_cursor
+from storage.broker import BrokerInterrupted, Listener, ListenerOverflow
+from storage.ids import id_for_time
+from storage.models import Artwork, Follow, Post, User, Visibility
+
+T = TypeVar("T")
+
+REPLAY_BATCH = 100
+# How long ids sent by a replay are remembered to drop their late live duplicates.
+REPLAY_MEMORY_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    cursor: str
+    post: Post | None = None
+    deleted_post_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationEvent:
+    kind: str
+    actor_id: int
+    post_id: int | None
+    artwork_id: int | None
+    comment_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadEvent:
+    upload_id: str
+    stage: str
+    progress: float
+    done: bool
+    error: str | None
+
+
+async def _followees(user_id: int) -> set[int]:
+    query = Follow.filter(follower_id=user_id).values_list("followee_id", flat=True)
+    return set(cast("list[int]", await query))
+
+
+class _Replayed:
+    """Ids a replay sent, remembered for a while so their live copies are dropped."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.until = 0.0
+
+    def add(self, post_id: int) -> None:
+        self.ids.add(post_id)
+        self.until = time.monotonic() + REPLAY_MEMORY_SECONDS
+
+    def seen(self, post_id: int) -> bool:
+        if self.ids and time.monotonic() > self.until:
+            self.ids.clear()
+        return post_id in self.ids
+
+
+async def until_overflow(ctx: Context, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Pass events on; a subscriber that fell too far behind is disconnected with the reason."""
+    try:
+        async for event in events:
+            yield event
+    except ListenerOverflow as error:
+        if ctx.disconnect is None:
+            raise
+        await ctx.disconnect(f"too slow: {error}; reconnect and resume from your last cursor")
+        # The connection is closing; its handler cancels this subscription.
+        await asyncio.Event().wait()
+
+
+async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEvent]:
+    viewer = require_viewer(ctx)
+    replay = after is not None
+    # Without a cursor, "missed" means "created after this subscription started".
+    last_id = decode_cursor("post", after)[0] if after is not None else id_for_time(time.time())
+    followees = await _followees(viewer.id)
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    replayed = _Replayed()
+    try:
+        await listener.add(
+            [channels.user_inbox(viewer.id), channels.author_posts(viewer.id)]
+            + [channels.author_posts(a) for a in followees]
+        )
+        while True:
+            if replay:
+                async for event in _replay(ctx, viewer.id, last_id, replayed):
+                    last_id = max(last_id, event.post.id if event.post is not None else 0)
+                    yield event
+            try:
+                async for event in _live_feed(ctx, viewer, listener, followees, replayed):
+                    if event.post is not None:
+                        last_id = max(last_id, event.post.id)
+                    yield event
+            except BrokerInterrupted:
+                await listener.resume()
+                # Anything published while Redis was away comes from the database.
+                replay = True
+    finally:
+        await listener.close()
+
+
+async def _replay(
+    ctx: Context, viewer_id: int, after_id: int, replayed: _Replayed
+) -> AsyncIterator[FeedEvent]:
+    """Every home-feed post newer than ``after_id``, oldest first."""
+    while True:
+        rows = (
+            await home_posts(viewer_id).filter(id__gt=after_id).order_by("id").limit(REPLAY_BATCH)
+        )
+        for post in rows:
+            replayed.add(post.id)
+            ctx.fresh_loaders()
+            yield FeedEvent(cursor=encode_cursor("post", post.id), post=post)
+            after_id = post.id
+        if len(rows) < REPLAY_BATCH:
+            return
+
+
+async def _live_feed(
+    ctx: Context,
+    viewer: User,
+    listener: Listener,
+    followees: set[int],
+    replayed: _Replayed,
+) -> AsyncIterator[FeedEvent]:
+    while True:
+        _channel, payload = await listener.get()
+        event = orjson.loads(payload)
+        kind = event["t"]
+        if kind == "follow":
+            await _follow_changed(listener, followees, event)
+        elif kind == "post":
+            post, author, artworks = rows_from_post_event(event)
+            if post.author_id != viewer.id and (
+                post.author_id not in followees or post.visibility is Visibility.PRIVATE
+            ):
+                continue
+            if replayed.seen(post.id):
+                continue
+            _prime(ctx, post, author, artworks)
+            yield FeedEvent(cursor=encode_cursor("post", post.id), post=post)
+        elif kind == "post_deleted" and (
+            event["author_id"] == viewer.id or event["author_id"] in followees
+        ):
+            yield FeedEvent(cursor=encode_cursor("post", event["id"]), deleted_post_id=event["id"])
+
+
+async def _follow_changed(listener: Listener, followees: set[int], event: dict[str, Any]) -> None:
+    followee = int(event["followee_id"])
+    if event["following"] and followee not in followees:
+        followees.add(followee)
+        await listener.add([channels.author_posts(followee)])
+    elif not event["following"] and followee in followees:
+        followees.discard(followee)
+        await listener.remove([channels.author_posts(followee)])
+
+
+def _prime(ctx: Context, post: Post, author: User, artworks: list[Artwork]) -> None:
+    """Fresh loaders filled from the event: rendering it needs no query for the usual fields."""
+    loaders = ctx.fresh_loaders()
+    loaders.user.prime(author.id, author)
+    loaders.post_attachments.prime(post.id, artworks)
+    loaders.viewer_likes_post.prime(post.id, False)
+    if author.id != ctx.viewer_id:
+        loaders.viewer_follows.prime(author.id, True)
+
+
+async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
+    viewer = require_viewer(ctx)
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    try:
+        await listener.add([channels.user_inbox(viewer.id)])
+        while True:
+            _channel, payload = await listener.get()
+            event = orjson.loads(payload)
+            if event["t"] != "notification":
+                continue
+            ctx.fresh_loaders()
+            yield NotificationEvent(
+                kind=event["kind"],
+                actor_id=event["actor_id"],
+                post_id=event.get("post_id"),
+                artwork_id=event.get("artwork_id"),
+                comment_id=event.get("comment_id"),
+            )
+    finally:
+        await listener.close()
+
+
+async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadEvent]:
+    """Progress of one of the viewer's uploads, until it is done or failed."""
+    viewer = require_viewer(ctx)
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    try:
+        await listener.add([channels.user_inbox(viewer.id)])
+        while True:
+            _channel, payload = await listener.get()
+            event = orjson.loads(payload)
+            if event["t"] != "upload" or event["id"] != upload_id:
+                continue
+            yield UploadEvent(
+                upload_id=upload_id,
+                stage=event["stage"],
+                progress=float(event["progress"]),
+                done=bool(event["done"]),
+                error=event.get("error"),
+            )
+            if event["done"] or event.get("error"):
+                return
+    finally:
+        await listener.close()

@@ -1,0 +1,147 @@
+"""Root subscriptions (graphql-transport-ws and legacy graphql-ws on /graphql).
+
+Authenticate in the connection_init payload: ``{"authorization": "Bearer <token>"}`` (or
+``{"token": "<token>"}``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import live
+from resolvers.access import can_see_artwork, can_see_post
+from schema.base import Info, IsAuthenticated, to_global_id
+from schema.types import Artwork, Comment, Post, User
+
+
+@strawberry.enum(description="What happened to the home feed.")
+class FeedEventKind(enum.Enum):
+    ADDED = "added"
+    DELETED = "deleted"
+
+
+@strawberry.type(description="A post added to or deleted from the viewer's home feed.")
+class HomeFeedEvent:
+    kind: FeedEventKind
+    cursor: str = strawberry.field(
+        description="Pass as `after` when resubscribing to resume without gaps."
+    )
+    post: Post | None = strawberry.field(description="The new post (ADDED).")
+    deleted_post_id: strawberry.ID | None = strawberry.field(description="A tombstone (DELETED).")
+
+
+@strawberry.enum
+class NotificationKind(enum.Enum):
+    NEW_FOLLOWER = "new_follower"
+    POST_LIKED = "post_liked"
+    ARTWORK_LIKED = "artwork_liked"
+    COMMENT = "comment"
+
+
+@strawberry.type(description="Someone followed the viewer, or liked or commented on their work.")
+class Notification:
+    kind: NotificationKind
+    actor_pk: strawberry.Private[int]
+    post_pk: strawberry.Private[int | None]
+    artwork_pk: strawberry.Private[int | None]
+    comment_pk: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        row = await info.context.loaders.user.load(self.actor_pk)
+        return User.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def post(self, info: Info) -> Post | None:
+        if self.post_pk is None:
+            return None
+        row = await info.context.loaders.post.load(self.post_pk)
+        visible = row is not None and await can_see_post(info.context, row)
+        return Post.from_row(row) if row is not None and visible else None
+
+    @strawberry.field
+    async def artwork(self, info: Info) -> Artwork | None:
+        if self.artwork_pk is None:
+            return None
+        row = await info.context.loaders.artwork.load(self.artwork_pk)
+        visible = row is not None and await can_see_artwork(info.context, row)
+        return Artwork.from_row(row) if row is not None and visible else None
+
+    @strawberry.field(description="The comment, while it exists.")
+    async def comment(self, info: Info) -> Comment | None:
+        if self.comment_pk is None:
+            return None
+        row = await info.context.loaders.comment.load(self.comment_pk)
+        return Comment.from_row(row) if row is not None else None
+
+
+@strawberry.type
+class UploadProgress:
+    id: strawberry.ID
+    stage: str
+    progress: float = strawberry.field(description="0.0 to 1.0.")
+    done: bool
+    error: str | None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "New posts by the artists the viewer follows and by the viewer, and deletions as "
+            "tombstones. With `after`, first replays every post newer than that cursor."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def home_feed(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[HomeFeedEvent, None]:
+        async for event in live.until_overflow(
+            info.context, live.home_feed(info.context, after=after)
+        ):
+            if event.post is not None:
+                yield HomeFeedEvent(
+                    kind=FeedEventKind.ADDED,
+                    cursor=event.cursor,
+                    post=Post.from_row(event.post),
+                    deleted_post_id=None,
+                )
+            else:
+                yield HomeFeedEvent(
+                    kind=FeedEventKind.DELETED,
+                    cursor=event.cursor,
+                    post=None,
+                    deleted_post_id=to_global_id("Post", event.deleted_post_id or 0),
+                )
+
+    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        async for event in live.until_overflow(info.context, live.notifications(info.context)):
+            yield Notification(
+                kind=NotificationKind(event.kind),
+                actor_pk=event.actor_id,
+                post_pk=event.post_id,
+                artwork_pk=event.artwork_id,
+                comment_pk=event.comment_id,
+            )
+
+    @strawberry.subscription(
+        description="Progress of one of the viewer's uploads, until done or failed.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def upload_progress(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[UploadProgress, None]:
+        async for event in live.until_overflow(
+            info.context, live.upload_progress(info.context, str(id))
+        ):
+            yield UploadProgress(
+                id=id,
+                stage=event.stage,
+                progress=event.progress,
+                done=event.done,
+                error=event.error,
+            )
