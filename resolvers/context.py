@@ -33,10 +33,18 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Closes the websocket of a subscriber that fell too far behind (None over HTTP).
     disconnect: Callable[[str], Awaitable[None]] | None = None
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
+    _primer: Callable[[Loaders], None] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer_id)
+    @property
+    def loaders(self) -> Loaders:
+        """This request's loaders, made on first use (and primed, when a primer is pending)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.viewer_id)
+            if self._primer is not None:
+                self._primer(self._loaders)
+                self._primer = None
+        return self._loaders
 
     @property
     def viewer_id(self) -> int | None:
@@ -47,7 +55,8 @@ class Context:
         self.viewer, self.token_hash = viewer, token_hash
         self.fresh_loaders()
 
-    def fresh_loaders(self) -> Loaders:
-        """New, empty loaders: a long-lived subscription must not serve stale cached rows."""
-        self.loaders = Loaders(self.viewer_id)
-        return self.loaders
+    def fresh_loaders(self, primer: Callable[[Loaders], None] | None = None) -> None:
+        """Forget cached rows (a long-lived subscription must not serve stale ones). ``primer``
+        fills the next loaders with what an event already carries; it runs only if a resolver
+        needs the loaders at all, which a shared execution (``schema.sharing``) does not."""
+        self._loaders, self._primer = None, primer

@@ -12,9 +12,11 @@ After a Redis outage the feed waits for Redis, replays what it missed the same w
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -24,6 +26,7 @@ from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts
+from resolvers.loaders import Loaders
 from resolvers.pagination import decode_cursor, encode_cursor
 from storage.broker import BrokerInterrupted, Listener, ListenerOverflow
 from storage.ids import id_for_time
@@ -41,6 +44,55 @@ class FeedEvent:
     cursor: str
     post: Post | None = None
     deleted_post_id: int | None = None
+    author: User | None = None
+    artworks: list[Artwork] = field(default_factory=list)
+    # True for an event from the broker: the same object goes to every local subscriber, so the
+    # layers above may memoise what they derive from it in ``memo``.
+    live: bool = False
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class _DecodedPayloads:
+    """The event decoded from each recent payload, so each is decoded once, not per subscriber.
+
+    Payloads are the very ``bytes`` objects the broker hands every listener; identity is the key.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[bytes, dict[str, Any], FeedEvent | None]] = (
+            OrderedDict()
+        )
+
+    def get(self, payload: bytes) -> tuple[dict[str, Any], FeedEvent | None]:
+        entry = self._entries.get(id(payload))
+        if entry is None or entry[0] is not payload:
+            event = orjson.loads(payload)
+            entry = (payload, event, _feed_event(event))
+            self._entries[id(payload)] = entry
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return entry[1], entry[2]
+
+
+def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
+    if event["t"] == "post":
+        post, author, artworks = rows_from_post_event(event)
+        return FeedEvent(
+            cursor=encode_cursor("post", post.id),
+            post=post,
+            author=author,
+            artworks=artworks,
+            live=True,
+        )
+    if event["t"] == "post_deleted":
+        return FeedEvent(
+            cursor=encode_cursor("post", event["id"]), deleted_post_id=event["id"], live=True
+        )
+    return None
+
+
+_decoded = _DecodedPayloads()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,24 +205,24 @@ async def _live_feed(
 ) -> AsyncIterator[FeedEvent]:
     while True:
         _channel, payload = await listener.get()
-        event = orjson.loads(payload)
-        kind = event["t"]
-        if kind == "follow":
+        event, feed_event = _decoded.get(payload)
+        if event["t"] == "follow":
             await _follow_changed(listener, followees, event)
-        elif kind == "post":
-            post, author, artworks = rows_from_post_event(event)
+            continue
+        if feed_event is None:
+            continue
+        if feed_event.post is not None and feed_event.author is not None:
+            post = feed_event.post
             if post.author_id != viewer.id and (
                 post.author_id not in followees or post.visibility is Visibility.PRIVATE
             ):
                 continue
             if replayed.seen(post.id):
                 continue
-            _prime(ctx, post, author, artworks)
-            yield FeedEvent(cursor=encode_cursor("post", post.id), post=post)
-        elif kind == "post_deleted" and (
-            event["author_id"] == viewer.id or event["author_id"] in followees
-        ):
-            yield FeedEvent(cursor=encode_cursor("post", event["id"]), deleted_post_id=event["id"])
+            _prime(ctx, post, feed_event.author, feed_event.artworks)
+            yield feed_event
+        elif event["author_id"] == viewer.id or event["author_id"] in followees:
+            yield feed_event
 
 
 async def _follow_changed(listener: Listener, followees: set[int], event: dict[str, Any]) -> None:
@@ -185,11 +237,16 @@ async def _follow_changed(listener: Listener, followees: set[int], event: dict[s
 
 def _prime(ctx: Context, post: Post, author: User, artworks: list[Artwork]) -> None:
     """Fresh loaders filled from the event: rendering it needs no query for the usual fields."""
-    loaders = ctx.fresh_loaders()
+    ctx.fresh_loaders(functools.partial(_fill, post, author, artworks, ctx.viewer_id))
+
+
+def _fill(
+    post: Post, author: User, artworks: list[Artwork], viewer_id: int | None, loaders: Loaders
+) -> None:
     loaders.user.prime(author.id, author)
     loaders.post_attachments.prime(post.id, artworks)
     loaders.viewer_likes_post.prime(post.id, False)
-    if author.id != ctx.viewer_id:
+    if author.id != viewer_id:
         loaders.viewer_follows.prime(author.id, True)
 
 

@@ -35,20 +35,27 @@ def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[Mode
 
 
 class Loaders:
+    # Annotated here rather than subscripted at each construction: a live subscription makes a
+    # fresh set per event, and ``DataLoader[K, V](...)`` costs a typing round trip every time.
+    user: DataLoader[int, User | None]
+    post: DataLoader[int, Post | None]
+    artwork: DataLoader[int, Artwork | None]
+    comment: DataLoader[int, Comment | None]
+    post_attachments: DataLoader[int, list[Artwork]]
+    viewer_likes_post: DataLoader[int, bool]
+    viewer_likes_artwork: DataLoader[int, bool]
+    viewer_follows: DataLoader[int, bool]
+
     def __init__(self, viewer_id: int | None) -> None:
         self.viewer_id = viewer_id
-        self.user = DataLoader[int, User | None](load_fn=_by_id(User))
-        self.post = DataLoader[int, Post | None](load_fn=_by_id(Post))
-        self.artwork = DataLoader[int, Artwork | None](load_fn=_by_id(Artwork))
-        self.comment = DataLoader[int, Comment | None](load_fn=_by_id(Comment))
-        self.post_attachments = DataLoader[int, list[Artwork]](load_fn=self._attachments)
-        self.viewer_likes_post = DataLoader[int, bool](load_fn=self._likes_posts)
-        self.viewer_likes_artwork = DataLoader[int, bool](load_fn=self._likes_artworks)
-        self.viewer_follows = DataLoader[int, bool](load_fn=self._follows)
-
-    def prime_users(self, users: Sequence[User]) -> None:
-        for user in users:
-            self.user.prime(user.id, user)
+        self.user = DataLoader(load_fn=_by_id(User))
+        self.post = DataLoader(load_fn=_by_id(Post))
+        self.artwork = DataLoader(load_fn=_by_id(Artwork))
+        self.comment = DataLoader(load_fn=_by_id(Comment))
+        self.post_attachments = DataLoader(load_fn=self._attachments)
+        self.viewer_likes_post = DataLoader(load_fn=self._likes_posts)
+        self.viewer_likes_artwork = DataLoader(load_fn=self._likes_artworks)
+        self.viewer_follows = DataLoader(load_fn=self._follows)
 
     async def _attachments(self, post_ids: Sequence[int]) -> list[list[Artwork]]:
         grouped: dict[int, list[Artwork]] = defaultdict(list)

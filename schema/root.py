@@ -6,13 +6,16 @@ from collections.abc import Iterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import GessoError
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.sharing import SharingExecutor
 from schema.subscription import Subscription
+
+DOCUMENT_CACHE_SIZE = 1024
 
 
 class ErrorCodes(SchemaExtension):
@@ -45,7 +48,17 @@ class GessoSchema(strawberry.Schema):
 
 def build_schema() -> strawberry.Schema:
     return GessoSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes]
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            ErrorCodes,
+            # Factories, not shared instances. Subscriptions and feeds repeat a few documents:
+            # parse and validate each once (the parsed document is then shared, too).
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ],
+        execution_context_class=SharingExecutor,
     )
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 
 from resolvers import live
 from resolvers.access import can_see_artwork, can_see_post
+from resolvers.context import Context
 from schema.base import Info, IsAuthenticated, to_global_id
 from schema.types import Artwork, Comment, Post, User
 
@@ -31,6 +33,44 @@ class HomeFeedEvent:
     )
     post: Post | None = strawberry.field(description="The new post (ADDED).")
     deleted_post_id: strawberry.ID | None = strawberry.field(description="A tombstone (DELETED).")
+    # Set on events from the broker, which every local subscriber receives as this same object:
+    # see schema.sharing.
+    shared_results: strawberry.Private[dict[Any, Any] | None] = None
+    author_pk: strawberry.Private[int | None] = None
+
+    def share_class(self, context: Context) -> str | None:
+        """Viewers of one class see this event identically: its author, or anyone else."""
+        if self.shared_results is None:
+            return None
+        return "author" if context.viewer_id == self.author_pk else "reader"
+
+    @classmethod
+    def of(cls, event: live.FeedEvent) -> HomeFeedEvent:
+        """The GraphQL object of a feed event, built once per broker event."""
+        built = event.memo.get("graphql")
+        if isinstance(built, HomeFeedEvent):
+            return built
+        shared: dict[Any, Any] | None = {} if event.live else None
+        if event.post is not None:
+            built = cls(
+                kind=FeedEventKind.ADDED,
+                cursor=event.cursor,
+                post=Post.from_row(event.post),
+                deleted_post_id=None,
+                shared_results=shared,
+                author_pk=event.post.author_id,
+            )
+        else:
+            built = cls(
+                kind=FeedEventKind.DELETED,
+                cursor=event.cursor,
+                post=None,
+                deleted_post_id=to_global_id("Post", event.deleted_post_id or 0),
+                shared_results=shared,
+            )
+        if event.live:
+            event.memo["graphql"] = built
+        return built
 
 
 @strawberry.enum
@@ -102,20 +142,7 @@ class Subscription:
         async for event in live.until_overflow(
             info.context, live.home_feed(info.context, after=after)
         ):
-            if event.post is not None:
-                yield HomeFeedEvent(
-                    kind=FeedEventKind.ADDED,
-                    cursor=event.cursor,
-                    post=Post.from_row(event.post),
-                    deleted_post_id=None,
-                )
-            else:
-                yield HomeFeedEvent(
-                    kind=FeedEventKind.DELETED,
-                    cursor=event.cursor,
-                    post=None,
-                    deleted_post_id=to_global_id("Post", event.deleted_post_id or 0),
-                )
+            yield HomeFeedEvent.of(event)
 
     @strawberry.subscription(permission_classes=[IsAuthenticated])
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:

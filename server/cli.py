@@ -45,6 +45,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         workers=workers,
         reload=reload,
         access_log=False,
+        # permessage-deflate keeps a zlib state of ~45 KiB per websocket; live events are small.
+        ws_per_message_deflate=settings.ws_compression,
         log_level="info",
     )
 

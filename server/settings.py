@@ -37,6 +37,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     max_subscriptions_per_connection: int
     subscriber_inbox: int
+    ws_compression: bool
 
     @property
     def is_production(self) -> bool:
@@ -101,6 +102,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
             values, "GESSO_MAX_SUBSCRIPTIONS_PER_CONNECTION", 10, low=1, high=1000
         ),
         subscriber_inbox=_int(values, "GESSO_SUBSCRIBER_INBOX", 256, low=8, high=100_000),
+        ws_compression=_bool(values, "GESSO_WS_COMPRESSION", False),
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,17 +53,26 @@ class ListenerOverflow(BrokerError):
 
 
 class Listener:
-    """A subscriber's bounded inbox of ``(channel, payload)`` messages."""
+    """A subscriber's bounded inbox of ``(channel, payload)`` messages.
 
-    __slots__ = ("_broker", "_inbox", "_maxsize", "_ready", "channels", "failure")
+    Kept small on purpose (a list and at most one future, no deque or Event): a process holds one
+    per open subscription, tens of thousands of them.
+    """
+
+    __slots__ = ("_broker", "_inbox", "_maxsize", "_waiter", "channels", "failure")
 
     def __init__(self, broker: Broker, maxsize: int) -> None:
         self._broker = broker
-        self._inbox: deque[tuple[str, bytes]] = deque()
+        self._inbox: list[tuple[str, bytes]] = []
         self._maxsize = maxsize
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.channels: set[str] = set()
         self.failure: BrokerError | None = None
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def deliver(self, channel: str, payload: bytes) -> None:
         if self.failure is not None:
@@ -73,16 +81,16 @@ class Listener:
             self.fail(
                 ListenerOverflow(f"fell more than {self._maxsize} messages behind live delivery")
             )
-            self._inbox.clear()
+            self._inbox = []
             self._broker._forget(self)
             return
         self._inbox.append((channel, payload))
-        self._ready.set()
+        self._wake()
 
     def fail(self, error: BrokerError) -> None:
         if self.failure is None:
             self.failure = error
-            self._ready.set()
+            self._wake()
 
     def pending(self) -> int:
         return len(self._inbox)
@@ -92,9 +100,9 @@ class Listener:
         while not self._inbox:
             if self.failure is not None:
                 raise self.failure
-            self._ready.clear()
-            await self._ready.wait()
-        return self._inbox.popleft()
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self._inbox.pop(0)
 
     async def add(self, channels: Iterable[str]) -> None:
         await self._broker._attach(self, set(channels) - self.channels)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from tortoise import Tortoise
 
 from server.app import create_app
 from server.settings import read_settings
@@ -56,14 +59,24 @@ class GraphQLClient:
             yield cls(http)
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Result:
-        """Run an operation as the signed-in ``as_`` handle (or with ``self.token``)."""
-        token = self._tokens[as_] if as_ is not None else self.token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        """Run an operation as the signed-in ``as_`` handle (or with ``self.token``); ``headers``
+        are sent as given instead (to send a malformed or stale ``Authorization``)."""
+        if headers is None:
+            token = self._tokens[as_] if as_ is not None else self.token
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # json.dumps escapes non-ASCII, so any str (even a lone surrogate) reaches the server.
+        body = json.dumps({"query": query, "variables": variables or {}})
         response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            "/graphql", content=body, headers={"Content-Type": "application/json", **headers}
         )
+        assert response.status_code < 500, (response.status_code, response.text)
         return Result(response.status_code, response.json())
 
     async def sign_up(self, handle: str, password: str = "correct horse") -> str:
@@ -82,6 +95,26 @@ class GraphQLClient:
 
     def token_of(self, handle: str) -> str:
         return self._tokens[handle]
+
+
+def pk_of(global_id: str) -> int:
+    """The database id inside a global id (``base64("<Type>:<pk>")``)."""
+    return int(base64.b64decode(global_id).decode().split(":")[1])
+
+
+def global_id(type_name: str, raw: str | int) -> str:
+    """A global id of ``type_name`` around ``raw``, which need not be a valid id."""
+    return base64.b64encode(f"{type_name}:{raw}".encode()).decode()
+
+
+async def database_state() -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, in primary-key order: equal before and after a request that
+    must change nothing."""
+    state: dict[str, list[dict[str, Any]]] = {}
+    for model in Tortoise.apps["gesso"].values():
+        meta = model._meta
+        state[meta.db_table] = await model.all().order_by(meta.pk_attr).values()
+    return state
 
 
 class QueryCounter(logging.Handler):

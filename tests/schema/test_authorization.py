@@ -1,0 +1,462 @@
+"""Who may run each mutation: every mutation of the schema as anonymous, as another signed-in user
+and as the owner of what it acts on, with the exact outcome and its side effect (or its absence).
+
+A new mutation fails ``test_matrix_covers_every_mutation`` until it gets a row in ``MATRIX``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+
+from resolvers import passwords
+from schema.root import schema
+from storage.models import Artwork, ArtworkLike, AuthToken, Comment, Follow, Post, PostLike, User
+from tests.graphql import GraphQLClient, Result, database_state, pk_of
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at a token cost: these tests are about rules and sign up many accounts."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+
+
+# --- the world each case starts from ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """``olga`` owns two artworks ("First", then "Second"), a post and her comment on it; ``otto``
+    is another artist; ``tess`` is an artist both may follow."""
+
+    gql: GraphQLClient
+    olga: str
+    otto: str
+    tess: str
+    first: str
+    second: str
+    post: str
+    comment: str
+
+
+async def build_world(gql: GraphQLClient) -> World:
+    olga = await gql.sign_up("olga", PASSWORD)
+    otto = await gql.sign_up("otto", PASSWORD)
+    tess = await gql.sign_up("tess", PASSWORD)
+    artworks = []
+    for title in ("First", "Second"):
+        created = await gql.execute(
+            "mutation($i: CreateArtworkInput!) { createArtwork(input: $i) {"
+            " artwork { id } errors { code } } }",
+            {"i": {"title": title}},
+            as_="olga",
+        )
+        artworks.append(created.data["createArtwork"]["artwork"]["id"])
+    posted = await gql.execute(
+        'mutation { createPost(input: {text: "Opening night"}) { post { id } errors { code } } }',
+        as_="olga",
+    )
+    post = posted.data["createPost"]["post"]["id"]
+    commented = await gql.execute(
+        ADD_COMMENT,
+        {"i": {"subjectId": post, "text": "Thanks for coming"}},
+        as_="olga",
+    )
+    comment = commented.data["addComment"]["comment"]["id"]
+    return World(gql, olga, otto, tess, artworks[0], artworks[1], post, comment)
+
+
+# --- what each mutation does, and how to see that it did ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One mutation: its document, its variables in a world, and a probe of its effect that reads
+    ``after`` once it succeeded (and is unchanged when it was refused)."""
+
+    document: str
+    variables: Callable[[World], dict[str, Any]]
+    probe: Callable[[], Awaitable[object]]
+    after: object
+    prepare: Callable[[World], Awaitable[None]] | None = None
+
+
+def mutation(name: str, params: str = "", args: str = "") -> str:
+    signature = f"({params})" if params else ""
+    arguments = f"({args})" if args else ""
+    return f"mutation{signature} {{ {name}{arguments} {{ errors {{ field code }} }} }}"
+
+
+async def handles() -> object:
+    return sorted(await User.all().values_list("handle", flat=True))
+
+
+async def olga_tokens() -> object:
+    return await AuthToken.filter(user__handle_key="olga").count()
+
+
+async def tokens() -> object:
+    return await AuthToken.all().count()
+
+
+async def bios() -> object:
+    return sorted(await User.all().values_list("bio", flat=True))
+
+
+async def titles_by_id() -> object:
+    return await Artwork.all().order_by("id").values_list("title", flat=True)
+
+
+async def titles_and_count() -> object:
+    olga = await User.get(handle_key="olga")
+    return await titles_by_id(), olga.artwork_count
+
+
+async def portfolio_order() -> object:
+    return (
+        await Artwork.filter(owner__handle_key="olga")
+        .order_by("position")
+        .values_list("title", flat=True)
+    )
+
+
+async def post_texts() -> object:
+    return sorted(await Post.all().values_list("text", flat=True))
+
+
+async def posts_and_count() -> object:
+    olga = await User.get(handle_key="olga")
+    return await post_texts(), olga.post_count
+
+
+async def tess_followers() -> object:
+    tess = await User.get(handle_key="tess")
+    return await Follow.filter(followee_id=tess.id).count(), tess.follower_count
+
+
+async def post_likes() -> object:
+    post = await Post.get(text="Opening night")
+    return await PostLike.filter(post_id=post.id).count(), post.like_count
+
+
+async def artwork_likes() -> object:
+    artwork = await Artwork.get(title="First")
+    return await ArtworkLike.filter(artwork_id=artwork.id).count(), artwork.like_count
+
+
+async def comment_texts() -> object:
+    post = await Post.get(text="Opening night")
+    return sorted(await Comment.all().values_list("text", flat=True)), post.comment_count
+
+
+ADD_COMMENT = """mutation($i: AddCommentInput!) {
+  addComment(input: $i) { comment { id } errors { code } } }"""
+
+
+def both_run(document: str, variables: Callable[[World], dict[str, Any]]) -> Any:
+    """A ``prepare`` step: olga and otto both run ``document`` first (follow, like)."""
+
+    async def prepare(world: World) -> None:
+        for handle in ("olga", "otto"):
+            done = await world.gql.execute(document, variables(world), as_=handle)
+            assert done.status == 200, done.body
+            assert "errors" not in done.body, done.body
+
+    return prepare
+
+
+FOLLOW = mutation("follow", "$u: ID!", "userId: $u")
+LIKE_POST = mutation("likePost", "$p: ID!", "postId: $p")
+LIKE_ARTWORK = mutation("likeArtwork", "$a: ID!", "artworkId: $a")
+
+SPECS: dict[str, Spec] = {
+    "signUp": Spec(
+        mutation("signUp", "$i: SignUpInput!", "input: $i"),
+        lambda w: {"i": {"handle": "newcomer", "email": "new@example.com", "password": PASSWORD}},
+        handles,
+        ["newcomer", "olga", "otto", "tess"],
+    ),
+    "logIn": Spec(
+        mutation("logIn", "$i: LogInInput!", "input: $i"),
+        lambda w: {"i": {"login": "olga", "password": PASSWORD}},
+        olga_tokens,
+        2,
+    ),
+    "logOut": Spec(mutation("logOut"), lambda w: {}, tokens, 2),
+    "updateProfile": Spec(
+        mutation("updateProfile", "$i: UpdateProfileInput!", "input: $i"),
+        lambda w: {"i": {"bio": "Ink and paper"}},
+        bios,
+        ["", "", "Ink and paper"],
+    ),
+    "createArtwork": Spec(
+        mutation("createArtwork", "$i: CreateArtworkInput!", "input: $i"),
+        lambda w: {"i": {"title": "Fresh"}},
+        titles_by_id,
+        ["First", "Second", "Fresh"],
+    ),
+    "updateArtwork": Spec(
+        mutation("updateArtwork", "$a: ID!, $i: UpdateArtworkInput!", "id: $a, input: $i"),
+        lambda w: {"a": w.first, "i": {"title": "Renamed"}},
+        titles_by_id,
+        ["Renamed", "Second"],
+    ),
+    "deleteArtwork": Spec(
+        mutation("deleteArtwork", "$a: ID!", "id: $a"),
+        lambda w: {"a": w.first},
+        titles_and_count,
+        (["Second"], 1),
+    ),
+    "reorderPortfolio": Spec(
+        mutation("reorderPortfolio", "$a: [ID!]!", "artworkIds: $a"),
+        lambda w: {"a": [w.first, w.second]},
+        portfolio_order,
+        ["First", "Second"],
+    ),
+    "createPost": Spec(
+        mutation("createPost", "$i: CreatePostInput!", "input: $i"),
+        lambda w: {"i": {"text": "Hello", "artworkIds": [w.first]}},
+        post_texts,
+        ["Hello", "Opening night"],
+    ),
+    "deletePost": Spec(
+        mutation("deletePost", "$p: ID!", "id: $p"),
+        lambda w: {"p": w.post},
+        posts_and_count,
+        ([], 0),
+    ),
+    "follow": Spec(FOLLOW, lambda w: {"u": w.tess}, tess_followers, (1, 1)),
+    "unfollow": Spec(
+        mutation("unfollow", "$u: ID!", "userId: $u"),
+        lambda w: {"u": w.tess},
+        tess_followers,
+        (1, 1),
+        prepare=both_run(FOLLOW, lambda w: {"u": w.tess}),
+    ),
+    "likePost": Spec(LIKE_POST, lambda w: {"p": w.post}, post_likes, (1, 1)),
+    "unlikePost": Spec(
+        mutation("unlikePost", "$p: ID!", "postId: $p"),
+        lambda w: {"p": w.post},
+        post_likes,
+        (1, 1),
+        prepare=both_run(LIKE_POST, lambda w: {"p": w.post}),
+    ),
+    "likeArtwork": Spec(LIKE_ARTWORK, lambda w: {"a": w.first}, artwork_likes, (1, 1)),
+    "unlikeArtwork": Spec(
+        mutation("unlikeArtwork", "$a: ID!", "artworkId: $a"),
+        lambda w: {"a": w.first},
+        artwork_likes,
+        (1, 1),
+        prepare=both_run(LIKE_ARTWORK, lambda w: {"a": w.first}),
+    ),
+    "addComment": Spec(
+        mutation("addComment", "$i: AddCommentInput!", "input: $i"),
+        lambda w: {"i": {"subjectId": w.post, "text": "Lovely"}},
+        comment_texts,
+        (["Lovely", "Thanks for coming"], 2),
+    ),
+    "deleteComment": Spec(
+        mutation("deleteComment", "$c: ID!", "id: $c"),
+        lambda w: {"c": w.comment},
+        comment_texts,
+        ([], 0),
+    ),
+}
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ok:
+    """The mutation ran: ``errors == []`` and its effect is visible."""
+
+    def __str__(self) -> str:
+        return "ok"
+
+
+@dataclass(frozen=True)
+class TopLevel:
+    """Refused before it ran: ``data`` null, one GraphQL error with this code, nothing changed."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Refused in the payload: one ``UserError`` with this field and code, nothing changed."""
+
+    code: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return self.code
+
+
+OK = Ok()
+UNAUTHENTICATED = TopLevel("UNAUTHENTICATED")
+FORBIDDEN = TopLevel("FORBIDDEN")
+NOT_OWNER = Refused("NOT_OWNER", "artworkIds")
+
+Outcome = Ok | TopLevel | Refused
+ROLES = ("anonymous", "other", "owner")
+ACTOR = {"anonymous": None, "other": "otto", "owner": "olga"}
+
+# The objects acted on are olga's (or, for follows, tess the third artist).
+MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
+    # mutation          anonymous        other user  owner
+    ("signUp", OK, OK, OK),
+    ("logIn", OK, OK, OK),
+    ("logOut", UNAUTHENTICATED, OK, OK),
+    ("updateProfile", UNAUTHENTICATED, OK, OK),
+    ("createArtwork", UNAUTHENTICATED, OK, OK),
+    ("updateArtwork", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("deleteArtwork", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("reorderPortfolio", UNAUTHENTICATED, NOT_OWNER, OK),
+    ("createPost", UNAUTHENTICATED, NOT_OWNER, OK),
+    ("deletePost", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("follow", UNAUTHENTICATED, OK, OK),
+    ("unfollow", UNAUTHENTICATED, OK, OK),
+    ("likePost", UNAUTHENTICATED, OK, OK),
+    ("unlikePost", UNAUTHENTICATED, OK, OK),
+    ("likeArtwork", UNAUTHENTICATED, OK, OK),
+    ("unlikeArtwork", UNAUTHENTICATED, OK, OK),
+    ("addComment", UNAUTHENTICATED, OK, OK),
+    ("deleteComment", UNAUTHENTICATED, FORBIDDEN, OK),
+]
+
+CASES = [
+    pytest.param(name, role, outcome, id=f"{name}-{role}-{outcome}")
+    for name, *outcomes in MATRIX
+    for role, outcome in zip(ROLES, outcomes, strict=True)
+]
+
+
+def schema_mutations() -> set[str]:
+    introspection = schema.introspect()["__schema"]
+    root = introspection["mutationType"]["name"]
+    (mutation_type,) = [t for t in introspection["types"] if t["name"] == root]
+    return {f["name"] for f in mutation_type["fields"]}
+
+
+def test_matrix_covers_every_mutation() -> None:
+    # given the mutations the schema exposes
+    exposed = schema_mutations()
+    # then the matrix has exactly one row per mutation, and each row a spec to run it
+    rows = [name for name, *_ in MATRIX]
+    assert len(rows) == len(set(rows))
+    assert set(rows) == exposed
+    assert set(SPECS) == exposed
+
+
+@pytest.mark.parametrize(("name", "role", "outcome"), CASES)
+async def test_mutation_authorization(
+    gql: GraphQLClient, name: str, role: str, outcome: Outcome
+) -> None:
+    # given olga's things, otto and tess
+    world = await build_world(gql)
+    spec = SPECS[name]
+    if spec.prepare is not None:
+        await spec.prepare(world)
+    before_probe = await spec.probe()
+    before = await database_state()
+    # when the actor of this role runs the mutation
+    result = await gql.execute(spec.document, spec.variables(world), as_=ACTOR[role])
+    # then the outcome is exactly the expected one, and so is its effect
+    assert result.status == 200, result.body
+    if isinstance(outcome, Ok):
+        assert result.data[name]["errors"] == []
+        assert before_probe != spec.after
+        assert await spec.probe() == spec.after
+        return
+    assert_refused(result, name, outcome)
+    assert await database_state() == before
+
+
+def assert_refused(result: Result, name: str, outcome: TopLevel | Refused) -> None:
+    if isinstance(outcome, TopLevel):
+        assert result.body["data"] is None, result.body
+        assert result.codes == [outcome.code], result.body
+        assert result.errors[0]["path"] == [name]
+        return
+    assert result.data[name]["errors"] == [{"field": outcome.field, "code": outcome.code}]
+
+
+# --- deleteComment: the author or the artist, nobody else -------------------------------------
+
+
+DELETE_COMMENT = mutation("deleteComment", "$c: ID!", "id: $c")
+
+
+@pytest.mark.parametrize(
+    ("commenter", "deleter", "code"),
+    [
+        pytest.param("otto", "otto", None, id="the-author-on-another-artists-post"),
+        pytest.param("otto", "olga", None, id="the-artist-under-her-post"),
+        pytest.param("otto", "tess", "FORBIDDEN", id="a-third-artist"),
+        pytest.param("olga", "otto", "FORBIDDEN", id="another-artist-on-the-authors-post"),
+    ],
+)
+async def test_who_may_delete_a_comment(
+    gql: GraphQLClient, commenter: str, deleter: str, code: str | None
+) -> None:
+    # given a comment by the commenter on olga's post
+    world = await build_world(gql)
+    commented = await gql.execute(
+        ADD_COMMENT,
+        {"i": {"subjectId": world.post, "text": "A remark"}},
+        as_=commenter,
+    )
+    comment = commented.data["addComment"]["comment"]["id"]
+    before = await database_state()
+    # when the deleter deletes it
+    result = await gql.execute(DELETE_COMMENT, {"c": comment}, as_=deleter)
+    # then only the author and the artist may
+    assert result.status == 200, result.body
+    remaining = await Comment.filter(id=pk_of(comment)).exists()
+    if code is None:
+        assert result.data["deleteComment"]["errors"] == []
+        assert remaining is False
+        assert (await Post.get(id=pk_of(world.post))).comment_count == 1
+    else:
+        assert result.body["data"] is None
+        assert result.codes == [code]
+        assert await database_state() == before
+
+
+async def test_comment_on_a_work_turned_private(gql: GraphQLClient) -> None:
+    # given otto's comment on olga's artwork, which she then made private
+    world = await build_world(gql)
+    commented = await gql.execute(
+        ADD_COMMENT, {"i": {"subjectId": world.first, "text": "Lovely"}}, as_="otto"
+    )
+    comment = commented.data["addComment"]["comment"]["id"]
+    hidden = await gql.execute(
+        mutation("updateArtwork", "$a: ID!, $i: UpdateArtworkInput!", "id: $a, input: $i"),
+        {"a": world.first, "i": {"visibility": "PRIVATE"}},
+        as_="olga",
+    )
+    assert hidden.data["updateArtwork"]["errors"] == []
+    before = await database_state()
+    # when tess, who cannot see it, deletes the comment
+    refused = await gql.execute(DELETE_COMMENT, {"c": comment}, as_="tess")
+    # then it reads as missing (not forbidden), and stays
+    assert refused.status == 200, refused.body
+    assert refused.data["deleteComment"]["errors"] == [{"field": "id", "code": "NOT_FOUND"}]
+    assert await database_state() == before
+    # when otto, its author, deletes it, then he may, though he no longer sees the artwork
+    deleted = await gql.execute(DELETE_COMMENT, {"c": comment}, as_="otto")
+    assert deleted.status == 200, deleted.body
+    assert deleted.data["deleteComment"]["errors"] == []
+    assert await Comment.filter(id=pk_of(comment)).exists() is False
+    assert (await Artwork.get(id=pk_of(world.first))).comment_count == 0
