@@ -82,6 +82,12 @@ class NotFound(GessoError):
     code = "NOT_FOUND"
 
 
+class LiveUpdatesUnavailable(GessoError):
+    """Live delivery cannot start now (the broker is unreachable); queries and mutations work."""
+
+    code = "LIVE_UPDATES_UNAVAILABLE"
+
+
 class BadRequest(GessoError):
     """A query argument is unusable (page size out of range, a cursor we never issued ...)."""
 

@@ -24,11 +24,12 @@ import orjson
 from resolvers import channels
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
+from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts
 from resolvers.loaders import Loaders
 from resolvers.pagination import decode_cursor, encode_cursor
-from storage.broker import BrokerInterrupted, Listener, ListenerOverflow
+from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
 from storage.models import Artwork, Follow, Post, User, Visibility
 
@@ -135,6 +136,16 @@ class _Replayed:
         return post_id in self.ids
 
 
+async def _listen(listener: Listener, channels: list[str]) -> None:
+    try:
+        await listener.add(channels)
+    except BrokerUnavailable as error:
+        raise LiveUpdatesUnavailable(
+            "live updates are unavailable right now; queries and mutations still work, "
+            "subscribe again shortly"
+        ) from error
+
+
 async def until_overflow(ctx: Context, events: AsyncIterator[T]) -> AsyncIterator[T]:
     """Pass events on; a subscriber that fell too far behind is disconnected with the reason."""
     try:
@@ -157,9 +168,10 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     replayed = _Replayed()
     try:
-        await listener.add(
+        await _listen(
+            listener,
             [channels.user_inbox(viewer.id), channels.author_posts(viewer.id)]
-            + [channels.author_posts(a) for a in followees]
+            + [channels.author_posts(a) for a in followees],
         )
         while True:
             if replay:
@@ -254,7 +266,7 @@ async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
     viewer = require_viewer(ctx)
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     try:
-        await listener.add([channels.user_inbox(viewer.id)])
+        await _listen(listener, [channels.user_inbox(viewer.id)])
         while True:
             _channel, payload = await listener.get()
             event = orjson.loads(payload)
@@ -277,7 +289,7 @@ async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadE
     viewer = require_viewer(ctx)
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     try:
-        await listener.add([channels.user_inbox(viewer.id)])
+        await _listen(listener, [channels.user_inbox(viewer.id)])
         while True:
             _channel, payload = await listener.get()
             event = orjson.loads(payload)

@@ -21,7 +21,12 @@ from resolvers.context import Context, Services
 from schema.root import schema
 from server.auth import BearerAuth
 from server.settings import Settings, get_settings
-from server.websockets import WebSocketAdapter, authenticate_connection, close_slow_consumer
+from server.websockets import (
+    TransportWSHandler,
+    WebSocketAdapter,
+    authenticate_connection,
+    close_slow_consumer,
+)
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
 
@@ -30,6 +35,7 @@ GC_YOUNG_THRESHOLD = 50_000
 
 class GessoGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = WebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, services: Services, settings: Settings) -> None:
         super().__init__(

@@ -8,17 +8,25 @@ that says what to do (graphql-ws receives a ``connection_error`` with the same m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
 
+import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from resolvers.accounts import authenticate
 from resolvers.context import Context
-from resolvers.errors import InvalidToken
+from resolvers.errors import GessoError, InvalidToken
+from schema import fastlane
 
 log = logging.getLogger("gesso.websockets")
 
@@ -72,3 +80,50 @@ async def close_slow_consumer(websocket: WebSocket, reason: str) -> None:
     log.info("closing a slow websocket consumer: %s", reason)
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=SLOW_CONSUMER, reason=reason[:120])
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the home feed's fast lane (``schema.fastlane``)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        limit = self.max_subscriptions_per_connection
+        live = (
+            fastlane.prepare(payload, self.context)
+            if self.connection_acknowledged
+            and isinstance(payload, dict)
+            and message.get("id") not in self.operations
+            and (limit is None or len(self.operations) < limit)
+            else None
+        )
+        if live is None:
+            await super().handle_subscribe(message)
+            return
+        operation: Operation[Context, None] = Operation(
+            self, message["id"], payload["query"], payload.get("variables"),
+            payload.get("operationName"),
+        )  # fmt: skip
+        operation.task = asyncio.create_task(self._run_live(operation, live))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[message["id"]] = operation
+
+    async def _run_live(
+        self, operation: Operation[Context, None], live: fastlane.LiveOperation
+    ) -> None:
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        websocket: WebSocket = self.websocket.ws  # type: ignore[attr-defined]
+        try:
+            async for text in fastlane.payloads(live, self.context):
+                await websocket.send_text(prefix + text + "}")
+        except GessoError as error:
+            await operation.send_operation_message(
+                {
+                    "id": operation.id,
+                    "type": "error",
+                    "payload": [{"message": error.message, "extensions": {"code": error.code}}],
+                }
+            )
+            return
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the client went away; shutdown() cleans up
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})

@@ -388,3 +388,31 @@ def _fake_post(author_id: int, n: int) -> bytes:
             "artworks": [],
         }
     ).encode()
+
+
+async def test_documents_outside_the_shared_fields_still_work(server: LiveServer) -> None:
+    # replyTo depends on what each viewer may see, so this document is executed per subscriber
+    async with GraphQLClient.for_url(server.url) as gql:
+        await _pair(gql, "reply_fan", "reply_artist")
+        fan = await Subscriber.open(server.ws_url, gql.token_of("reply_fan"))
+        await fan.acknowledged()
+        await fan.subscribe(
+            "subscription { homeFeed { post { text replyTo { text } author { handle } } } }"
+        )
+        await asyncio.sleep(0.3)
+        first = await _post(gql, "reply_artist", "first")
+        assert (await fan.next_data())["homeFeed"]["post"]["replyTo"] is None
+        reply = await gql.execute(
+            "mutation($r: ID!) {"
+            ' createPost(input: {text: "second", replyTo: $r}) { errors { code } } }',
+            {"r": first},
+            as_="reply_artist",
+        )
+        assert reply.data["createPost"]["errors"] == []
+        event = (await fan.next_data())["homeFeed"]["post"]
+        assert event == {
+            "text": "second",
+            "replyTo": {"text": "first"},
+            "author": {"handle": "reply_artist"},
+        }
+        await fan.close()
