@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
+from resolvers.loaders import NotLoaded, peek
 from storage.models import Artwork, Post, Visibility
 
 
@@ -12,6 +13,16 @@ async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
         return True
     if visibility is Visibility.FOLLOWERS and ctx.viewer_id is not None:
         return await ctx.loaders.viewer_follows.load(owner_id)
+    return False
+
+
+def visible_now(ctx: Context, owner_id: int, visibility: Visibility) -> bool | None:
+    """``can_see`` without awaiting: None when it needs a follow status not loaded yet."""
+    if visibility is Visibility.PUBLIC or owner_id == ctx.viewer_id:
+        return True
+    if visibility is Visibility.FOLLOWERS and ctx.viewer_id is not None:
+        follows = peek(ctx.loaders.viewer_follows, owner_id)
+        return None if isinstance(follows, NotLoaded) else follows
     return False
 
 

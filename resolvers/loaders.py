@@ -4,6 +4,7 @@ costs a fixed number of queries whatever its size. Batch functions return result
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar, cast
@@ -34,6 +35,31 @@ def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[Mode
     return load
 
 
+class NotLoaded:
+    """What ``peek`` returns for a key its loader does not hold yet."""
+
+
+NOT_LOADED = NotLoaded()
+
+
+def peek(loader: DataLoader[K, V], key: K) -> V | NotLoaded:
+    """The value of ``key`` when already loaded, so a field can answer without awaiting."""
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception():
+        return NOT_LOADED
+    return future.result()
+
+
+async def _preload(
+    loader: DataLoader[int, V],
+    keys: list[int],
+    batch: Callable[[Sequence[int]], Awaitable[list[V]]],
+) -> None:
+    missing = [key for key in keys if peek(loader, key) is NOT_LOADED]
+    if missing:
+        loader.prime_many(dict(zip(missing, await batch(missing), strict=True)))
+
+
 class Loaders:
     # Annotated here rather than subscripted at each construction: a live subscription makes a
     # fresh set per event, and ``DataLoader[K, V](...)`` costs a typing round trip every time.
@@ -56,6 +82,33 @@ class Loaders:
         self.viewer_likes_post = DataLoader(load_fn=self._likes_posts)
         self.viewer_likes_artwork = DataLoader(load_fn=self._likes_artworks)
         self.viewer_follows = DataLoader(load_fn=self._follows)
+
+    async def preload_posts(
+        self,
+        posts: Sequence[Post],
+        *,
+        authors: bool,
+        attachments: bool,
+        likes: bool,
+        follows: bool,
+    ) -> None:
+        """Fetch what a page of posts will show, one batch per kind, all at once.
+
+        The fields then read it synchronously from the loaders' caches (see ``peek``): a page of
+        twenty posts costs four queries and no per-field futures or tasks.
+        """
+        post_ids = [post.id for post in posts]
+        author_ids = list(dict.fromkeys(post.author_id for post in posts))
+        jobs: list[Awaitable[None]] = []
+        if authors:
+            jobs.append(_preload(self.user, author_ids, _by_id(User)))
+        if attachments:
+            jobs.append(_preload(self.post_attachments, post_ids, self._attachments))
+        if likes and self.viewer_id is not None:
+            jobs.append(_preload(self.viewer_likes_post, post_ids, self._likes_posts))
+        if follows and self.viewer_id is not None:
+            jobs.append(_preload(self.viewer_follows, author_ids, self._follows))
+        await asyncio.gather(*jobs)
 
     async def _attachments(self, post_ids: Sequence[int]) -> list[list[Artwork]]:
         grouped: dict[int, list[Artwork]] = defaultdict(list)

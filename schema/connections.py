@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from resolvers.pagination import Page
 
@@ -62,3 +63,15 @@ class Connection(Generic[NodeT]):
         cls, page: Page[RowT], convert: Callable[[RowT], NodeT], *, after: str | None
     ) -> Connection[NodeT]:
         return cls.build(page, [convert(row) for row in page.items], after=after)
+
+
+def selected_names(info: Any) -> set[str]:
+    """Every field name selected below the current field (fragments included)."""
+    names: set[str] = set()
+    stack: list[Any] = list(info.selected_fields)
+    while stack:
+        selection = stack.pop()
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        stack.extend(selection.selections)
+    return names

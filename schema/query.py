@@ -9,7 +9,7 @@ from resolvers.access import can_see_artwork
 from resolvers.posts import get_post
 from schema.base import Info, IsAuthenticated, decode_id, parse_global_id
 from schema.connections import Connection
-from schema.types import Artwork, Comment, Node, Post, User
+from schema.types import Artwork, Comment, Node, Post, User, post_connection
 from storage import models
 
 
@@ -73,14 +73,14 @@ class Query:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Post]:
         page = await feed.home_feed(info.context, first=first, after=after)
-        return Connection.of(page, Post.from_row, after=after)
+        return await post_connection(info, page, after=after)
 
     @strawberry.field(description="Every public post, newest first.")
     async def discover_feed(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Post]:
         page = await feed.discover_feed(info.context, first=first, after=after)
-        return Connection.of(page, Post.from_row, after=after)
+        return await post_connection(info, page, after=after)
 
     @strawberry.field(
         description=(
@@ -91,4 +91,4 @@ class Query:
         self, info: Info, tag: str, first: int | None = 20, after: str | None = None
     ) -> Connection[Post]:
         page = await feed.tag_feed(info.context, tag, first=first, after=after)
-        return Connection.of(page, Post.from_row, after=after)
+        return await post_connection(info, page, after=after)
