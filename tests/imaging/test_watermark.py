@@ -1,0 +1,142 @@
+"""The watermark: payload, round trip, robustness, crops, and no false ids on unmarked images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from imaging import tiling, watermark
+from imaging.planes import luma
+from imaging.report import psnr
+from tests.imaging.images import blur, photo_like, recompress, rescale
+
+KEY = b"platform-watermark-key"
+ASSET = 0xA1B2_C3D4_E5F6  # 48 bits
+
+
+@pytest.fixture(scope="module")
+def photo() -> NDArray[np.uint8]:
+    return photo_like(1024, 1280, seed=31)
+
+
+@pytest.fixture(scope="module")
+def marked(photo: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    return watermark.embed(photo, asset_id=ASSET, key=KEY)
+
+
+def test_payload_is_the_id_then_its_keyed_check_bits() -> None:
+    bits = watermark.payload_bits(ASSET, key=KEY)
+    assert bits.shape == (64,)
+    assert int("".join("1" if bit else "0" for bit in bits[:48]), 2) == ASSET
+    assert not np.array_equal(bits[48:], watermark.payload_bits(ASSET, key=b"other")[48:])
+    with pytest.raises(ValueError, match="2\\*\\*48"):
+        watermark.payload_bits(1 << 48, key=KEY)
+    with pytest.raises(ValueError, match="-1"):
+        watermark.payload_bits(-1, key=KEY)
+
+
+def test_round_trip_leaves_the_input_alone(
+    photo: NDArray[np.uint8], marked: NDArray[np.uint8]
+) -> None:
+    before = photo.copy()
+    again = watermark.embed(photo, asset_id=ASSET, key=KEY)
+    assert np.array_equal(photo, before)
+    assert np.array_equal(again, marked)
+    assert marked.dtype == np.uint8
+    assert marked.shape == photo.shape
+    decoded = watermark.decode(marked, key=KEY)
+    assert decoded.asset_id == ASSET
+    assert watermark.bit_accuracy(decoded, ASSET, key=KEY) == 1.0
+    assert decoded.period == (64.0, 64.0)
+    assert psnr(photo, marked) > 43.0
+
+
+def test_the_key_is_needed(marked: NDArray[np.uint8]) -> None:
+    assert watermark.decode(marked, key=b"wrong key").asset_id is None
+
+
+ATTACKS: dict[str, Callable[[NDArray[np.uint8]], NDArray[np.uint8]]] = {
+    "jpeg50": lambda image: recompress(image, "JPEG", 50),
+    "webp75": lambda image: recompress(image, "WEBP", 75),
+    "half": lambda image: rescale(image, 0.5),
+    "blur1": blur,
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+def test_survives_compression_resizing_and_blur(marked: NDArray[np.uint8], attack: str) -> None:
+    decoded = watermark.decode(ATTACKS[attack](marked), key=KEY)
+    assert watermark.bit_accuracy(decoded, ASSET, key=KEY) >= 0.99
+    assert decoded.asset_id == ASSET
+
+
+CROPS: dict[str, Callable[[NDArray[np.uint8]], NDArray[np.uint8]]] = {
+    "left": lambda image: image[:, image.shape[1] // 10 :],
+    "right": lambda image: image[:, : image.shape[1] - image.shape[1] // 10],
+    "top": lambda image: image[image.shape[0] // 10 :],
+    "bottom": lambda image: image[: image.shape[0] - image.shape[0] // 10],
+}
+
+
+@pytest.mark.parametrize("edge", list(CROPS), ids=list(CROPS))
+def test_survives_cropping_ten_percent_off_one_edge(marked: NDArray[np.uint8], edge: str) -> None:
+    decoded = watermark.decode(np.ascontiguousarray(CROPS[edge](marked)), key=KEY)
+    assert watermark.bit_accuracy(decoded, ASSET, key=KEY) >= 0.95
+    stretched = decoded.period[0] if edge in {"left", "right"} else decoded.period[1]
+    assert stretched == pytest.approx(64 / 0.9, abs=0.5)
+
+
+def _unmarked(rng: np.random.Generator, index: int) -> NDArray[np.uint8]:
+    height, width = (int(side) for side in rng.integers(64, 160, 2))
+    kind = index % 4
+    if kind == 0:
+        return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    if kind == 1:
+        return photo_like(height, width, seed=10_000 + index)
+    if kind == 2:
+        walk = np.cumsum(rng.normal(0.0, 4.0, (height, width, 3)), axis=1) + rng.uniform(40, 200)
+        return np.clip(walk, 0, 255).astype(np.uint8)
+    level = rng.integers(0, 256, 3)
+    return np.broadcast_to(level.astype(np.uint8), (height, width, 3)).copy()
+
+
+def test_a_thousand_unmarked_images_give_no_id() -> None:
+    rng = np.random.default_rng(32)
+    found = [watermark.decode(_unmarked(rng, index), key=KEY).asset_id for index in range(1000)]
+    assert found.count(None) == 1000
+
+
+def test_marking_with_another_id_reads_that_id(photo: NDArray[np.uint8]) -> None:
+    small = np.ascontiguousarray(photo[:512, :640])
+    for asset_id in (0, 1, (1 << 48) - 1):
+        assert (
+            watermark.decode(watermark.embed(small, asset_id=asset_id, key=KEY), key=KEY).asset_id
+            == asset_id
+        )
+
+
+def test_fold_averages_the_copies_of_a_tile() -> None:
+    tile = np.random.default_rng(33).normal(size=(64, 64))
+    plane = np.tile(tile, (8, 8)).astype(np.float32)
+    assert np.allclose(tiling.fold(plane), tile, atol=1e-5)
+    assert np.allclose(tiling.fold(plane[:100, :130]), tile, atol=1e-5)
+
+
+def test_the_tile_period_is_found_after_a_crop(marked: NDArray[np.uint8]) -> None:
+    assert tiling.tile_period(tiling.to_grid(luma(marked))) == (64.0, 64.0)
+    cropped = np.ascontiguousarray(marked[:, : int(marked.shape[1] * 0.85)])
+    period_x, period_y = tiling.tile_period(tiling.to_grid(luma(cropped)))
+    assert period_x == pytest.approx(64 / 0.85, abs=0.5)
+    assert period_y == 64.0
+
+
+def test_bad_arguments(photo: NDArray[np.uint8]) -> None:
+    with pytest.raises(ValueError, match=r"\(32, 640, 3\)"):
+        watermark.embed(photo[:32, :640], asset_id=1, key=KEY)
+    with pytest.raises(ValueError, match="strength"):
+        watermark.embed(photo, asset_id=1, key=KEY, strength=0.0)
+    with pytest.raises(ValueError, match=r"\(1024, 1280\)"):
+        watermark.decode(photo[..., 0], key=KEY)
