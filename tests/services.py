@@ -7,9 +7,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 
 def free_port() -> int:
@@ -68,3 +72,32 @@ class RedisProcess:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class MotoServer:
+    """moto's S3-compatible HTTP server in a thread of this process, on a loopback port of its
+    own; a test may stop it to simulate an outage.
+
+    moto keeps its state in memory per process, so every server started here sees the same
+    buckets: tests use bucket names of their own.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._server: ThreadedMotoServer | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        # Imported here: moto takes most of a second to import, which tests not using it skip.
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()  # returns once the port is bound
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
