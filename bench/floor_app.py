@@ -1,0 +1,162 @@
+"""The floor: the home feed page as plain JSON from hand-written SQL, no GraphQL and no ORM.
+
+It answers ``GET /feed?first=20&after=<cursor>`` with the same document the GraphQL query of
+``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), using the same SQL work the API does:
+the token, the page (same predicate, keyset on the post id), authors, attachments, the viewer's
+likes and follows. It shows what the database and an ASGI server cost without the API's layers.
+
+Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
+database (default: ``DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from resolvers.errors import BadRequest
+from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
+
+POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-like comparison
+
+AUTH_SQL = "SELECT user_id, expires_at FROM auth_tokens WHERE token_hash = $1"
+_FEED_WHERE = (
+    "(author_id = $1 OR (author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
+    " AND visibility IN ('public', 'followers')))"
+)
+_FEED_COLUMNS = "id, author_id, text, created_at, like_count, comment_count"
+FEED_FIRST_SQL = f"SELECT {_FEED_COLUMNS} FROM posts WHERE {_FEED_WHERE} ORDER BY id DESC LIMIT $2"
+FEED_AFTER_SQL = (
+    f"SELECT {_FEED_COLUMNS} FROM posts WHERE {_FEED_WHERE} AND id < $3 ORDER BY id DESC LIMIT $2"
+)
+AUTHORS_SQL = "SELECT id, handle, display_name FROM users WHERE id = ANY($1::bigint[])"
+ATTACHMENTS_SQL = (
+    "SELECT pa.post_id, a.id, a.title, a.owner_id, a.visibility FROM post_artworks pa"
+    " JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id = ANY($1::bigint[])"
+    " ORDER BY pa.post_id, pa.position"
+)
+LIKES_SQL = "SELECT post_id FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::bigint[])"
+FOLLOWS_SQL = (
+    "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2::bigint[])"
+)
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def _error(status: int, message: str, code: str) -> Response:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _page_args(request: Request) -> tuple[int, int | None]:
+    raw_first = request.query_params.get("first")
+    first = DEFAULT_PAGE if raw_first is None else int(raw_first)
+    if not 0 <= first <= MAX_PAGE:
+        raise BadRequest(f"first must be in 0..{MAX_PAGE}")
+    after = request.query_params.get("after")
+    return first, (decode_cursor("post", after)[0] if after is not None else None)
+
+
+async def home_feed(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(401, "sign in to do this", "UNAUTHENTICATED")
+    try:
+        first, after = _page_args(request)
+    except (BadRequest, ValueError) as error:
+        return _error(400, str(error), "BAD_USER_INPUT")
+    token_hash = hashlib.sha256(token.strip().encode()).hexdigest()
+    async with pool.acquire() as conn:
+        auth = await conn.fetchrow(AUTH_SQL, token_hash)
+        if auth is None or auth["expires_at"] <= datetime.now(UTC):
+            return _error(401, "the access token is invalid", "TOKEN_INVALID")
+        viewer: int = auth["user_id"]
+        if after is None:
+            rows = await conn.fetch(FEED_FIRST_SQL, viewer, first + 1)
+        else:
+            rows = await conn.fetch(FEED_AFTER_SQL, viewer, first + 1, after)
+        posts = rows[:first]
+        post_ids = [row["id"] for row in posts]
+        author_ids = list({row["author_id"] for row in posts})
+        authors = {row["id"]: row for row in await conn.fetch(AUTHORS_SQL, author_ids)}
+        attachments: dict[int, list[asyncpg.Record]] = {}
+        for row in await conn.fetch(ATTACHMENTS_SQL, post_ids):
+            attachments.setdefault(row["post_id"], []).append(row)
+        liked = {row["post_id"] for row in await conn.fetch(LIKES_SQL, viewer, post_ids)}
+        followed = {row["followee_id"] for row in await conn.fetch(FOLLOWS_SQL, viewer, author_ids)}
+
+    def visible(artwork: asyncpg.Record) -> bool:
+        owner, visibility = artwork["owner_id"], artwork["visibility"]
+        if visibility == "public" or owner == viewer:
+            return True
+        return visibility == "followers" and owner in followed
+
+    edges: list[dict[str, Any]] = []
+    for post in posts:
+        author = authors[post["author_id"]]
+        edges.append(
+            {
+                "cursor": encode_cursor("post", post["id"]),
+                "node": {
+                    "id": global_id("Post", post["id"]),
+                    "text": post["text"],
+                    "createdAt": post["created_at"].isoformat(),
+                    "likeCount": post["like_count"],
+                    "commentCount": post["comment_count"],
+                    "viewerHasLiked": post["id"] in liked,
+                    "author": {
+                        "id": global_id("User", author["id"]),
+                        "handle": author["handle"],
+                        "displayName": author["display_name"],
+                        "isFollowedByViewer": author["id"] in followed,
+                    },
+                    "artworks": [
+                        {"id": global_id("Artwork", artwork["id"]), "title": artwork["title"]}
+                        for artwork in attachments.get(post["id"], [])
+                        if visible(artwork)
+                    ],
+                },
+            }
+        )
+    page_info = {
+        "hasNextPage": len(rows) > first,
+        "endCursor": edges[-1]["cursor"] if edges else None,
+    }
+    body = orjson.dumps({"data": {"homeFeed": {"edges": edges, "pageInfo": page_info}}})
+    return Response(body, media_type="application/json")
+
+
+async def health(request: Request) -> Response:
+    return Response(b"ok", media_type="text/plain")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    dsn = os.environ.get("GESSO_BENCH_FLOOR_DSN") or os.environ["DATABASE_URL"]
+    app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = Starlette(
+    routes=[Route("/feed", home_feed), Route("/health", health)],
+    lifespan=lifespan,
+)
