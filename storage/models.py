@@ -68,6 +68,7 @@ class AuthToken(Model):
 
     class Meta:
         table = "auth_tokens"
+        indexes = (Index(fields=("user_id",), name="auth_tokens_user"),)
 
 
 class Artwork(Model):
@@ -115,6 +116,7 @@ class Post(Model):
     class Meta:
         table = "posts"
         indexes = (
+            Index(fields=("reply_to_id",), name="posts_reply_to"),
             Index(fields=("author_id", "id"), name="posts_author_id"),
             Index(fields=("visibility", "id"), name="posts_visibility_id"),
         )
@@ -137,6 +139,7 @@ class PostArtwork(Model):
 
     class Meta:
         table = "post_artworks"
+        indexes = (Index(fields=("artwork_id",), name="post_artworks_artwork"),)
         unique_together = (("post_id", "artwork_id"),)
 
 
@@ -153,6 +156,7 @@ class PostTag(Model):
 
     class Meta:
         table = "post_tags"
+        indexes = (Index(fields=("post_id",), name="post_tags_post"),)
         unique_together = (("tag", "post_id"),)
 
 
@@ -189,6 +193,7 @@ class PostLike(Model):
 
     class Meta:
         table = "post_likes"
+        indexes = (Index(fields=("post_id",), name="post_likes_post"),)
         unique_together = (("user_id", "post_id"),)
 
 
@@ -206,6 +211,7 @@ class ArtworkLike(Model):
 
     class Meta:
         table = "artwork_likes"
+        indexes = (Index(fields=("artwork_id",), name="artwork_likes_artwork"),)
         unique_together = (("user_id", "artwork_id"),)
 
 
@@ -232,6 +238,7 @@ class Comment(Model):
     class Meta:
         table = "comments"
         indexes = (
+            Index(fields=("author_id",), name="comments_author"),
             Index(fields=("post_id", "id"), name="comments_post_id"),
             Index(fields=("artwork_id", "id"), name="comments_artwork_id"),
         )
