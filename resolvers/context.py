@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolvers.loaders import Loaders
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
+
+if TYPE_CHECKING:
+    from resolvers.media import MediaService
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,11 @@ class Services:
     broker: Broker = field(default_factory=InProcessBroker)
     # Events a live subscriber may fall behind before it is disconnected.
     subscriber_inbox: int = 256
+    # Protected uploads (object store, keys, worker pool); None where uploads are not set up.
+    media: MediaService | None = None
+    # The URL a client fetches a stored object from.
+    media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
+    upload_max_bytes: int = 30 * 1024 * 1024
 
 
 @dataclass(slots=True)

@@ -28,6 +28,11 @@ class ErrorCode(enum.Enum):
     NOT_OWNER = "not_owner"
     SELF_FOLLOW = "self_follow"
     DUPLICATE = "duplicate"
+    IMAGE_INVALID = "image_invalid"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_SMALL = "image_too_small"
+    IMAGE_UNSUPPORTED = "image_unsupported"
+    IMAGE_UNPROTECTABLE = "image_unprotectable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from storage.models import (
     ArtworkLike,
     Comment,
     Follow,
+    MediaAsset,
+    MediaKind,
     Post,
     PostArtwork,
     PostLike,
@@ -33,6 +35,25 @@ def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[Mode
         return [rows.get(key) for key in keys]
 
     return load
+
+
+def _media_of(column: str) -> Callable[[Sequence[int]], Awaitable[list[list[MediaAsset]]]]:
+    async def load(keys: Sequence[int]) -> list[list[MediaAsset]]:
+        grouped: dict[int, list[MediaAsset]] = defaultdict(list)
+        rows = await MediaAsset.filter(**{f"{column}__in": list(keys)}).order_by("position", "id")
+        for row in rows:
+            grouped[int(getattr(row, column))].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+    return load
+
+
+async def _avatars(user_ids: Sequence[int]) -> list[MediaAsset | None]:
+    rows = await MediaAsset.filter(owner_id__in=list(user_ids), kind=MediaKind.AVATAR).order_by(
+        "id"
+    )
+    newest = {row.owner_id: row for row in rows}  # the newest row of each account wins
+    return [newest.get(user_id) for user_id in user_ids]
 
 
 class NotLoaded:
@@ -71,6 +92,9 @@ class Loaders:
     viewer_likes_post: DataLoader[int, bool]
     viewer_likes_artwork: DataLoader[int, bool]
     viewer_follows: DataLoader[int, bool]
+    artwork_images: DataLoader[int, list[MediaAsset]]
+    post_images: DataLoader[int, list[MediaAsset]]
+    avatar: DataLoader[int, MediaAsset | None]
 
     def __init__(self, viewer_id: int | None) -> None:
         self.viewer_id = viewer_id
@@ -82,6 +106,9 @@ class Loaders:
         self.viewer_likes_post = DataLoader(load_fn=self._likes_posts)
         self.viewer_likes_artwork = DataLoader(load_fn=self._likes_artworks)
         self.viewer_follows = DataLoader(load_fn=self._follows)
+        self.artwork_images = DataLoader(load_fn=_media_of("artwork_id"))
+        self.post_images = DataLoader(load_fn=_media_of("post_id"))
+        self.avatar = DataLoader(load_fn=_avatars)
 
     async def preload_posts(
         self,

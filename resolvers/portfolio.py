@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from resolvers import media
 from resolvers.access import load_owned_artwork, visible_to_viewer
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
-from storage.models import Artwork, TrainingPolicy, User, Visibility
+from storage.models import Artwork, MediaAsset, MediaKind, TrainingPolicy, User, Visibility
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
@@ -52,29 +54,81 @@ async def create_artwork(
     tags: list[str] | None = None,
     visibility: Visibility = Visibility.PUBLIC,
     ai_training_policy: TrainingPolicy | None = None,
+    images: Sequence[media.ImageUpload] = (),
 ) -> Artwork:
     viewer = require_viewer(ctx)
     values, errors = _check_fields(
         title=title, description=description, medium=medium, tags=tags or []
     )
-    raise_if_any(errors)
-    async with in_transaction():
-        # New work goes to the top of the portfolio.
-        top = cast(
-            "int | None",
-            await Artwork.filter(owner_id=viewer.id)
-            .order_by("position")
-            .first()
-            .values_list("position", flat=True),
+    raise_if_any(errors + media.check_uploads("images", images))
+    protected = await media.protect_uploads(ctx.services, viewer, images, "images")
+    stored = await media.store(ctx.services, protected) if protected else []
+    try:
+        async with in_transaction():
+            # New work goes to the top of the portfolio.
+            top = cast(
+                "int | None",
+                await Artwork.filter(owner_id=viewer.id)
+                .order_by("position")
+                .first()
+                .values_list("position", flat=True),
+            )
+            artwork = await Artwork.create(
+                owner_id=viewer.id,
+                position=(top - 1) if top is not None else 0,
+                visibility=visibility,
+                ai_training_policy=ai_training_policy,
+                **values,
+            )
+            await media.save_rows(
+                media.media_rows(
+                    viewer, protected, stored, kind=MediaKind.ARTWORK, artwork_id=artwork.id
+                )
+            )
+            await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
+    except BaseException:
+        await media.discard(ctx.services, media.stored_keys(stored))
+        raise
+    await media.finished(ctx.services, viewer, protected)
+    return artwork
+
+
+async def add_artwork_image(ctx: Context, artwork_id: int, upload: media.ImageUpload) -> Artwork:
+    """Append a protected image to one of the viewer's artworks."""
+    viewer = require_viewer(ctx)
+    artwork = await load_owned_artwork(ctx, artwork_id, "artworkId")
+    raise_if_any(media.check_uploads("image", [upload]))
+    if await MediaAsset.filter(artwork_id=artwork.id).count() >= media.IMAGES_MAX:
+        raise InputError.single(
+            "image", f"an artwork has at most {media.IMAGES_MAX} images", ErrorCode.TOO_MANY
         )
-        artwork = await Artwork.create(
-            owner_id=viewer.id,
-            position=(top - 1) if top is not None else 0,
-            visibility=visibility,
-            ai_training_policy=ai_training_policy,
-            **values,
-        )
-        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
+    protected = await media.protect_uploads(ctx.services, viewer, [upload], "image")
+    stored = await media.store(ctx.services, protected)
+    try:
+        async with in_transaction():
+            last = await MediaAsset.filter(artwork_id=artwork.id).order_by("-position").first()
+            await media.save_rows(
+                media.media_rows(
+                    viewer, protected, stored, kind=MediaKind.ARTWORK, artwork_id=artwork.id,
+                    first_position=(last.position + 1) if last is not None else 0,
+                )
+            )  # fmt: skip
+    except BaseException:
+        await media.discard(ctx.services, media.stored_keys(stored))
+        raise
+    await media.finished(ctx.services, viewer, protected)
+    return artwork
+
+
+async def remove_artwork_image(ctx: Context, image_id: int) -> Artwork:
+    """Delete one image of one of the viewer's artworks, objects included."""
+    require_viewer(ctx)
+    row = await MediaAsset.get_or_none(id=image_id, kind=MediaKind.ARTWORK)
+    if row is None or row.artwork_id is None:
+        raise InputError.single("id", "no such image", ErrorCode.NOT_FOUND)
+    artwork = await load_owned_artwork(ctx, row.artwork_id, "id")
+    await row.delete()
+    await media.discard(ctx.services, media.keys_of([row]))
     return artwork
 
 
@@ -109,9 +163,11 @@ async def update_artwork(
 async def delete_artwork(ctx: Context, artwork_id: int) -> int:
     viewer = require_viewer(ctx)
     artwork = await load_owned_artwork(ctx, artwork_id, "id")
+    keys = await media.keys_of_rows(artwork_id=artwork.id)
     async with in_transaction():
         await artwork.delete()
         await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") - 1)
+    await media.discard(ctx.services, keys)
     return artwork_id
 
 

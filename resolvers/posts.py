@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from resolvers import channels, events
+from resolvers import channels, events, media
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
-from storage.models import Artwork, Post, PostArtwork, PostTag, User, Visibility
+from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User, Visibility
 
 TEXT_MAX = 2000
 ATTACHMENTS_MAX = 10
@@ -24,6 +26,7 @@ async def create_post(
     artwork_ids: list[int] | None = None,
     reply_to_id: int | None = None,
     visibility: Visibility = Visibility.PUBLIC,
+    images: Sequence[media.ImageUpload] = (),
 ) -> Post:
     viewer = require_viewer(ctx)
     text = clean_text(text)
@@ -55,22 +58,32 @@ async def create_post(
     for artwork_id in artwork_ids:
         tags.extend(t for t in artworks[artwork_id].tags if t not in tags)
 
-    async with in_transaction():
-        post = await Post.create(
-            author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
-        )
-        if artwork_ids:
-            await PostArtwork.bulk_create(
-                [
-                    PostArtwork(post_id=post.id, artwork_id=artwork_id, position=i)
-                    for i, artwork_id in enumerate(artwork_ids)
-                ]
+    protected = await media.protect_uploads(ctx.services, viewer, images, "images")
+    stored = await media.store(ctx.services, protected) if protected else []
+    try:
+        async with in_transaction():
+            post = await Post.create(
+                author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
             )
-        if tags:
-            await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
-        await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
-        if reply_to_id is not None:
-            await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+            if artwork_ids:
+                await PostArtwork.bulk_create(
+                    [
+                        PostArtwork(post_id=post.id, artwork_id=artwork_id, position=i)
+                        for i, artwork_id in enumerate(artwork_ids)
+                    ]
+                )
+            if tags:
+                await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
+            await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
+            if reply_to_id is not None:
+                await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+            await media.save_rows(
+                media.media_rows(viewer, protected, stored, kind=MediaKind.POST, post_id=post.id)
+            )
+    except BaseException:
+        await media.discard(ctx.services, media.stored_keys(stored))
+        raise
+    await media.finished(ctx.services, viewer, protected)
     viewer.post_count += 1
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
@@ -83,11 +96,13 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     post = await load_visible_post(ctx, post_id, "id")
     if post.author_id != viewer.id:
         raise PermissionDenied("only the author may delete this post")
+    keys = await media.keys_of_rows(post_id=post.id)
     async with in_transaction():
         await post.delete()
         await User.filter(id=viewer.id).update(post_count=F("post_count") - 1)
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
+    await media.discard(ctx.services, keys)
     viewer.post_count -= 1
     await events.publish(
         ctx.services, channels.author_posts(viewer.id), events.post_deleted(post_id, viewer.id)

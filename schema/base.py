@@ -23,6 +23,11 @@ strawberry.enum(
 strawberry.enum(ErrorCode, name="ErrorCode", description="Why an input was refused.")
 
 
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
 @strawberry.type(description="An input the mutation refused; nothing was changed.")
 class UserError:
     field: str | None = strawberry.field(
@@ -74,6 +79,7 @@ __all__ = [
     "FieldError",
     "Info",
     "IsAuthenticated",
+    "Node",
     "UserError",
     "decode_id",
     "parse_global_id",

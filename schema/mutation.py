@@ -9,13 +9,17 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.types.unset import UnsetType
 
-from resolvers import accounts, portfolio, posts, social
+from resolvers import accounts, media, portfolio, posts, social
+from resolvers.access import can_see_artwork
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.social import CommentTarget
 from schema.base import Info, IsAuthenticated, UserError, decode_id, parse_global_id
+from schema.media import ImageInput, MediaAsset, image_uploads, read_upload
 from schema.types import Artwork, Comment, Post, User
+from storage import models
 from storage.models import TrainingPolicy, Visibility
 
 T = TypeVar("T")
@@ -115,6 +119,9 @@ class CreateArtworkInput:
     ai_training_policy: TrainingPolicy | None = strawberry.field(
         default=None, description="Override of the artist's default; null inherits it."
     )
+    images: list[ImageInput] = strawberry.field(
+        default_factory=list, description="Up to 10 images, each protected before it is stored."
+    )
 
 
 @strawberry.input
@@ -158,6 +165,9 @@ class CreatePostInput:
     )
     reply_to: strawberry.ID | None = None
     visibility: Visibility = Visibility.PUBLIC
+    images: list[ImageInput] = strawberry.field(
+        default_factory=list, description="Up to 10 images, each protected before it is stored."
+    )
 
 
 @strawberry.type
@@ -182,6 +192,37 @@ class AddCommentInput:
 class CommentPayload:
     comment: Comment | None
     errors: list[UserError]
+
+
+@strawberry.type(description="What the watermark of an image says about where it comes from.")
+class IdentifyImagePayload:
+    found: bool = strawberry.field(description="The image carries a watermark of this server.")
+    image: MediaAsset | None
+    artist: User | None
+    artwork: Artwork | None = strawberry.field(description="Null when not visible to you.")
+    post: Post | None = strawberry.field(description="Null when not visible to you.")
+    errors: list[UserError]
+
+    @classmethod
+    async def of(
+        cls, info: Info, row: models.MediaAsset | None, errors: list[UserError]
+    ) -> IdentifyImagePayload:
+        if row is None:
+            return cls(found=False, image=None, artist=None, artwork=None, post=None, errors=errors)
+        owner = await info.context.loaders.user.load(row.owner_id)
+        artwork = (
+            await info.context.loaders.artwork.load(row.artwork_id) if row.artwork_id else None
+        )
+        post = await posts.get_post(info.context, row.post_id) if row.post_id else None
+        visible_artwork = artwork is not None and await can_see_artwork(info.context, artwork)
+        return cls(
+            found=True,
+            image=MediaAsset.from_row(row),
+            artist=User.from_row(owner) if owner is not None else None,
+            artwork=Artwork.from_row(artwork) if artwork is not None and visible_artwork else None,
+            post=Post.from_row(post) if post is not None else None,
+            errors=errors,
+        )
 
 
 def _user(row: Any) -> User | None:
@@ -233,8 +274,8 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def create_artwork(self, info: Info, input: CreateArtworkInput) -> ArtworkPayload:
-        row, errors = await attempt(
-            lambda: portfolio.create_artwork(
+        async def run() -> Any:
+            return await portfolio.create_artwork(
                 info.context,
                 title=input.title,
                 description=input.description,
@@ -242,9 +283,65 @@ class Mutation:
                 tags=input.tags,
                 visibility=input.visibility,
                 ai_training_policy=input.ai_training_policy,
+                images=await image_uploads(info, input.images, "images"),
             )
-        )
+
+        row, errors = await attempt(run)
         return ArtworkPayload(artwork=Artwork.from_row(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Add a protected image to one of your artworks.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def add_artwork_image(
+        self, info: Info, artwork_id: strawberry.ID, image: ImageInput
+    ) -> ArtworkPayload:
+        async def run() -> Any:
+            pk = decode_id(artwork_id, "artworkId", "Artwork")
+            (upload,) = await image_uploads(info, [image], "image")
+            return await portfolio.add_artwork_image(info.context, pk, upload)
+
+        row, errors = await attempt(run)
+        return ArtworkPayload(artwork=Artwork.from_row(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Delete one image of one of your artworks (its files too).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def remove_artwork_image(self, info: Info, id: strawberry.ID) -> ArtworkPayload:
+        async def run() -> Any:
+            return await portfolio.remove_artwork_image(
+                info.context, decode_id(id, "id", "MediaAsset")
+            )
+
+        row, errors = await attempt(run)
+        return ArtworkPayload(artwork=Artwork.from_row(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Replace your avatar with a protected image.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def set_avatar(self, info: Info, image: ImageInput) -> UpdateProfilePayload:
+        async def run() -> Any:
+            (upload,) = await image_uploads(info, [image], "image")
+            return await media.set_avatar(info.context, upload)
+
+        row, errors = await attempt(run)
+        return UpdateProfilePayload(user=_user(row), errors=errors)
+
+    @strawberry.mutation(
+        description=(
+            "Whose is this picture? Reads the watermark of any copy of a published image "
+            "(anyone may ask)."
+        )
+    )
+    async def identify_image(self, info: Info, file: Upload) -> IdentifyImagePayload:
+        async def run() -> Any:
+            data = await read_upload(info, file, "file")
+            return await media.identify_upload(info.context.services, data)
+
+        row, errors = await attempt(run)
+        return await IdentifyImagePayload.of(info, row, errors)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def update_artwork(
@@ -295,6 +392,7 @@ class Mutation:
                     else None
                 ),
                 visibility=input.visibility,
+                images=await image_uploads(info, input.images, "images"),
             )
 
         row, errors = await attempt(run)

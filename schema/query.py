@@ -7,9 +7,10 @@ import strawberry
 from resolvers import accounts, feed, social
 from resolvers.access import can_see_artwork
 from resolvers.posts import get_post
-from schema.base import Info, IsAuthenticated, decode_id, parse_global_id
+from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
-from schema.types import Artwork, Comment, Node, Post, User, post_connection
+from schema.media import MediaAsset
+from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
 
 
@@ -37,6 +38,17 @@ async def _comment(info: Info, pk: int) -> Comment | None:
     return Comment.from_row(row)
 
 
+async def _media(info: Info, pk: int) -> MediaAsset | None:
+    row = await models.MediaAsset.get_or_none(id=pk)
+    if row is None:
+        return None
+    if row.artwork_id is not None and await _artwork(info, row.artwork_id) is None:
+        return None
+    if row.post_id is not None and await _post(info, row.post_id) is None:
+        return None
+    return MediaAsset.from_row(row)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The signed-in account, or null when anonymous.")
@@ -61,8 +73,16 @@ class Query:
 
     @strawberry.field(description="Any object by global id; null when missing or not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        type_name, pk = parse_global_id(id, "id", "User", "Artwork", "Post", "Comment")
-        fetch = {"User": _user, "Artwork": _artwork, "Post": _post, "Comment": _comment}
+        type_name, pk = parse_global_id(
+            id, "id", "User", "Artwork", "Post", "Comment", "MediaAsset"
+        )
+        fetch = {
+            "User": _user,
+            "Artwork": _artwork,
+            "Post": _post,
+            "Comment": _comment,
+            "MediaAsset": _media,
+        }
         return await fetch[type_name](info, pk)
 
     @strawberry.field(

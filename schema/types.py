@@ -19,18 +19,14 @@ from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
 from resolvers.posts import get_post
 from resolvers.social import CommentTarget
-from schema.base import Info, to_global_id
+from schema.base import Info, Node, to_global_id
 from schema.connections import Connection, selected_names
+from schema.media import MediaAsset
 from storage import models
 from storage.models import TrainingPolicy, Visibility
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
-class Node:
-    id: strawberry.ID
 
 
 @strawberry.type
@@ -77,6 +73,11 @@ class User(Node):
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:
         return info.context.viewer_id == self.pk
+
+    @strawberry.field(description="The current avatar, protected like every image.")
+    async def avatar(self, info: Info) -> MediaAsset | None:
+        row = await info.context.loaders.avatar.load(self.pk)
+        return MediaAsset.from_row(row) if row is not None else None
 
     @strawberry.field
     def is_followed_by_viewer(self, info: Info) -> bool:
@@ -193,6 +194,11 @@ class Artwork(Node):
             updated_at=row.updated_at,
         )
 
+    @strawberry.field(description="The artwork's protected images, in order.")
+    async def images(self, info: Info) -> list[MediaAsset]:
+        rows = await info.context.loaders.artwork_images.load(self.pk)
+        return [MediaAsset.from_row(row) for row in rows]
+
     @strawberry.field
     def owner(self, info: Info) -> User:
         return now_or_later(info.context.loaders.user, self.owner_pk, _user)
@@ -260,6 +266,11 @@ class Post(Node):
     async def _artworks_later(self, info: Info) -> list[Artwork]:
         rows = await info.context.loaders.post_attachments.load(self.pk)
         return [Artwork.from_row(r) for r in rows if await can_see_artwork(info.context, r)]
+
+    @strawberry.field(description="Images attached to the post itself, protected, in order.")
+    async def images(self, info: Info) -> list[MediaAsset]:
+        rows = await info.context.loaders.post_images.load(self.pk)
+        return [MediaAsset.from_row(row) for row in rows]
 
     @strawberry.field(description="The post this one replies to, when it exists and is visible.")
     async def reply_to(self, info: Info) -> Post | None:

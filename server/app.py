@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -15,11 +17,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 
 from resolvers.context import Context, Services
+from resolvers.media import sweep_orphans
 from schema.root import schema
 from server.auth import BearerAuth
+from server.media import create_media_service, create_store, media_route
 from server.settings import Settings, get_settings
 from server.websockets import (
     TransportWSHandler,
@@ -29,6 +34,8 @@ from server.websockets import (
 )
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+
+log = logging.getLogger("gesso.app")
 
 GC_YOUNG_THRESHOLD = 50_000
 
@@ -49,6 +56,7 @@ class GessoGraphQL(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             allowed_origins=settings.allowed_origins,
+            multipart_uploads_enabled=True,  # guarded by the preflight header (server.auth)
         )
         self.services = services
 
@@ -68,6 +76,13 @@ class GessoGraphQL(GraphQL[Context, None]):
             request=request,
         )
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                await request.close()  # closes the temporary files of a multipart upload
+
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
 
@@ -86,10 +101,14 @@ def create_broker(settings: Settings) -> Broker:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     broker = create_broker(settings)
+    store = create_store(settings)
+    media = create_media_service(settings, store)
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
         subscriber_inbox=settings.subscriber_inbox,
+        media=media,
+        upload_max_bytes=settings.upload_max_bytes,
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
 
@@ -101,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         await broker.start()
+        await store.start()
         # Everything built so far (schema, models, modules) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise rescan it while fanning out events.
         gc.collect()
@@ -108,9 +128,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Fanning one event out to thousands of subscribers allocates in bursts; collecting the
         # young generation every 700 allocations would rescan the same live objects many times.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        sweeper = asyncio.create_task(_sweep_forever(services), name="orphan-sweeper")
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            media.shutdown()
+            await store.close()
             await broker.close()
             await db.close()
 
@@ -121,5 +147,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", root),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+ORPHAN_SWEEP_SECONDS = 60.0
+
+
+async def _sweep_forever(services: Services) -> None:
+    """Remove objects left behind while the store was down (see resolvers.media.discard)."""
+    while True:
+        try:
+            await sweep_orphans(services)
+        except Exception:  # a sweep must never take the server down; the next one retries
+            log.exception("orphan sweep failed")
+        await asyncio.sleep(ORPHAN_SWEEP_SECONDS)

@@ -36,7 +36,17 @@ class BearerAuth:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = bearer_token(Headers(scope=scope))
+        headers = Headers(scope=scope)
+        if _is_multipart(headers) and not any(headers.get(h) for h in PREFLIGHT_HEADERS):
+            await _refuse(
+                send,
+                400,
+                "CSRF_PREFLIGHT_REQUIRED",
+                "multipart requests must carry a GraphQL-Preflight: 1 header (or "
+                "Apollo-Require-Preflight / X-Gesso-CSRF)",
+            )
+            return
+        token = bearer_token(headers)
         if token is not None:
             try:
                 state["viewer"], state["token_hash"] = await authenticate(token)
@@ -46,18 +56,41 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+# A browser cannot add a custom header to a cross-site form post without a CORS preflight, so
+# requiring one on multipart requests (the only kind a plain HTML form can forge) defeats CSRF.
+PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-gesso-csrf")
+
+
+def _is_multipart(headers: Headers) -> bool:
+    return headers.get("content-type", "").lower().startswith("multipart/")
+
+
 async def _unauthorized(send: Send, error: InvalidToken) -> None:
-    body = orjson.dumps(
-        {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    await _refuse(
+        send,
+        401,
+        error.code,
+        error.message,
+        extra=[(b"www-authenticate", b'Bearer error="invalid_token"')],
     )
+
+
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer error="invalid_token"'),
+                *(extra or []),
             ],
         }
     )

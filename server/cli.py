@@ -1,4 +1,7 @@
-"""The ``gesso`` command line: serve, migrate, seed, export-schema, makemigrations."""
+"""The ``gesso`` command line.
+
+Commands: serve, migrate, seed, export-schema, makemigrations, protect and identify.
+"""
 
 from __future__ import annotations
 
@@ -135,6 +138,77 @@ async def _pending_migration_operations() -> list[str]:
         assert ctx.apps is not None
         writers = await MigrationAutodetector(ctx.apps, AUTODETECT_CONFIG["apps"]).changes()
     return [repr(op) for writer in writers for op in writer.operations]
+
+
+@main.command()
+@click.argument(
+    "source",
+    metavar="IN",
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the display file: .webp for WebP, .jpg or .jpeg for JPEG.",
+)
+@click.option(
+    "--intensity",
+    type=click.Choice(["low", "default", "high"]),
+    default=None,
+    help="Cloak intensity (default GESSO_CLOAK_INTENSITY, else default).",
+)
+@click.option("--artist", default=None, help="Creator written into the file (default: OS user).")
+@click.option("--rights", default=None, help="Rights statement (default: © <year> <artist>. ...).")
+@click.option(
+    "--asset-id",
+    type=click.IntRange(0, 2**48 - 1),
+    default=None,
+    help="The id the watermark carries (default: random 48 bits).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def protect(
+    source: Path,
+    output: Path,
+    intensity: str | None,
+    artist: str | None,
+    rights: str | None,
+    asset_id: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Cloak, watermark and label the image IN; write its display file to OUT and report.
+
+    Exit status 2 (with `error: <message> (<code>)`) when the image is refused.
+    """
+    from server.protect_cli import run_protect
+
+    run_protect(
+        get_settings(),
+        source=source,
+        output=output,
+        intensity=intensity,
+        artist=artist,
+        rights=rights,
+        asset_id=asset_id,
+        force=force,
+        as_json=as_json,
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def identify(file: Path, as_json: bool) -> None:
+    """Read the Gesso watermark of FILE and look its id up in the database.
+
+    Exit status: 0 watermark found, 1 none found, 2 refused image, 3 database unreadable.
+    """
+    from server.protect_cli import run_identify
+
+    run_identify(get_settings(), path=file, as_json=as_json)
 
 
 def _redacted(url: str) -> str:

@@ -38,6 +38,21 @@ class Settings:
     max_subscriptions_per_connection: int
     subscriber_inbox: int
     ws_compression: bool
+    secret_key: str | None
+    object_store: str
+    media_dir: Path
+    s3_endpoint_url: str | None
+    s3_bucket: str | None
+    s3_region: str
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
+    s3_key_prefix: str
+    s3_addressing_style: str
+    s3_create_bucket: bool
+    keep_originals: bool
+    upload_max_bytes: int
+    imaging_workers: int
+    cloak_intensity: str
 
     @property
     def is_production(self) -> bool:
@@ -66,6 +81,13 @@ def _bool(values: dict[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(values: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (values.get(name, "") or default).strip().lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 def read_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -103,6 +125,32 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         ),
         subscriber_inbox=_int(values, "GESSO_SUBSCRIBER_INBOX", 256, low=8, high=100_000),
         ws_compression=_bool(values, "GESSO_WS_COMPRESSION", False),
+        secret_key=values.get("GESSO_SECRET_KEY", "") or None,
+        object_store=_choice(
+            values,
+            "GESSO_OBJECT_STORE",
+            "s3" if values.get("S3_BUCKET") else "local",
+            ("local", "s3"),
+        ),
+        media_dir=Path(values.get("GESSO_MEDIA_DIR", "") or data_dir / "media").expanduser(),
+        s3_endpoint_url=values.get("S3_ENDPOINT_URL", "") or None,
+        s3_bucket=values.get("S3_BUCKET", "") or None,
+        s3_region=values.get("S3_REGION", "") or "us-east-1",
+        s3_access_key_id=values.get("S3_ACCESS_KEY_ID", "") or None,
+        s3_secret_access_key=values.get("S3_SECRET_ACCESS_KEY", "") or None,
+        s3_key_prefix=values.get("S3_KEY_PREFIX", ""),
+        s3_addressing_style=_choice(
+            values, "S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+        ),
+        s3_create_bucket=_bool(values, "S3_CREATE_BUCKET", False),
+        keep_originals=_bool(values, "GESSO_KEEP_ORIGINALS", False),
+        upload_max_bytes=_int(
+            values, "GESSO_UPLOAD_MAX_BYTES", 30 * 1024 * 1024, low=1024, high=200 * 1024 * 1024
+        ),
+        imaging_workers=_int(values, "GESSO_IMAGING_WORKERS", 1, low=1, high=64),
+        cloak_intensity=_choice(
+            values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
+        ),
     )
 
 

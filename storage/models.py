@@ -242,3 +242,66 @@ class Comment(Model):
             Index(fields=("post_id", "id"), name="comments_post_id"),
             Index(fields=("artwork_id", "id"), name="comments_artwork_id"),
         )
+
+
+class MediaKind(enum.StrEnum):
+    ARTWORK = "artwork"
+    POST = "post"
+    AVATAR = "avatar"
+
+
+class MediaAsset(Model):
+    """One protected image: its published variants, its report and its watermark id.
+
+    Belongs to an artwork or a post (in ``position`` order) or is an account's avatar (the newest
+    avatar row of an account is the current one).
+    """
+
+    id = _snowflake()
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="media", on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="images", null=True, on_delete=fields.CASCADE
+    )
+    post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="images", null=True, on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(MediaKind, max_length=16)
+    position = fields.IntField(default=0)
+    # The id the watermark carries (48 bits): what identifyImage reads back from a copy.
+    watermark_id = fields.BigIntField(unique=True)
+    width = fields.IntField()
+    height = fields.IntField()
+    alt_text = fields.TextField(default="")
+    dominant_color = fields.CharField(max_length=7, default="#808080")
+    variants: fields.Field[list[dict[str, object]]] = fields.JSONField(default=list)
+    report: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    original_key = fields.CharField(max_length=600, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    owner_id: int
+    artwork_id: int | None
+    post_id: int | None
+
+    class Meta:
+        table = "media_assets"
+        indexes = (
+            Index(fields=("artwork_id", "position"), name="media_artwork_pos"),
+            Index(fields=("post_id", "position"), name="media_post_pos"),
+            Index(fields=("owner_id", "kind", "id"), name="media_owner_kind"),
+        )
+
+
+class OrphanedObject(Model):
+    """An object no row refers to that could not be removed at once (the store was down).
+
+    A sweeper retries until the store accepts the deletion, so nothing is left behind for good.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=600, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "orphaned_objects"

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,14 +44,36 @@ class GraphQLClient:
     http: httpx.AsyncClient
     token: str | None = None
     _tokens: dict[str, str] = field(default_factory=dict)
+    services: Any = None  # the in-process app's Services (None against a live server)
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def for_app(cls) -> AsyncIterator[GraphQLClient]:
-        settings = read_settings({"GESSO_ENV": "test", "GESSO_MIGRATE_ON_START": "false"})
-        transport = httpx.ASGITransport(app=create_app(settings))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield cls(http)
+    async def for_app(cls, **environ: str) -> AsyncIterator[GraphQLClient]:
+        """The app in-process (the test's database is already connected), with its media in a
+        temporary directory; ``environ`` adds settings."""
+        with tempfile.TemporaryDirectory(prefix="gesso-test-") as data_dir:
+            settings = read_settings(
+                {
+                    "GESSO_ENV": "test",
+                    "GESSO_MIGRATE_ON_START": "false",
+                    "GESSO_DATA_DIR": data_dir,
+                    **environ,
+                }
+            )
+            app = create_app(settings)
+            services = app.state.services
+            await services.media.store.start()
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://testserver"
+                ) as http:
+                    client = cls(http)
+                    client.services = services
+                    yield client
+            finally:
+                services.media.shutdown()
+                await services.media.store.close()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -75,6 +98,35 @@ class GraphQLClient:
         body = json.dumps({"query": query, "variables": variables or {}})
         response = await self.http.post(
             "/graphql", content=body, headers={"Content-Type": "application/json", **headers}
+        )
+        assert response.status_code < 500, (response.status_code, response.text)
+        return Result(response.status_code, response.json())
+
+    async def upload(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: dict[str, tuple[str, bytes, str]],
+        *,
+        as_: str | None = None,
+        preflight: bool = True,
+    ) -> Result:
+        """A GraphQL multipart request: ``files`` maps a variable path ("input.images.0.file")
+        to ``(filename, bytes, content type)``; the variables there are set to null."""
+        headers = {"GraphQL-Preflight": "1"} if preflight else {}
+        token = self._tokens[as_] if as_ is not None else self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        file_map = {str(n): [f"variables.{path}"] for n, path in enumerate(files)}
+        response = await self.http.post(
+            "/graphql",
+            data={
+                "operations": json.dumps({"query": query, "variables": variables}),
+                "map": json.dumps(file_map),
+            },
+            files={str(n): file for n, file in enumerate(files.values())},
+            headers=headers,
+            timeout=120,
         )
         assert response.status_code < 500, (response.status_code, response.text)
         return Result(response.status_code, response.json())

@@ -15,8 +15,20 @@ from argon2 import PasswordHasher
 
 from resolvers import passwords
 from schema.root import schema
-from storage.models import Artwork, ArtworkLike, AuthToken, Comment, Follow, Post, PostLike, User
-from tests.graphql import GraphQLClient, Result, database_state, pk_of
+from storage.models import (
+    Artwork,
+    ArtworkLike,
+    AuthToken,
+    Comment,
+    Follow,
+    MediaAsset,
+    MediaKind,
+    Post,
+    PostLike,
+    User,
+)
+from tests.graphql import GraphQLClient, Result, database_state, global_id, pk_of
+from tests.images import photo
 
 PASSWORD = "correct horse"
 
@@ -86,6 +98,14 @@ class Spec:
     probe: Callable[[], Awaitable[object]]
     after: object
     prepare: Callable[[World], Awaitable[None]] | None = None
+    # uploads: variable path -> (filename, bytes, content type), sent as a multipart request
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    # variables only known once ``prepare`` ran (e.g. the id of an uploaded image)
+    late_variables: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+
+# A spec whose mutation changes nothing (a read that needs an upload): only the outcome counts.
+READ_ONLY = object()
 
 
 def mutation(name: str, params: str = "", args: str = "") -> str:
@@ -155,6 +175,35 @@ async def comment_texts() -> object:
     post = await Post.get(text="Opening night")
     return sorted(await Comment.all().values_list("text", flat=True)), post.comment_count
 
+
+async def first_images() -> object:
+    return await MediaAsset.filter(artwork__title="First").count()
+
+
+async def avatars() -> object:
+    return await MediaAsset.filter(kind=MediaKind.AVATAR).count()
+
+
+async def nothing() -> object:
+    return None
+
+
+async def olga_uploads_an_image(world: World) -> None:
+    done = await world.gql.upload(
+        mutation("addArtworkImage", "$a: ID!, $i: ImageInput!", "artworkId: $a, image: $i"),
+        {"a": world.first, "i": {"file": None}},
+        {"i.file": ("first.jpg", IMAGE, "image/jpeg")},
+        as_="olga",
+    )
+    assert done.data["addArtworkImage"]["errors"] == [], done.body
+
+
+async def the_image() -> dict[str, Any]:
+    image = await MediaAsset.get(artwork__title="First")
+    return {"m": global_id("MediaAsset", image.id)}
+
+
+IMAGE = photo(320, 256, seed=4)
 
 ADD_COMMENT = """mutation($i: AddCommentInput!) {
   addComment(input: $i) { comment { id } errors { code } } }"""
@@ -268,6 +317,35 @@ SPECS: dict[str, Spec] = {
         comment_texts,
         ([], 0),
     ),
+    "addArtworkImage": Spec(
+        mutation("addArtworkImage", "$a: ID!, $i: ImageInput!", "artworkId: $a, image: $i"),
+        lambda w: {"a": w.first, "i": {"file": None, "altText": "detail"}},
+        first_images,
+        1,
+        files={"i.file": ("detail.jpg", IMAGE, "image/jpeg")},
+    ),
+    "removeArtworkImage": Spec(
+        mutation("removeArtworkImage", "$m: ID!", "id: $m"),
+        lambda w: {},
+        first_images,
+        0,
+        prepare=olga_uploads_an_image,
+        late_variables=the_image,
+    ),
+    "setAvatar": Spec(
+        mutation("setAvatar", "$i: ImageInput!", "image: $i"),
+        lambda w: {"i": {"file": None}},
+        avatars,
+        1,
+        files={"i.file": ("me.jpg", IMAGE, "image/jpeg")},
+    ),
+    "identifyImage": Spec(
+        mutation("identifyImage", "$f: Upload!", "file: $f"),
+        lambda w: {"f": None},
+        nothing,
+        READ_ONLY,
+        files={"f": ("found.jpg", IMAGE, "image/jpeg")},
+    ),
 }
 
 
@@ -333,6 +411,10 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("unlikeArtwork", UNAUTHENTICATED, OK, OK),
     ("addComment", UNAUTHENTICATED, OK, OK),
     ("deleteComment", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("addArtworkImage", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("removeArtworkImage", UNAUTHENTICATED, FORBIDDEN, OK),
+    ("setAvatar", UNAUTHENTICATED, OK, OK),
+    ("identifyImage", OK, OK, OK),
 ]
 
 CASES = [
@@ -371,11 +453,19 @@ async def test_mutation_authorization(
     before_probe = await spec.probe()
     before = await database_state()
     # when the actor of this role runs the mutation
-    result = await gql.execute(spec.document, spec.variables(world), as_=ACTOR[role])
+    variables = spec.variables(world)
+    if spec.late_variables is not None:
+        variables |= await spec.late_variables()
+    if spec.files is not None:
+        result = await gql.upload(spec.document, variables, spec.files, as_=ACTOR[role])
+    else:
+        result = await gql.execute(spec.document, variables, as_=ACTOR[role])
     # then the outcome is exactly the expected one, and so is its effect
     assert result.status == 200, result.body
     if isinstance(outcome, Ok):
         assert result.data[name]["errors"] == []
+        if spec.after is READ_ONLY:
+            return
         assert before_probe != spec.after
         assert await spec.probe() == spec.after
         return
