@@ -156,6 +156,7 @@ async def _run_one(
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
         "GESSO_ENV": "production",
+        "GESSO_SECRET_KEY": secrets.token_urlsafe(48),
         "GESSO_DATA_DIR": str(workdir),
     }
     migrate = [sys.executable, "-m", "server", "migrate"]
@@ -175,6 +176,8 @@ async def _run_one(
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             for _ in range(300):
+                if server.poll() is not None:
+                    raise RuntimeError(f"the server exited; see {log.name}")
                 try:
                     await http.get("/graphql", headers={"Accept": "text/html"})
                     break

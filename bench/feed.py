@@ -327,6 +327,7 @@ def server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         DATABASE_URL=dsn,
         GESSO_BENCH_FLOOR_DSN=dsn,
         GESSO_ENV="production",
+        GESSO_SECRET_KEY=secrets.token_urlsafe(48),
         GESSO_DATA_DIR=str(data_dir),
         GESSO_WORKER_ID="1",
         PYTHONUNBUFFERED="1",

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry import UNSET
@@ -143,8 +143,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def root(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    async def healthz(request: Request) -> Response:
+        """The process is alive and serving (readiness of its dependencies is not checked)."""
+        return JSONResponse({"status": "ok"})
+
     routes: list[Any] = [
         Route("/", root),
+        Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),

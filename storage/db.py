@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
 
@@ -37,9 +39,31 @@ def normalize_url(url: str) -> str:
     )
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection returned to the pool without asyncpg's reset query.
+
+    The default (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) runs each time a
+    connection goes back to the pool, which Tortoise does after every query: a round trip per
+    query for state Gesso never creates (no LISTEN, advisory locks, cursors or SET). An open
+    transaction is still rolled back on release, whatever this returns.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    normalized = normalize_url(url)
+    if not normalized.startswith("postgres://"):
+        return normalized
+    config = expand_db_url(normalized)
+    config["credentials"]["connection_class"] = PooledConnection
+    return config
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": normalize_url(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],

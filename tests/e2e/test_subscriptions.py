@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.live import LiveServer, Subscriber
 from tests.graphql import GraphQLClient
+from tests.images import photo
 from tests.services import RedisProcess
 
 pytestmark = pytest.mark.e2e
@@ -416,3 +418,34 @@ async def test_documents_outside_the_shared_fields_still_work(server: LiveServer
             "author": {"handle": "reply_artist"},
         }
         await fan.close()
+
+
+async def test_upload_progress_reaches_the_uploader(server: LiveServer) -> None:
+    async with GraphQLClient.for_url(server.url) as gql:
+        await gql.sign_up("progress_artist")
+        sub = await Subscriber.open(server.ws_url, gql.token_of("progress_artist"))
+        await sub.acknowledged()
+        await sub.subscribe(
+            'subscription { uploadProgress(id: "u-1") { id stage progress done error } }'
+        )
+        await asyncio.sleep(0.3)
+        created = await gql.upload(
+            "mutation($i: CreateArtworkInput!) { createArtwork(input: $i) {"
+            " artwork { images { width } } errors { code } } }",
+            {"i": {"title": "Progress", "images": [{"file": None, "uploadId": "u-1"}]}},
+            {"i.images.0.file": ("p.jpg", photo(), "image/jpeg")},
+            as_="progress_artist",
+        )
+        assert created.data["createArtwork"]["errors"] == []
+        stages: list[dict[str, Any]] = []
+        while not stages or not stages[-1]["done"]:
+            stages.append((await sub.next_data(within=30))["uploadProgress"])
+        assert [s["stage"] for s in stages] == ["protecting", "protected", "done"]
+        assert stages[-1] == {
+            "id": "u-1",
+            "stage": "done",
+            "progress": 1.0,
+            "done": True,
+            "error": None,
+        }
+        await sub.close()

@@ -1,0 +1,93 @@
+"""docker-compose.yml is the deployment a small team runs: no Docker engine here, so it is parsed
+and its wiring checked (services, health checks, start order, environment between services)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_services_and_health_checks() -> None:
+    services = _compose()["services"]
+    assert set(services) == {
+        "proxy",
+        "app1",
+        "app2",
+        "migrate",
+        "postgres",
+        "redis",
+        "minio",
+        "minio-init",
+    }
+    for name in ("app1", "app2", "postgres", "redis", "minio"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_start_order() -> None:
+    services = _compose()["services"]
+    for app in ("app1", "app2"):
+        needs = services[app]["depends_on"]
+        assert needs["migrate"] == {"condition": "service_completed_successfully"}
+        assert needs["minio-init"] == {"condition": "service_completed_successfully"}
+        assert needs["redis"] == {"condition": "service_healthy"}
+    assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert services["migrate"]["command"] == ["gesso", "migrate"]
+    assert services["minio-init"]["depends_on"]["minio"] == {"condition": "service_healthy"}
+    assert "mb --ignore-existing local/gesso-media" in services["minio-init"]["command"][0]
+    proxy = services["proxy"]
+    assert set(proxy["depends_on"]) == {"app1", "app2"}
+    assert "--to app1:8000 --to app2:8000" in proxy["command"]
+
+
+def _url(value: str) -> SplitResult:
+    """A URL with compose's ${VARIABLE...} references filled in, as compose would."""
+    return urlsplit(re.sub(r"\$\{[^}]*\}", "secret", value))
+
+
+def test_apps_reach_the_other_services_by_name() -> None:
+    services = _compose()["services"]
+    for app in ("app1", "app2"):
+        env = services[app]["environment"]
+        assert _url(env["DATABASE_URL"]).hostname == "postgres"
+        assert _url(env["REDIS_URL"]).hostname == "redis"
+        assert _url(env["S3_ENDPOINT_URL"]).hostname == "minio"
+        assert env["S3_BUCKET"] in services["minio-init"]["command"][0]
+        assert env["GESSO_ENV"] == "production"
+        assert env["GESSO_MIGRATE_ON_START"] == "false"
+        assert env["S3_ADDRESSING_STYLE"] == "path"
+    assert (
+        services["app1"]["environment"]["GESSO_WORKER_ID"]
+        != (services["app2"]["environment"]["GESSO_WORKER_ID"])
+    )
+    database = _url(services["app1"]["environment"]["DATABASE_URL"])
+    postgres = services["postgres"]["environment"]
+    assert (database.username, database.path.lstrip("/")) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_DB"],
+    )
+
+
+def test_secrets_come_from_the_operator() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    for variable in ("GESSO_SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD"):
+        assert f"${{{variable}:?" in text  # compose refuses to start without it
+
+
+def test_dockerfile_runs_as_a_user_and_caches_dependencies() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "USER gesso" in dockerfile
+    lock_copy = dockerfile.index("COPY pyproject.toml requirements.lock")
+    assert lock_copy < dockerfile.index("COPY server ./server")
