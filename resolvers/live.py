@@ -12,10 +12,11 @@ After a Redis outage the feed waits for Redis, replays what it missed the same w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -262,16 +263,24 @@ def _fill(
         loaders.viewer_follows.prime(author.id, True)
 
 
-async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
+async def _inbox(ctx: Context, kind: str) -> AsyncGenerator[dict[str, Any], None]:
+    """The viewer's inbox events of one kind (``"notification"``, ``"upload"``)."""
     viewer = require_viewer(ctx)
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     try:
         await _listen(listener, [channels.user_inbox(viewer.id)])
         while True:
             _channel, payload = await listener.get()
-            event = orjson.loads(payload)
-            if event["t"] != "notification":
-                continue
+            event, _ = _decoded.get(payload)
+            if event["t"] == kind:
+                yield event
+    finally:
+        await listener.close()
+
+
+async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
+    async with contextlib.aclosing(_inbox(ctx, "notification")) as inbox:
+        async for event in inbox:
             ctx.fresh_loaders()
             yield NotificationEvent(
                 kind=event["kind"],
@@ -280,20 +289,13 @@ async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
                 artwork_id=event.get("artwork_id"),
                 comment_id=event.get("comment_id"),
             )
-    finally:
-        await listener.close()
 
 
 async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadEvent]:
     """Progress of one of the viewer's uploads, until it is done or failed."""
-    viewer = require_viewer(ctx)
-    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
-    try:
-        await _listen(listener, [channels.user_inbox(viewer.id)])
-        while True:
-            _channel, payload = await listener.get()
-            event = orjson.loads(payload)
-            if event["t"] != "upload" or event["id"] != upload_id:
+    async with contextlib.aclosing(_inbox(ctx, "upload")) as inbox:
+        async for event in inbox:
+            if event["id"] != upload_id:
                 continue
             yield UploadEvent(
                 upload_id=upload_id,
@@ -304,5 +306,3 @@ async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadE
             )
             if event["done"] or event.get("error"):
                 return
-    finally:
-        await listener.close()

@@ -12,17 +12,17 @@ the objects are removed. Deleting an artwork, a post or an avatar deletes its ob
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import multiprocessing
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from PIL import Image
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from imaging.errors import ImagingError
@@ -347,21 +347,57 @@ async def finished(services: Services, owner: User, protected: Sequence[Protecte
         await _progress(owner, services, item.upload, "done", 1.0, done=True)
 
 
+@dataclass
+class Batch:
+    """Uploads protected and stored, waiting for their rows (see ``uploaded``)."""
+
+    owner: User
+    protected: list[Protected]
+    stored: list[dict[str, Any]]
+
+    async def save(
+        self,
+        kind: MediaKind,
+        *,
+        artwork_id: int | None = None,
+        post_id: int | None = None,
+        first_position: int = 0,
+    ) -> list[MediaAsset]:
+        """Insert the rows; call inside the transaction that creates what they belong to."""
+        rows = media_rows(
+            self.owner, self.protected, self.stored, kind=kind, artwork_id=artwork_id,
+            post_id=post_id, first_position=first_position,
+        )  # fmt: skip
+        await save_rows(rows)
+        return rows
+
+
+@contextlib.asynccontextmanager
+async def uploaded(
+    services: Services, owner: User, uploads: Sequence[ImageUpload], field_name: str
+) -> AsyncIterator[Batch]:
+    """Protect and store ``uploads``, then let the caller write the rows in its transaction.
+
+    If the block fails (its transaction rolled back), the stored objects are removed; if it
+    succeeds, the uploads' progress ends with "done".
+    """
+    protected = await protect_uploads(services, owner, uploads, field_name)
+    stored = await store(services, protected) if protected else []
+    try:
+        yield Batch(owner, protected, stored)
+    except BaseException:
+        await discard(services, stored_keys(stored))
+        raise
+    await finished(services, owner, protected)
+
+
 async def set_avatar(ctx: Context, upload: ImageUpload) -> User:
     viewer = require_viewer(ctx)
-    protected = await protect_uploads(ctx.services, viewer, [upload], "image")
-    stored = await store(ctx.services, protected)
-    rows = media_rows(viewer, protected, stored, kind=MediaKind.AVATAR)
     old = await MediaAsset.filter(owner_id=viewer.id, kind=MediaKind.AVATAR)
-    try:
-        async with in_transaction():
-            await save_rows(rows)
-            await MediaAsset.filter(id__in=[o.id for o in old]).delete()
-    except IntegrityError:
-        await discard(ctx.services, keys_of(rows))
-        raise
+    async with uploaded(ctx.services, viewer, [upload], "image") as batch, in_transaction():
+        await batch.save(MediaKind.AVATAR)
+        await MediaAsset.filter(id__in=[o.id for o in old]).delete()
     await discard(ctx.services, keys_of(old))
-    await finished(ctx.services, viewer, protected)
     return viewer
 
 

@@ -61,35 +61,24 @@ async def create_artwork(
         title=title, description=description, medium=medium, tags=tags or []
     )
     raise_if_any(errors + media.check_uploads("images", images))
-    protected = await media.protect_uploads(ctx.services, viewer, images, "images")
-    stored = await media.store(ctx.services, protected) if protected else []
-    try:
-        async with in_transaction():
-            # New work goes to the top of the portfolio.
-            top = cast(
-                "int | None",
-                await Artwork.filter(owner_id=viewer.id)
-                .order_by("position")
-                .first()
-                .values_list("position", flat=True),
-            )
-            artwork = await Artwork.create(
-                owner_id=viewer.id,
-                position=(top - 1) if top is not None else 0,
-                visibility=visibility,
-                ai_training_policy=ai_training_policy,
-                **values,
-            )
-            await media.save_rows(
-                media.media_rows(
-                    viewer, protected, stored, kind=MediaKind.ARTWORK, artwork_id=artwork.id
-                )
-            )
-            await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
-    except BaseException:
-        await media.discard(ctx.services, media.stored_keys(stored))
-        raise
-    await media.finished(ctx.services, viewer, protected)
+    async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
+        # New work goes to the top of the portfolio.
+        top = cast(
+            "int | None",
+            await Artwork.filter(owner_id=viewer.id)
+            .order_by("position")
+            .first()
+            .values_list("position", flat=True),
+        )
+        artwork = await Artwork.create(
+            owner_id=viewer.id,
+            position=(top - 1) if top is not None else 0,
+            visibility=visibility,
+            ai_training_policy=ai_training_policy,
+            **values,
+        )
+        await batch.save(MediaKind.ARTWORK, artwork_id=artwork.id)
+        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
     return artwork
 
 
@@ -102,21 +91,13 @@ async def add_artwork_image(ctx: Context, artwork_id: int, upload: media.ImageUp
         raise InputError.single(
             "image", f"an artwork has at most {media.IMAGES_MAX} images", ErrorCode.TOO_MANY
         )
-    protected = await media.protect_uploads(ctx.services, viewer, [upload], "image")
-    stored = await media.store(ctx.services, protected)
-    try:
-        async with in_transaction():
-            last = await MediaAsset.filter(artwork_id=artwork.id).order_by("-position").first()
-            await media.save_rows(
-                media.media_rows(
-                    viewer, protected, stored, kind=MediaKind.ARTWORK, artwork_id=artwork.id,
-                    first_position=(last.position + 1) if last is not None else 0,
-                )
-            )  # fmt: skip
-    except BaseException:
-        await media.discard(ctx.services, media.stored_keys(stored))
-        raise
-    await media.finished(ctx.services, viewer, protected)
+    async with media.uploaded(ctx.services, viewer, [upload], "image") as batch, in_transaction():
+        last = await MediaAsset.filter(artwork_id=artwork.id).order_by("-position").first()
+        await batch.save(
+            MediaKind.ARTWORK,
+            artwork_id=artwork.id,
+            first_position=(last.position + 1) if last is not None else 0,
+        )
     return artwork
 
 

@@ -58,32 +58,23 @@ async def create_post(
     for artwork_id in artwork_ids:
         tags.extend(t for t in artworks[artwork_id].tags if t not in tags)
 
-    protected = await media.protect_uploads(ctx.services, viewer, images, "images")
-    stored = await media.store(ctx.services, protected) if protected else []
-    try:
-        async with in_transaction():
-            post = await Post.create(
-                author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
+    async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
+        post = await Post.create(
+            author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
+        )
+        if artwork_ids:
+            await PostArtwork.bulk_create(
+                [
+                    PostArtwork(post_id=post.id, artwork_id=artwork_id, position=i)
+                    for i, artwork_id in enumerate(artwork_ids)
+                ]
             )
-            if artwork_ids:
-                await PostArtwork.bulk_create(
-                    [
-                        PostArtwork(post_id=post.id, artwork_id=artwork_id, position=i)
-                        for i, artwork_id in enumerate(artwork_ids)
-                    ]
-                )
-            if tags:
-                await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
-            await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
-            if reply_to_id is not None:
-                await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
-            await media.save_rows(
-                media.media_rows(viewer, protected, stored, kind=MediaKind.POST, post_id=post.id)
-            )
-    except BaseException:
-        await media.discard(ctx.services, media.stored_keys(stored))
-        raise
-    await media.finished(ctx.services, viewer, protected)
+        if tags:
+            await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
+        await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
+        if reply_to_id is not None:
+            await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+        await batch.save(MediaKind.POST, post_id=post.id)
     viewer.post_count += 1
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]

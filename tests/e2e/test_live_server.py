@@ -2,64 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.live import LiveServer
 from tests.graphql import GraphQLClient
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``gesso serve`` with no configuration but a fresh data directory."""
-    port = _free_port()
+    """``gesso serve`` with no configuration but a fresh working directory."""
     workdir = tmp_path_factory.mktemp("live")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GESSO_", "DATABASE_URL"))}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    log_path = workdir / "server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                output = log_path.read_text(errors="replace")
-                pytest.fail(f"server exited with {process.returncode}:\n{output}")
-            try:
-                httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("server did not answer within 60 s")
-                time.sleep(0.2)
-        yield base
-        assert (workdir / "data" / "gesso.sqlite3").is_file()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    server = LiveServer(workdir).start()
+    yield server.url
+    server.stop()
+    assert (workdir / "data" / "gesso.sqlite3").is_file()  # the embedded default
 
 
 def test_graphiql_loads(live_server: str) -> None:
@@ -105,3 +66,7 @@ async def test_scripted_session(live_server: str) -> None:
                 "artworks": [{"title": "Dunes"}],
             }
         ]
+
+
+def test_health(live_server: str) -> None:
+    assert httpx.get(f"{live_server}/healthz").json() == {"status": "ok"}
