@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import orjson
 
@@ -33,8 +33,6 @@ from resolvers.pagination import decode_cursor, encode_cursor
 from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
 from storage.models import Artwork, Follow, Post, User, Visibility
-
-T = TypeVar("T")
 
 REPLAY_BATCH = 100
 # How long ids sent by a replay are remembered to drop their late live duplicates.
@@ -147,17 +145,17 @@ async def _listen(listener: Listener, channels: list[str]) -> None:
         ) from error
 
 
-async def until_overflow(ctx: Context, events: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Pass events on; a subscriber that fell too far behind is disconnected with the reason."""
+async def _next(ctx: Context, listener: Listener) -> tuple[str, bytes]:
+    """The listener's next message. A subscriber that fell too far behind is disconnected with
+    the reason (and this waits for its handler to cancel the subscription)."""
     try:
-        async for event in events:
-            yield event
+        return await listener.get()
     except ListenerOverflow as error:
         if ctx.disconnect is None:
             raise
         await ctx.disconnect(f"too slow: {error}; reconnect and resume from your last cursor")
-        # The connection is closing; its handler cancels this subscription.
         await asyncio.Event().wait()
+        raise
 
 
 async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEvent]:
@@ -180,10 +178,14 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
                     last_id = max(last_id, event.post.id if event.post is not None else 0)
                     yield event
             try:
-                async for event in _live_feed(ctx, viewer, listener, followees, replayed):
-                    if event.post is not None:
-                        last_id = max(last_id, event.post.id)
-                    yield event
+                while True:
+                    _channel, payload = await _next(ctx, listener)
+                    live_event = await _accept(ctx, viewer, listener, followees, replayed, payload)
+                    if live_event is None:
+                        continue
+                    if live_event.post is not None:
+                        last_id = max(last_id, live_event.post.id)
+                    yield live_event
             except BrokerInterrupted:
                 await listener.resume()
                 # Anything published while Redis was away comes from the database.
@@ -209,33 +211,35 @@ async def _replay(
             return
 
 
-async def _live_feed(
+async def _accept(
     ctx: Context,
     viewer: User,
     listener: Listener,
     followees: set[int],
     replayed: _Replayed,
-) -> AsyncIterator[FeedEvent]:
-    while True:
-        _channel, payload = await listener.get()
-        event, feed_event = _decoded.get(payload)
-        if event["t"] == "follow":
-            await _follow_changed(listener, followees, event)
-            continue
-        if feed_event is None:
-            continue
-        if feed_event.post is not None and feed_event.author is not None:
-            post = feed_event.post
-            if post.author_id != viewer.id and (
-                post.author_id not in followees or post.visibility is Visibility.PRIVATE
-            ):
-                continue
-            if replayed.seen(post.id):
-                continue
-            _prime(ctx, post, feed_event.author, feed_event.artworks)
-            yield feed_event
-        elif event["author_id"] == viewer.id or event["author_id"] in followees:
-            yield feed_event
+    payload: bytes,
+) -> FeedEvent | None:
+    """The feed event this broker message is for this viewer, if any (follow changes update
+    the channels listened to and yield nothing)."""
+    event, feed_event = _decoded.get(payload)
+    if event["t"] == "follow":
+        await _follow_changed(listener, followees, event)
+        return None
+    if feed_event is None:
+        return None
+    if feed_event.post is not None and feed_event.author is not None:
+        post = feed_event.post
+        if post.author_id != viewer.id and (
+            post.author_id not in followees or post.visibility is Visibility.PRIVATE
+        ):
+            return None
+        if replayed.seen(post.id):
+            return None
+        _prime(ctx, post, feed_event.author, feed_event.artworks)
+        return feed_event
+    if event["author_id"] == viewer.id or event["author_id"] in followees:
+        return feed_event
+    return None
 
 
 async def _follow_changed(listener: Listener, followees: set[int], event: dict[str, Any]) -> None:
@@ -270,7 +274,7 @@ async def _inbox(ctx: Context, kind: str) -> AsyncGenerator[dict[str, Any], None
     try:
         await _listen(listener, [channels.user_inbox(viewer.id)])
         while True:
-            _channel, payload = await listener.get()
+            _channel, payload = await _next(ctx, listener)
             event, _ = _decoded.get(payload)
             if event["t"] == kind:
                 yield event

@@ -169,8 +169,7 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
 
 async def payloads(operation: LiveOperation, context: Context) -> AsyncIterator[str]:
     """The JSON text of each ``next`` payload of this subscriber's home feed."""
-    events = live.until_overflow(context, live.home_feed(context, after=operation.after))
-    async for feed_event in events:
+    async for feed_event in live.home_feed(context, after=operation.after):
         event = HomeFeedEvent.of(feed_event)
         viewer_class = event.share_class(context)
         if viewer_class is None or event.shared_results is None:

@@ -139,14 +139,12 @@ class Subscription:
     async def home_feed(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[HomeFeedEvent, None]:
-        async for event in live.until_overflow(
-            info.context, live.home_feed(info.context, after=after)
-        ):
+        async for event in live.home_feed(info.context, after=after):
             yield HomeFeedEvent.of(event)
 
     @strawberry.subscription(permission_classes=[IsAuthenticated])
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for event in live.until_overflow(info.context, live.notifications(info.context)):
+        async for event in live.notifications(info.context):
             yield Notification(
                 kind=NotificationKind(event.kind),
                 actor_pk=event.actor_id,
@@ -162,9 +160,7 @@ class Subscription:
     async def upload_progress(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[UploadProgress, None]:
-        async for event in live.until_overflow(
-            info.context, live.upload_progress(info.context, str(id))
-        ):
+        async for event in live.upload_progress(info.context, str(id)):
             yield UploadProgress(
                 id=id,
                 stage=event.stage,
