@@ -201,3 +201,19 @@ async def test_a_failing_transaction_leaves_no_files(
 
 async def _object_count(store: LocalObjectStore) -> int:
     return sum(1 for path in (store.root / "objects").rglob("*") if path.is_file())
+
+
+async def test_kept_originals_are_never_served(clean_db: str) -> None:
+    async with GraphQLClient.for_app(GESSO_KEEP_ORIGINALS="true") as gql:
+        await gql.sign_up("painter")
+        payload = await _create(gql, photo(seed=31))
+        assert payload["errors"] == []
+        row = await MediaAsset.get()
+        assert row.original_key is not None
+        assert row.original_key.startswith("private/originals/")
+        # the bytes are kept ...
+        kept = await gql.services.media.store.get(row.original_key)
+        assert kept.data == photo(seed=31)
+        # ... and no URL reaches them, whatever the letter case
+        for key in (row.original_key, row.original_key.upper(), "private/"):
+            assert (await gql.http.get(f"/media/{key}")).status_code == 404
