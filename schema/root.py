@@ -10,7 +10,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import GessoError
-from schema.mutation import Mutation
+from schema.mutations import Mutation
 from schema.query import Query
 from schema.sharing import SharingExecutor
 from schema.subscription import Subscription

@@ -1,0 +1,20 @@
+"""Root mutations, one module per domain. Each returns a payload ``{object, errors}``: expected
+failures (bad input) are ``errors`` and change nothing; missing sign-in and acting on someone
+else's things are top-level errors (UNAUTHENTICATED, FORBIDDEN)."""
+
+from __future__ import annotations
+
+from strawberry.tools import merge_types
+
+from schema.mutations.accounts import AccountMutations
+from schema.mutations.portfolio import PortfolioMutations
+from schema.mutations.posts import PostMutations
+from schema.mutations.provenance import ProvenanceMutations
+from schema.mutations.social import SocialMutations
+
+Mutation = merge_types(
+    "Mutation",
+    (AccountMutations, PortfolioMutations, PostMutations, SocialMutations, ProvenanceMutations),
+)
+
+__all__ = ["Mutation"]

@@ -1,0 +1,64 @@
+"""Provenance: whose is this picture?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from resolvers import media, posts
+from resolvers.access import can_see_artwork
+from schema.base import Info, UserError
+from schema.media import MediaAsset, read_upload
+from schema.mutations.common import attempt
+from schema.types import Artwork, Post, User
+from storage import models
+
+
+@strawberry.type(description="What the watermark of an image says about where it comes from.")
+class IdentifyImagePayload:
+    found: bool = strawberry.field(description="The image carries a watermark of this server.")
+    image: MediaAsset | None
+    artist: User | None
+    artwork: Artwork | None = strawberry.field(description="Null when not visible to you.")
+    post: Post | None = strawberry.field(description="Null when not visible to you.")
+    errors: list[UserError]
+
+    @classmethod
+    async def of(
+        cls, info: Info, row: models.MediaAsset | None, errors: list[UserError]
+    ) -> IdentifyImagePayload:
+        if row is None:
+            return cls(found=False, image=None, artist=None, artwork=None, post=None, errors=errors)
+        owner = await info.context.loaders.user.load(row.owner_id)
+        artwork = (
+            await info.context.loaders.artwork.load(row.artwork_id) if row.artwork_id else None
+        )
+        post = await posts.get_post(info.context, row.post_id) if row.post_id else None
+        visible_artwork = artwork is not None and await can_see_artwork(info.context, artwork)
+        return cls(
+            found=True,
+            image=MediaAsset.from_row(row),
+            artist=User.from_row(owner) if owner is not None else None,
+            artwork=Artwork.from_row(artwork) if artwork is not None and visible_artwork else None,
+            post=Post.from_row(post) if post is not None else None,
+            errors=errors,
+        )
+
+
+@strawberry.type
+class ProvenanceMutations:
+    @strawberry.mutation(
+        description=(
+            "Whose is this picture? Reads the watermark of any copy of a published image "
+            "(anyone may ask)."
+        )
+    )
+    async def identify_image(self, info: Info, file: Upload) -> IdentifyImagePayload:
+        async def run() -> Any:
+            data = await read_upload(info, file, "file")
+            return await media.identify_upload(info.context.services, data)
+
+        row, errors = await attempt(run)
+        return await IdentifyImagePayload.of(info, row, errors)
