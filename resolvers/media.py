@@ -20,19 +20,20 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from PIL import Image
 from tortoise.transactions import in_transaction
 
 from imaging.errors import ImagingError
-from imaging.pipeline import ProtectedImage, identify, protect
 from resolvers import channels, events
 from resolvers.accounts import require_viewer
 from resolvers.context import Context, Services
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
 from storage.models import MediaAsset, MediaKind, OrphanedObject, User
 from storage.objects import IMMUTABLE, ObjectStore, ObjectStoreError, content_key
+
+if TYPE_CHECKING:
+    from imaging.pipeline import ProtectedImage
 
 log = logging.getLogger("gesso.media")
 
@@ -97,7 +98,11 @@ def _protect_job(
     data: bytes, watermark_id: int, artist_key: bytes, watermark_key: bytes, intensity: str,
     artist_name: str, rights: str,
 ) -> tuple[ProtectedImage, str]:  # fmt: skip
-    """Runs in a worker process."""
+    """Runs in a worker process (which alone pays for importing the imaging stack)."""
+    from PIL import Image
+
+    from imaging.pipeline import protect
+
     image = protect(
         data,
         asset_id=watermark_id,
@@ -115,6 +120,8 @@ def _protect_job(
 
 
 def _identify_job(data: bytes, watermark_key: bytes) -> int | None:
+    from imaging.pipeline import identify
+
     return identify(data, watermark_key=watermark_key)
 
 
