@@ -7,7 +7,10 @@ bearer tokens), one ``gesso serve`` process with ``REDIS_URL`` (the production p
 through Redis pub/sub), N graphql-transport-ws connections each subscribed to ``homeFeed``, then
 one ``createPost`` by the artist. Reported: delivery latency from sending the mutation to each
 subscriber's receipt (p50, p99, max), how many received it within 1 s, and the server's resident
-memory per subscriber (RSS with N subscribed minus RSS with none, over N). Everything runs on
+memory per subscriber (RSS with N subscribed minus RSS with none, over N), and the server's CPU
+time for the whole delivery. The subscribers are ``bench.wsclient.LeanSubscriber`` sockets in this
+one process: a receipt is the moment the bytes of the subscriber's ``next`` message arrive, and
+every message is checked (it must carry the post) after the clock has stopped. Everything runs on
 loopback and every loop is bounded.
 """
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import resource
@@ -32,14 +34,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
 
+from bench.wsclient import LeanSubscriber, subscribe
 from storage.ids import IdGenerator
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = (
     "subscription { homeFeed { kind cursor post { id text createdAt author { handle } } } }"
 )
+POST_TEXT = "fan-out"
+CREATE_POST = "mutation($t: String!) { createPost(input: {text: $t}) { post { id } } }"
 CONNECT_CONCURRENCY = 200
 
 
@@ -54,6 +58,9 @@ class Result:
     max_ms: float
     rss_base_mib: float
     rss_subscribed_mib: float
+    # CPU the server process spent from the post to the last delivery (the mutation included);
+    # less sensitive than latency to other load on the machine.
+    delivery_cpu_ms: float
 
     @property
     def kib_per_subscriber(self) -> float:
@@ -70,6 +77,12 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def _cpu_ms(pid: int) -> float:
+    """User plus system CPU time of a process so far (clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -121,28 +134,25 @@ def _seed(path: Path, subscribers: int) -> tuple[str, list[str]]:
     return plain[0], plain[1:]
 
 
-async def _subscribe(url: str, token: str) -> ClientConnection:
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=60)  # type: ignore[list-item]
-    await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
-    ack = json.loads(await ws.recv())
-    if ack["type"] != "connection_ack":
-        raise RuntimeError(f"not acknowledged: {ack}")
-    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
-    return ws
+async def _subscribe(port: int, token: str) -> LeanSubscriber:
+    return await subscribe("127.0.0.1", port, token, SUBSCRIPTION)
 
 
-async def _receive(ws: ClientConnection, deadline: float) -> float | None:
-    """Seconds (monotonic) when the next 'next' message arrived, or None by the deadline."""
+async def _receive(client: LeanSubscriber, deadline: float) -> float | None:
+    """When (monotonic) the bytes of the post's 'next' message arrived, or None by the deadline."""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
         try:
-            message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        except TimeoutError:
+            arrived, message = await client.next_message(remaining)
+        except (TimeoutError, ConnectionError):
             return None
         if message.get("type") == "next":
-            return time.monotonic()
+            post = message["payload"]["data"]["homeFeed"]["post"]
+            if post is None or post["text"] != POST_TEXT:
+                raise RuntimeError(f"unexpected event: {message}")
+            return arrived
 
 
 async def _run_one(
@@ -183,18 +193,18 @@ async def _run_one(
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-            warm = [await _subscribe(f"ws://127.0.0.1:{port}/graphql", t) for t in tokens[:10]]
-            for ws in warm:
-                await ws.close()
+            warm = [await _subscribe(port, t) for t in tokens[:10]]
+            for client in warm:
+                client.close()
             await asyncio.sleep(1)
             rss_base = _rss_mib(server.pid)
 
             gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-            async def opened(token: str) -> ClientConnection | None:
+            async def opened(token: str) -> LeanSubscriber | None:
                 async with gate:
                     try:
-                        return await _subscribe(f"ws://127.0.0.1:{port}/graphql", token)
+                        return await _subscribe(port, token)
                     except (OSError, RuntimeError, TimeoutError) as error:
                         print(f"  connect failed: {error!r}", file=sys.stderr)
                         return None
@@ -216,17 +226,20 @@ async def _run_one(
                 await asyncio.sleep(1)
             deadline = time.monotonic() + 30
             receivers = [asyncio.create_task(_receive(ws, deadline)) for ws in sockets]
+            cpu_before = _cpu_ms(server.pid)
             sent = time.monotonic()
             response = await http.post(
                 "/graphql",
-                json={"query": 'mutation { createPost(input: {text: "fan-out"}) { post { id } } }'},
+                json={"query": CREATE_POST, "variables": {"t": POST_TEXT}},
                 headers={"Authorization": f"Bearer {artist_token}"},
             )
             response.raise_for_status()
             arrivals = [t for t in await asyncio.gather(*receivers) if t is not None]
+            delivery_cpu_ms = _cpu_ms(server.pid) - cpu_before
             if profiler is not None:
                 profiler.wait(timeout=30)
-            await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+            for client in sockets:
+                client.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -243,19 +256,21 @@ async def _run_one(
         max_ms=latencies[-1] if latencies else float("nan"),
         rss_base_mib=rss_base,
         rss_subscribed_mib=rss_subscribed,
+        delivery_cpu_ms=delivery_cpu_ms,
     )
 
 
 def _table(results: list[Result]) -> str:
     lines = [
         "| subscribers | connected | delivered | within 1 s | p50 ms | p99 ms | max ms |"
-        " server RSS base → subscribed (MiB) | KiB per subscriber |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " server CPU for the delivery (ms) | server RSS base → subscribed (MiB) |"
+        " KiB per subscriber |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.subscribers:,} | {r.connected:,} | {r.delivered:,} | {r.within_1s:,} |"
-            f" {r.p50_ms:.0f} | {r.p99_ms:.0f} | {r.max_ms:.0f} |"
+            f" {r.p50_ms:.0f} | {r.p99_ms:.0f} | {r.max_ms:.0f} | {r.delivery_cpu_ms:.0f} |"
             f" {r.rss_base_mib:.0f} → {r.rss_subscribed_mib:.0f} | {r.kib_per_subscriber:.1f} |"
         )
     return "\n".join(lines)

@@ -13,6 +13,7 @@ path.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ class LiveOperation:
     operation_name: str | None
     variables: dict[str, Any]
     after: str | None
-    key: bytes  # identifies (document, operation, variables) for sharing
+    # Identifies (document, operation, variables) for sharing: a digest, not the text, since
+    # every open subscription holds one.
+    key: bytes
 
 
 def _document(
@@ -120,7 +123,10 @@ def prepare(payload: dict[str, Any], context: Context) -> LiveOperation | None:
         operation_name=operation_name,
         variables=variables,
         after=after,
-        key=orjson.dumps([query, operation_name, variables], option=orjson.OPT_SORT_KEYS),
+        key=hashlib.blake2b(
+            orjson.dumps([query, operation_name, variables], option=orjson.OPT_SORT_KEYS),
+            digest_size=16,
+        ).digest(),
     )
 
 

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -32,6 +33,7 @@ from server.websockets import (
     authenticate_connection,
     close_slow_consumer,
 )
+from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
 
@@ -75,6 +77,11 @@ class GessoGraphQL(GraphQL[Context, None]):
             token_hash=request.state.token_hash,
             request=request,
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and FRAME_EXTENSION in scope.get("extensions", {}):
+            scope[SEND_SCOPE_KEY] = send  # for prepared frames (server.wsprotocol)
+        await super().__call__(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:

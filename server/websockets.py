@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import orjson
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -27,11 +28,15 @@ from resolvers.accounts import authenticate
 from resolvers.context import Context
 from resolvers.errors import GessoError, InvalidToken
 from schema import fastlane
+from server.wsprotocol import FRAME_MESSAGE, SEND_SCOPE_KEY, FrameCache
 
 log = logging.getLogger("gesso.websockets")
 
 REJECTED = 4403
 SLOW_CONSUMER = 4008
+
+# Every subscriber of an event gets the same payload text: it is framed once (server.wsprotocol).
+_frames = FrameCache()
 
 
 def token_from_params(params: dict[str, Any] | None) -> str | None:
@@ -112,9 +117,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     ) -> None:
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         websocket: WebSocket = self.websocket.ws  # type: ignore[attr-defined]
+        send_frame: Send | None = websocket.scope.get(SEND_SCOPE_KEY)
         try:
             async for text in fastlane.payloads(live, self.context):
-                await websocket.send_text(prefix + text + "}")
+                if send_frame is None:
+                    await websocket.send_text(prefix + text + "}")
+                    continue
+                frame = _frames.frame(prefix, text, "}")
+                await send_frame({"type": FRAME_MESSAGE, "frame": frame})
         except GessoError as error:
             await operation.send_operation_message(
                 {
@@ -124,6 +134,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 }
             )
             return
-        except (WebSocketDisconnect, RuntimeError):
-            return  # the client went away; shutdown() cleans up
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the client went away (uvicorn's ClientDisconnected is an OSError)
         await operation.send_operation_message({"id": operation.id, "type": "complete"})

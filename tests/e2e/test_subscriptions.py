@@ -420,6 +420,52 @@ async def test_documents_outside_the_shared_fields_still_work(server: LiveServer
         await fan.close()
 
 
+async def test_every_subscriber_of_an_event_gets_its_own_operation_id(server: LiveServer) -> None:
+    # the payload text is shared and framed once per operation id (server.wsprotocol)
+    async with GraphQLClient.for_url(server.url) as gql:
+        await _pair(gql, "frame_fan_a", "frame_artist")
+        await gql.sign_up("frame_fan_b")
+        artist = await gql.execute('{ user(handle: "frame_artist") { id } }')
+        await gql.execute(FOLLOW, {"u": artist.data["user"]["id"]}, as_="frame_fan_b")
+        fans = [
+            await Subscriber.open(server.ws_url, gql.token_of(handle))
+            for handle in ("frame_fan_a", "frame_fan_b")
+        ]
+        ids = []
+        for number, fan in enumerate(fans):
+            assert fan.ws.protocol.extensions == []  # permessage-deflate is off by default
+            await fan.acknowledged()
+            for _ in range(number):  # fan b subscribes as operation 2
+                await fan.complete(await fan.subscribe(HOME_FEED))
+            ids.append(await fan.subscribe(HOME_FEED))
+        await asyncio.sleep(0.3)
+        await _post(gql, "frame_artist", "framed once")
+        for fan, op_id in zip(fans, ids, strict=True):
+            message = await fan.receive()
+            assert (message["id"], message["type"]) == (op_id, "next")
+            assert message["payload"]["data"]["homeFeed"]["post"]["text"] == "framed once"
+            await fan.close()
+        assert ids == ["1", "2"]
+
+
+async def test_compressed_connections_receive_the_feed(tmp_path: Path) -> None:
+    live = LiveServer(tmp_path, {"GESSO_WS_COMPRESSION": "true"}).start()
+    try:
+        async with GraphQLClient.for_url(live.url) as gql:
+            await _pair(gql, "deflate_fan", "deflate_artist")
+            fan = await Subscriber.open(live.ws_url, gql.token_of("deflate_fan"))
+            assert [e.name for e in fan.ws.protocol.extensions] == ["permessage-deflate"]
+            await fan.acknowledged()
+            await fan.subscribe(HOME_FEED)
+            await asyncio.sleep(0.3)
+            await _post(gql, "deflate_artist", "squeezed")
+            assert (await fan.next_data())["homeFeed"]["post"]["text"] == "squeezed"
+            await fan.close()
+    finally:
+        live.stop()
+    assert "Traceback" not in live.log(), live.log()
+
+
 async def test_upload_progress_reaches_the_uploader(server: LiveServer) -> None:
     async with GraphQLClient.for_url(server.url) as gql:
         await gql.sign_up("progress_artist")
