@@ -180,7 +180,11 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
             try:
                 while True:
                     _channel, payload = await _next(ctx, listener)
-                    live_event = await _accept(ctx, viewer, listener, followees, replayed, payload)
+                    message, decoded = _decoded.get(payload)
+                    if message["t"] == "follow":
+                        await _follow_changed(listener, followees, message)
+                        continue
+                    live_event = _accept(ctx, viewer, followees, replayed, message, decoded)
                     if live_event is None:
                         continue
                     if live_event.post is not None:
@@ -211,20 +215,16 @@ async def _replay(
             return
 
 
-async def _accept(
+def _accept(
     ctx: Context,
     viewer: User,
-    listener: Listener,
     followees: set[int],
     replayed: _Replayed,
-    payload: bytes,
+    event: dict[str, Any],
+    feed_event: FeedEvent | None,
 ) -> FeedEvent | None:
-    """The feed event this broker message is for this viewer, if any (follow changes update
-    the channels listened to and yield nothing)."""
-    event, feed_event = _decoded.get(payload)
-    if event["t"] == "follow":
-        await _follow_changed(listener, followees, event)
-        return None
+    """The feed event this broker message is for this viewer, if any. Runs once per subscriber
+    per event, so it stays synchronous."""
     if feed_event is None:
         return None
     if feed_event.post is not None and feed_event.author is not None:

@@ -80,7 +80,8 @@ class GessoWebSocketProtocol(WebSocketsSansIOProtocol):
             self.request = self.response = None  # type: ignore[assignment]
 
     async def _send_frame(self, frame: bytes) -> None:
-        await self.writable.wait()
+        if not self.writable.is_set():  # the client reads slowly: wait for the buffer to drain
+            await self.writable.wait()
         if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
             raise ClientDisconnected()
         if not self.handshake_complete or self.conn.extensions:
