@@ -33,6 +33,10 @@ log = logging.getLogger("gesso.broker")
 DEFAULT_INBOX = 256
 # A write must not wait long on a sick Redis: the row is committed, only the doorbell is late.
 PUBLISH_TIMEOUT = 1.0
+# On Redis Cluster, sharded subscriptions live on one connection per node and redis-py reads them
+# round-robin, waiting up to this long on each: with N nodes an idle message waits at most
+# (N - 1) x this before it is read.
+SHARD_READ_WAIT = 0.1
 
 
 class BrokerError(Exception):
@@ -282,6 +286,9 @@ class RedisBroker(Broker):
             raise BrokerUnavailable(f"cannot publish to Redis: {error}") from error
 
     async def _connect(self) -> None:
+        if self.cluster:
+            # Learns the slot map; the cluster's pub/sub routes each shard channel with it.
+            await self._client.initialize()
         pubsub = self._client.pubsub()
         # Subscribe to a channel of our own first: redis-py reads nothing without a subscription.
         await self._send(pubsub, True, ["gesso:broker:alive"])
@@ -337,12 +344,22 @@ class RedisBroker(Broker):
                     log.debug("Redis still unreachable: %s", error)
                 continue
             try:
-                message = await self._pubsub.get_message(timeout=1.0)
+                message = await self._next_message()
             except (RedisError, OSError) as error:
                 self._interrupted(error)
                 continue
             if message is not None:
                 self._handle(message)
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        if self.cluster and self.sharded:
+            # Shard channels are spread over one connection per node; get_message reads none.
+            sharded: dict[str, Any] | None = await self._pubsub.get_sharded_message(
+                timeout=SHARD_READ_WAIT
+            )
+            return sharded
+        classic: dict[str, Any] | None = await self._pubsub.get_message(timeout=1.0)
+        return classic
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
