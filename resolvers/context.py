@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from resolvers.loaders import Loaders
+from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
 
@@ -27,6 +28,8 @@ class Services:
     # The URL a client fetches a stored object from.
     media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
     upload_max_bytes: int = 30 * 1024 * 1024
+    # Where operations and pipeline runs are measured (server.metrics in the app).
+    observer: Observer = field(default_factory=NullObserver)
 
 
 @dataclass(slots=True)

@@ -206,6 +206,7 @@ async def protect_uploads(
         except ImagingError as error:
             await _progress(owner, services, upload, "refused", 1.0, error=str(error))
             raise InputError([_image_error(field_name, error)]) from None
+        services.observer.imaging(image.report.timings)
         await _progress(owner, services, upload, "protected", 0.7)
         done.append(Protected(upload, watermark_id, image, colour))
     return done

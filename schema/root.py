@@ -14,6 +14,7 @@ from schema.mutations import Mutation
 from schema.query import Query
 from schema.sharing import SharingExecutor
 from schema.subscription import Subscription
+from schema.timing import OperationTiming
 
 DOCUMENT_CACHE_SIZE = 1024
 
@@ -52,6 +53,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            OperationTiming,
             ErrorCodes,
             # Factories, not shared instances. Subscriptions and feeds repeat a few documents:
             # parse and validate each once (the parsed document is then shared, too).

@@ -24,7 +24,10 @@ from resolvers.context import Context, Services
 from resolvers.media import sweep_orphans
 from schema.root import schema
 from server.auth import BearerAuth
+from server.health import readiness_checks, readiness_route
+from server.logging import RequestLog
 from server.media import create_media_service, create_store, media_route
+from server.metrics import Metrics, WebSocketGauge, metrics_route
 from server.settings import Settings, get_settings
 from server.websockets import (
     TransportWSHandler,
@@ -103,12 +106,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     broker = create_broker(settings)
     store = create_store(settings)
     media = create_media_service(settings, store)
+    metrics = Metrics(broker)
+    if isinstance(broker, RedisBroker):
+        broker.on_lag = metrics.observe_lag
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
         subscriber_inbox=settings.subscriber_inbox,
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
+        observer=metrics,
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
 
@@ -150,11 +157,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[Any] = [
         Route("/", root),
         Route("/healthz", healthz),
+        Route("/readyz", readiness_route(readiness_checks(broker, store))),
+        Route("/metrics", metrics_route(metrics, settings.metrics_token)),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(WebSocketGauge, metrics=metrics)
+    app.add_middleware(RequestLog)
     app.state.services = services
     return app
 

@@ -35,6 +35,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     """Apply pending migrations and serve the API (GraphiQL on /graphql in development)."""
     import uvicorn
 
+    from server.logging import logging_config
+
     settings = get_settings()
     asyncio.run(_migrate(settings.database_url))
     # Migrated once here, so the worker processes need not race to do it again.
@@ -51,6 +53,7 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         # permessage-deflate keeps a zlib state of ~45 KiB per websocket; live events are small.
         ws_per_message_deflate=settings.ws_compression,
         log_level="info",
+        log_config=logging_config(settings.log_format),
     )
 
 

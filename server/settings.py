@@ -53,6 +53,8 @@ class Settings:
     upload_max_bytes: int
     imaging_workers: int
     cloak_intensity: str
+    log_format: str
+    metrics_token: str | None
 
     @property
     def is_production(self) -> bool:
@@ -151,6 +153,10 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
+        log_format=_choice(
+            values, "GESSO_LOG_FORMAT", "json" if env == "production" else "text", ("json", "text")
+        ),
+        metrics_token=values.get("GESSO_METRICS_TOKEN", "") or None,
     )
 
 

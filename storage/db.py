@@ -39,8 +39,14 @@ def normalize_url(url: str) -> str:
     )
 
 
+# SQL statements sent to PostgreSQL by this process, by the role of the connection ("primary" or
+# "replica"); read by the metrics endpoint. A plain dict: counting costs one addition.
+STATEMENTS: dict[str, int] = {}
+
+
 class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
-    """An asyncpg connection returned to the pool without asyncpg's reset query.
+    """An asyncpg connection returned to the pool without asyncpg's reset query, counting the
+    statements it runs (``STATEMENTS``).
 
     The default (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) runs each time a
     connection goes back to the pool, which Tortoise does after every query: a round trip per
@@ -48,8 +54,30 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
     transaction is still rolled back on release, whatever this returns.
     """
 
+    role = "primary"
+
     def get_reset_query(self) -> str:
         return ""
+
+    def _count(self, statements: int = 1) -> None:
+        STATEMENTS[self.role] = STATEMENTS.get(self.role, 0) + statements
+
+    # The four methods Tortoise's asyncpg client calls.
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetch(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetchrow(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().execute(*args, **kwargs)
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().executemany(*args, **kwargs)
 
 
 def _connection(url: str) -> str | dict[str, Any]:
