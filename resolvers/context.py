@@ -10,6 +10,7 @@ from resolvers.loaders import Loaders
 from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
+from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
     from resolvers.media import MediaService
@@ -30,6 +31,8 @@ class Services:
     upload_max_bytes: int = 30 * 1024 * 1024
     # Where operations and pipeline runs are measured (server.metrics in the app).
     observer: Observer = field(default_factory=NullObserver)
+    # With a read replica: who wrote recently, so their reads stay on the primary (else None).
+    recent_writes: RecentWrites | None = None
 
 
 @dataclass(slots=True)

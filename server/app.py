@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -37,6 +39,7 @@ from server.websockets import (
 )
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+from storage.replica import RecentWrites
 
 log = logging.getLogger("gesso.app")
 
@@ -101,6 +104,19 @@ def create_broker(settings: Settings) -> Broker:
     )
 
 
+def create_recent_writes(settings: Settings) -> RecentWrites | None:
+    """Who wrote recently (shared through Redis when configured); only with a read replica."""
+    if settings.database_replica_url is None:
+        return None
+    client: Any = None
+    if settings.redis_url is not None:
+        if settings.redis_cluster:
+            client = RedisCluster.from_url(settings.redis_url, socket_connect_timeout=1)
+        else:
+            client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1)
+    return RecentWrites(settings.read_your_writes_seconds, client)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     broker = create_broker(settings)
@@ -116,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
         observer=metrics,
+        recent_writes=create_recent_writes(settings),
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
 
@@ -125,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
             await db.migrate(settings.database_url)
-        await db.connect(settings.database_url)
+        await db.connect(settings.database_url, settings.database_replica_url)
         await broker.start()
         await store.start()
         # Everything built so far (schema, models, modules) lives as long as the process: keep it
@@ -145,6 +162,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             media.shutdown()
             await store.close()
             await broker.close()
+            if services.recent_writes is not None:
+                await services.recent_writes.close()
             await db.close()
 
     async def root(request: Request) -> Response:
@@ -154,10 +173,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         """The process is alive and serving (readiness of its dependencies is not checked)."""
         return JSONResponse({"status": "ok"})
 
+    databases = ("default", "replica") if settings.database_replica_url else ("default",)
     routes: list[Any] = [
         Route("/", root),
         Route("/healthz", healthz),
-        Route("/readyz", readiness_route(readiness_checks(broker, store))),
+        Route("/readyz", readiness_route(readiness_checks(broker, store, databases))),
         Route("/metrics", metrics_route(metrics, settings.metrics_token)),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

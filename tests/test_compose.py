@@ -98,3 +98,6 @@ def test_apps_are_healthy_only_when_their_dependencies_answer() -> None:
     for app in ("app1", "app2"):
         check = " ".join(services[app]["healthcheck"]["test"])
         assert "http://127.0.0.1:8000/readyz" in check, app
+        env = services[app]["environment"]
+        assert env["GESSO_LOG_FORMAT"] == "json"
+        assert env["DATABASE_REPLICA_URL"] == "${DATABASE_REPLICA_URL:-}"  # off unless set
