@@ -12,8 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -39,7 +37,7 @@ from server.websockets import (
 )
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
-from storage.replica import RecentWrites
+from storage.replica import RecentWrites, begin_request, end_request
 
 log = logging.getLogger("gesso.app")
 
@@ -75,6 +73,9 @@ class GessoGraphQL(GraphQL[Context, None]):
                 request=request,
                 disconnect=functools.partial(close_slow_consumer, request),
             )
+        if self.services.recent_writes is not None:
+            viewer_id = request.state.viewer.id if request.state.viewer is not None else None
+            await begin_request(self.services.recent_writes, viewer_id)
         return Context(
             services=self.services,
             viewer=request.state.viewer,
@@ -88,6 +89,8 @@ class GessoGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes the temporary files of a multipart upload
+                if self.services.recent_writes is not None:
+                    await end_request(self.services.recent_writes)
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
@@ -102,19 +105,6 @@ def create_broker(settings: Settings) -> Broker:
     return RedisBroker(
         settings.redis_url, sharded=settings.redis_sharded, cluster=settings.redis_cluster
     )
-
-
-def create_recent_writes(settings: Settings) -> RecentWrites | None:
-    """Who wrote recently (shared through Redis when configured); only with a read replica."""
-    if settings.database_replica_url is None:
-        return None
-    client: Any = None
-    if settings.redis_url is not None:
-        if settings.redis_cluster:
-            client = RedisCluster.from_url(settings.redis_url, socket_connect_timeout=1)
-        else:
-            client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1)
-    return RecentWrites(settings.read_your_writes_seconds, client)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -132,7 +122,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
         observer=metrics,
-        recent_writes=create_recent_writes(settings),
+        recent_writes=RecentWrites.from_url(
+            settings.read_your_writes_seconds, settings.redis_url, cluster=settings.redis_cluster
+        )
+        if settings.database_replica_url
+        else None,
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
 

@@ -9,6 +9,10 @@ primary, and a person must see what they just did (read-your-own-writes).
 ``RecentWrites`` keeps the marks in Redis when one is configured, so a write through one process
 sends the writer's next reads through any process to the primary; without Redis (one process) it
 keeps them in memory. When Redis cannot answer, the read goes to the primary.
+
+Per request, ``begin_request`` (before the operation runs) looks the viewer up once and
+``end_request`` (before the response leaves) records their write, if the operation was one;
+``request_reads()`` is what the schema's routing reads in between.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import contextvars
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 log = logging.getLogger("gesso.replica")
@@ -31,6 +38,25 @@ MARK_TIMEOUT = 0.25  # seconds a mark may take in Redis; on a timeout the read g
 MAX_LOCAL_MARKS = 100_000
 
 _reading: contextvars.ContextVar[bool] = contextvars.ContextVar("gesso_replica", default=False)
+
+
+@dataclass(slots=True)
+class RequestReads:
+    """What one request's routing needs: who asks, whether they wrote lately, whether it wrote."""
+
+    viewer_id: int | None
+    wrote_recently: bool
+    wrote: bool = False
+
+
+_request: contextvars.ContextVar[RequestReads | None] = contextvars.ContextVar(
+    "gesso_request_reads", default=None
+)
+
+
+def request_reads() -> RequestReads | None:
+    """This request's routing state; None outside ``begin_request`` (all reads: the primary)."""
+    return _request.get()
 
 
 class ReplicaRouter:
@@ -63,6 +89,16 @@ class RecentWrites:
     ``client`` is a ``redis.asyncio`` client (or cluster client) shared by all app processes;
     ``None`` keeps the marks in this process.
     """
+
+    @classmethod
+    def from_url(cls, window: float, redis_url: str | None, *, cluster: bool) -> RecentWrites:
+        """Marks shared through the Redis (or Redis Cluster) at ``redis_url``; in memory when
+        ``None``."""
+        client: Any = None
+        if redis_url is not None:
+            factory: Any = RedisCluster if cluster else aioredis.Redis
+            client = factory.from_url(redis_url, socket_connect_timeout=1)
+        return cls(window, client)
 
     def __init__(self, window: float, client: Any = None) -> None:
         if window <= 0:
@@ -107,3 +143,17 @@ class RecentWrites:
     def _expire_local(self) -> None:
         now = time.monotonic()
         self._local = {k: v for k, v in self._local.items() if v > now}
+
+
+async def begin_request(writes: RecentWrites, viewer_id: int | None) -> None:
+    """Start routing the current request (one Redis look-up for a signed-in viewer)."""
+    recent = viewer_id is not None and await writes.wrote_recently(viewer_id)
+    _request.set(RequestReads(viewer_id, recent))
+
+
+async def end_request(writes: RecentWrites) -> None:
+    """Record the viewer's write, if the request made one, before its response is sent."""
+    state = _request.get()
+    _request.set(None)
+    if state is not None and state.wrote and state.viewer_id is not None:
+        await writes.mark(state.viewer_id)
