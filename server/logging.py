@@ -51,6 +51,11 @@ _SECRETS = (
 )
 
 
+# Every pattern above needs one of these (lower-cased) in the text; most lines have none, and the
+# check costs a microsecond where the patterns cost fifteen.
+_TRIGGERS = ("bearer", "basic", "pass", "token", "secret", "auth", "key", "@")
+
+
 @dataclass(slots=True)
 class RequestInfo:
     request_id: str
@@ -80,6 +85,9 @@ def set_operation(name: str | None) -> None:
 
 def redact(text: str) -> str:
     """``text`` with bearer tokens, passwords, secrets and URL credentials masked."""
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
