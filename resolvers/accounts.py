@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from resolvers import passwords
 from resolvers.context import Context
@@ -28,6 +27,7 @@ from resolvers.validation import (
     raise_if_any,
     storable,
 )
+from storage.db import in_transaction
 from storage.models import AuthToken, TrainingPolicy, User
 
 PASSWORD_MIN = 8

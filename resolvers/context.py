@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from resolvers.loaders import Loaders
+from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
+from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
     from resolvers.media import MediaService
@@ -27,6 +29,10 @@ class Services:
     # The URL a client fetches a stored object from.
     media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
     upload_max_bytes: int = 30 * 1024 * 1024
+    # Where operations and pipeline runs are measured (server.metrics in the app).
+    observer: Observer = field(default_factory=NullObserver)
+    # With a read replica: who wrote recently, so their reads stay on the primary (else None).
+    recent_writes: RecentWrites | None = None
 
 
 @dataclass(slots=True)

@@ -7,7 +7,8 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
+
+from storage.db import in_transaction
 
 Counter = tuple[type[Model], int, str]
 

@@ -22,13 +22,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from tortoise.transactions import in_transaction
-
 from imaging.errors import ImagingError
 from resolvers import channels, events
 from resolvers.accounts import require_viewer
 from resolvers.context import Context, Services
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
+from storage.db import in_transaction
 from storage.models import MediaAsset, MediaKind, OrphanedObject, User
 from storage.objects import IMMUTABLE, ObjectStore, ObjectStoreError, content_key
 
@@ -206,6 +205,7 @@ async def protect_uploads(
         except ImagingError as error:
             await _progress(owner, services, upload, "refused", 1.0, error=str(error))
             raise InputError([_image_error(field_name, error)]) from None
+        services.observer.imaging(image.report.timings)
         await _progress(owner, services, upload, "protected", 0.7)
         done.append(Protected(upload, watermark_id, image, colour))
     return done

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from resolvers import media
 from resolvers.access import load_owned_artwork, visible_to_viewer
@@ -15,6 +14,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
+from storage.db import in_transaction
 from storage.models import Artwork, MediaAsset, MediaKind, TrainingPolicy, User, Visibility
 
 TITLE_MAX = 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from resolvers import channels, events, media
 from resolvers.access import can_see_post, load_visible_post
@@ -13,6 +12,7 @@ from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
+from storage.db import in_transaction
 from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User, Visibility
 
 TEXT_MAX = 2000

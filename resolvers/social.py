@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from resolvers import channels, events
 from resolvers.access import (
@@ -20,6 +19,7 @@ from resolvers.edges import add_edge, remove_edge
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, raise_if_any
+from storage.db import in_transaction
 from storage.models import Artwork, ArtworkLike, Comment, Follow, Post, PostLike, User
 
 COMMENT_MAX = 1000

@@ -12,8 +12,10 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import GessoError
 from schema.mutations import Mutation
 from schema.query import Query
+from schema.routing import ReplicaReads
 from schema.sharing import SharingExecutor
 from schema.subscription import Subscription
+from schema.timing import OperationTiming
 
 DOCUMENT_CACHE_SIZE = 1024
 
@@ -52,7 +54,9 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            OperationTiming,
             ErrorCodes,
+            ReplicaReads,
             # Factories, not shared instances. Subscriptions and feeds repeat a few documents:
             # parse and validate each once (the parsed document is then shared, too).
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),

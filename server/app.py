@@ -25,7 +25,10 @@ from resolvers.context import Context, Services
 from resolvers.media import sweep_orphans
 from schema.root import schema
 from server.auth import BearerAuth
+from server.health import readiness_checks, readiness_route
+from server.logging import RequestLog
 from server.media import create_media_service, create_store, media_route
+from server.metrics import Metrics, WebSocketGauge, metrics_route
 from server.settings import Settings, get_settings
 from server.websockets import (
     TransportWSHandler,
@@ -36,6 +39,7 @@ from server.websockets import (
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+from storage.replica import RecentWrites, begin_request, end_request
 
 log = logging.getLogger("gesso.app")
 
@@ -71,6 +75,9 @@ class GessoGraphQL(GraphQL[Context, None]):
                 request=request,
                 disconnect=functools.partial(close_slow_consumer, request),
             )
+        if self.services.recent_writes is not None:
+            viewer_id = request.state.viewer.id if request.state.viewer is not None else None
+            await begin_request(self.services.recent_writes, viewer_id)
         return Context(
             services=self.services,
             viewer=request.state.viewer,
@@ -89,6 +96,8 @@ class GessoGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes the temporary files of a multipart upload
+                if self.services.recent_writes is not None:
+                    await end_request(self.services.recent_writes)
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
@@ -110,12 +119,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     broker = create_broker(settings)
     store = create_store(settings)
     media = create_media_service(settings, store)
+    metrics = Metrics(broker)
+    if isinstance(broker, RedisBroker):
+        broker.on_lag = metrics.observe_lag
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
         subscriber_inbox=settings.subscriber_inbox,
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
+        observer=metrics,
+        recent_writes=RecentWrites.from_url(
+            settings.read_your_writes_seconds, settings.redis_url, cluster=settings.redis_cluster
+        )
+        if settings.database_replica_url
+        else None,
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
 
@@ -125,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
             await db.migrate(settings.database_url)
-        await db.connect(settings.database_url)
+        await db.connect(settings.database_url, settings.database_replica_url)
         await broker.start()
         await store.start()
         # Everything built so far (schema, models, modules) lives as long as the process: keep it
@@ -145,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             media.shutdown()
             await store.close()
             await broker.close()
+            if services.recent_writes is not None:
+                await services.recent_writes.close()
             await db.close()
 
     async def root(request: Request) -> Response:
@@ -154,14 +174,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         """The process is alive and serving (readiness of its dependencies is not checked)."""
         return JSONResponse({"status": "ok"})
 
+    databases = ("default", "replica") if settings.database_replica_url else ("default",)
     routes: list[Any] = [
         Route("/", root),
         Route("/healthz", healthz),
+        Route("/readyz", readiness_route(readiness_checks(broker, store, databases))),
+        Route("/metrics", metrics_route(metrics, settings.metrics_token)),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(WebSocketGauge, metrics=metrics)
+    app.add_middleware(RequestLog)
     app.state.services = services
     return app
 

@@ -35,6 +35,7 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     """Apply pending migrations and serve the API (GraphiQL on /graphql in development)."""
     import uvicorn
 
+    from server.logging import logging_config
     from server.wsprotocol import GessoWebSocketProtocol
 
     settings = get_settings()
@@ -54,6 +55,7 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         ws_per_message_deflate=settings.ws_compression,
         ws=GessoWebSocketProtocol,
         log_level="info",
+        log_config=logging_config(settings.log_format),
     )
 
 

@@ -53,6 +53,10 @@ class Settings:
     upload_max_bytes: int
     imaging_workers: int
     cloak_intensity: str
+    log_format: str
+    metrics_token: str | None
+    database_replica_url: str | None
+    read_your_writes_seconds: int
 
     @property
     def is_production(self) -> bool:
@@ -151,7 +155,28 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
+        log_format=_choice(
+            values, "GESSO_LOG_FORMAT", "json" if env == "production" else "text", ("json", "text")
+        ),
+        metrics_token=values.get("GESSO_METRICS_TOKEN", "") or None,
+        database_replica_url=_replica_url(values, database_url),
+        read_your_writes_seconds=_int(
+            values, "GESSO_READ_YOUR_WRITES_SECONDS", 5, low=1, high=3600
+        ),
     )
+
+
+def _replica_url(values: dict[str, str], database_url: str) -> str | None:
+    replica = values.get("DATABASE_REPLICA_URL", "") or None
+    if replica is None:
+        return None
+    postgres = ("postgres://", "postgresql://", "asyncpg://")
+    if not (replica.startswith(postgres) and database_url.startswith(postgres)):
+        raise SettingsError(
+            "DATABASE_REPLICA_URL needs PostgreSQL for it and for DATABASE_URL "
+            "(postgres://user:pass@host:5432/db)"
+        )
+    return replica
 
 
 @cache

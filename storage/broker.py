@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import struct
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -33,6 +35,16 @@ log = logging.getLogger("gesso.broker")
 DEFAULT_INBOX = 256
 # A write must not wait long on a sick Redis: the row is committed, only the doorbell is late.
 PUBLISH_TIMEOUT = 1.0
+# On Redis Cluster, sharded subscriptions live on one connection per node and redis-py reads them
+# round-robin, waiting up to this long on each: with N nodes an idle message waits at most
+# (N - 1) x this before it is read.
+SHARD_READ_WAIT = 0.1
+# What RedisBroker puts before each payload: a marker byte and the publisher's wall-clock time, so
+# a receiver can measure publish-to-delivery lag. A payload without the marker (an older process,
+# redis-cli) is delivered as it is.
+ENVELOPE_MARK = b"\x00"
+_STAMP = struct.Struct("!d")
+ENVELOPE_SIZE = len(ENVELOPE_MARK) + _STAMP.size
 
 
 class BrokerError(Exception):
@@ -152,6 +164,9 @@ class Broker:
     async def publish(self, channel: str, payload: bytes) -> None:
         raise NotImplementedError
 
+    async def ping(self) -> None:
+        """Raise ``BrokerUnavailable`` unless messages can cross between processes."""
+
     def listener(self, maxsize: int = DEFAULT_INBOX) -> Listener:
         listener = Listener(self, maxsize)
         self._listeners.add(listener)
@@ -236,6 +251,8 @@ class RedisBroker(Broker):
         self._reader: asyncio.Task[None] | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._closing = False
+        # Called with the seconds between a publish (in any process) and its arrival here.
+        self.on_lag: Callable[[float], None] | None = None
 
     async def start(self) -> None:
         options: dict[str, Any] = {
@@ -274,14 +291,27 @@ class RedisBroker(Broker):
     async def publish(self, channel: str, payload: bytes) -> None:
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
+                envelope = ENVELOPE_MARK + _STAMP.pack(time.time()) + payload
                 if self.sharded:
-                    await self._client.spublish(channel, payload)
+                    await self._client.spublish(channel, envelope)
                 else:
-                    await self._client.publish(channel, payload)
+                    await self._client.publish(channel, envelope)
         except (RedisError, OSError, TimeoutError) as error:
             raise BrokerUnavailable(f"cannot publish to Redis: {error}") from error
 
+    async def ping(self) -> None:
+        """Raise ``BrokerUnavailable`` unless Redis answers a PING (readiness checks)."""
+        if self._client is None:
+            raise BrokerUnavailable("the broker has not started")
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as error:
+            raise BrokerUnavailable(f"Redis does not answer: {error}") from error
+
     async def _connect(self) -> None:
+        if self.cluster:
+            # Learns the slot map; the cluster's pub/sub routes each shard channel with it.
+            await self._client.initialize()
         pubsub = self._client.pubsub()
         # Subscribe to a channel of our own first: redis-py reads nothing without a subscription.
         await self._send(pubsub, True, ["gesso:broker:alive"])
@@ -337,12 +367,22 @@ class RedisBroker(Broker):
                     log.debug("Redis still unreachable: %s", error)
                 continue
             try:
-                message = await self._pubsub.get_message(timeout=1.0)
+                message = await self._next_message()
             except (RedisError, OSError) as error:
                 self._interrupted(error)
                 continue
             if message is not None:
                 self._handle(message)
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        if self.cluster and self.sharded:
+            # Shard channels are spread over one connection per node; get_message reads none.
+            sharded: dict[str, Any] | None = await self._pubsub.get_sharded_message(
+                timeout=SHARD_READ_WAIT
+            )
+            return sharded
+        classic: dict[str, Any] | None = await self._pubsub.get_message(timeout=1.0)
+        return classic
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -350,11 +390,19 @@ class RedisBroker(Broker):
         if isinstance(channel, bytes):
             channel = channel.decode()
         if kind in ("message", "smessage"):
-            self._dispatch(channel, message["data"])
+            self._dispatch(channel, self._opened(message["data"]))
         elif kind in ("subscribe", "ssubscribe"):
             future = self._confirmations.pop(channel, None)
             if future is not None and not future.done():
                 future.set_result(None)
+
+    def _opened(self, data: bytes) -> bytes:
+        if len(data) < ENVELOPE_SIZE or data[:1] != ENVELOPE_MARK:
+            return data
+        if self.on_lag is not None:
+            (published,) = _STAMP.unpack_from(data, 1)
+            self.on_lag(max(0.0, time.time() - published))
+        return data[ENVELOPE_SIZE:]
 
     def _interrupted(self, error: Exception) -> None:
         log.warning("lost the Redis connection (%s); live listeners must resume", error)

@@ -8,9 +8,13 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.client import TransactionContext
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
+from tortoise.transactions import in_transaction as tortoise_transaction
+
+from storage.replica import REPLICA, ReplicaRouter
 
 APP_LABEL = "gesso"
 MODELS_MODULE = "storage.models"
@@ -39,8 +43,14 @@ def normalize_url(url: str) -> str:
     )
 
 
+# SQL statements sent to PostgreSQL by this process, by the role of the connection ("primary" or
+# "replica"); read by the metrics endpoint. A plain dict: counting costs one addition.
+STATEMENTS: dict[str, int] = {}
+
+
 class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
-    """An asyncpg connection returned to the pool without asyncpg's reset query.
+    """An asyncpg connection returned to the pool without asyncpg's reset query, counting the
+    statements it runs (``STATEMENTS``).
 
     The default (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) runs each time a
     connection goes back to the pool, which Tortoise does after every query: a round trip per
@@ -48,20 +58,58 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
     transaction is still rolled back on release, whatever this returns.
     """
 
+    role = "primary"
+
     def get_reset_query(self) -> str:
         return ""
 
+    def _count(self, statements: int = 1) -> None:
+        STATEMENTS[self.role] = STATEMENTS.get(self.role, 0) + statements
 
-def _connection(url: str) -> str | dict[str, Any]:
+    # The four methods Tortoise's asyncpg client calls.
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetch(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetchrow(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().execute(*args, **kwargs)
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().executemany(*args, **kwargs)
+
+
+class ReplicaConnection(PooledConnection):
+    """A pooled connection to the read replica (counted apart)."""
+
+    role = "replica"
+
+
+def _connection(url: str, connection_class: type[PooledConnection] = PooledConnection) -> Any:
     normalized = normalize_url(url)
     if not normalized.startswith("postgres://"):
         return normalized
     config = expand_db_url(normalized)
-    config["credentials"]["connection_class"] = PooledConnection
+    config["credentials"]["connection_class"] = connection_class
     return config
 
 
-def tortoise_config(url: str) -> dict[str, Any]:
+def tortoise_config(url: str, replica_url: str | None = None) -> dict[str, Any]:
+    """Tortoise's configuration; with ``replica_url``, a ``replica`` connection and the router
+    that uses it inside ``storage.replica.reads_from_replica``."""
+    config = _config(url)
+    if replica_url is not None:
+        config["connections"][REPLICA] = _connection(replica_url, ReplicaConnection)
+        config["routers"] = [ReplicaRouter]
+    return config
+
+
+def _config(url: str) -> dict[str, Any]:
     return {
         "connections": {"default": _connection(url)},
         "apps": {
@@ -76,9 +124,17 @@ def tortoise_config(url: str) -> dict[str, Any]:
     }
 
 
-async def connect(url: str) -> None:
+PRIMARY = "default"
+
+
+def in_transaction() -> TransactionContext:
+    """A transaction on the primary (Tortoise needs the name once a replica is configured)."""
+    return tortoise_transaction(PRIMARY)
+
+
+async def connect(url: str, replica_url: str | None = None) -> None:
     """Initialise Tortoise for this process (connections open lazily on first query)."""
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    await Tortoise.init(config=tortoise_config(url, replica_url), _enable_global_fallback=True)
 
 
 async def migrate(url: str) -> None:

@@ -91,3 +91,13 @@ def test_dockerfile_runs_as_a_user_and_caches_dependencies() -> None:
     assert "USER gesso" in dockerfile
     lock_copy = dockerfile.index("COPY pyproject.toml requirements.lock")
     assert lock_copy < dockerfile.index("COPY server ./server")
+
+
+def test_apps_are_healthy_only_when_their_dependencies_answer() -> None:
+    services = _compose()["services"]
+    for app in ("app1", "app2"):
+        check = " ".join(services[app]["healthcheck"]["test"])
+        assert "http://127.0.0.1:8000/readyz" in check, app
+        env = services[app]["environment"]
+        assert env["GESSO_LOG_FORMAT"] == "json"
+        assert env["DATABASE_REPLICA_URL"] == "${DATABASE_REPLICA_URL:-}"  # off unless set

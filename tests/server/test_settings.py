@@ -36,3 +36,44 @@ def test_bad_values_name_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         read_settings(environ, env_file=tmp_path / "none")
+
+
+def test_production_logs_json_and_development_text(tmp_path: Path) -> None:
+    missing = tmp_path / "none"
+    assert read_settings({}, env_file=missing).log_format == "text"
+    assert read_settings({"GESSO_ENV": "production"}, env_file=missing).log_format == "json"
+    assert read_settings({"GESSO_LOG_FORMAT": "JSON"}, env_file=missing).log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"GESSO_LOG_FORMAT": "xml"}, "GESSO_LOG_FORMAT must be one of json, text"),
+        ({"GESSO_READ_YOUR_WRITES_SECONDS": "0"}, "GESSO_READ_YOUR_WRITES_SECONDS must be in"),
+        (
+            {"DATABASE_REPLICA_URL": "postgres://r@replica/gesso"},
+            "DATABASE_REPLICA_URL needs PostgreSQL for it and for DATABASE_URL",
+        ),
+        (
+            {"DATABASE_URL": "postgres://p@primary/gesso", "DATABASE_REPLICA_URL": "sqlite://x"},
+            "DATABASE_REPLICA_URL needs PostgreSQL",
+        ),
+    ],
+)
+def test_bad_observability_and_replica_values_name_the_variable(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        read_settings(environ, env_file=tmp_path / "none")
+
+
+def test_a_replica_next_to_a_postgres_primary(tmp_path: Path) -> None:
+    settings = read_settings(
+        {
+            "DATABASE_URL": "postgres://p@primary/gesso",
+            "DATABASE_REPLICA_URL": "postgresql://r@replica/gesso",
+        },
+        env_file=tmp_path / "none",
+    )
+    assert settings.database_replica_url == "postgresql://r@replica/gesso"
+    assert settings.read_your_writes_seconds == 5

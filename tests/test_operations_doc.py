@@ -1,0 +1,47 @@
+"""docs/operations.md sizes the platform from measured numbers: each one it cites must be the one
+docs/benchmarks.md records, so a new benchmark run that changes them fails here until the
+operations guide is redone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _read(name: str) -> str:
+    return (REPO / "docs" / name).read_text()
+
+
+# (as cited in operations.md, where benchmarks.md records it)
+CITED = [
+    ("165 home-feed pages per second", r"\| GraphQL, first page \| [\d,]+ \| 165 \|"),
+    ("5.91 ms of CPU", r"\| GraphQL, first page \|(?: [^|]+ \|){6} 0 \| 5\.91 \|"),
+    ("0.90 ms of CPU per page", r"\| GraphQL, first page \|(?: [^|]+ \|){7} 5\.91 \| 0\.90 \|"),
+    ("p99 195.5 ms", r"p99 195\.5 ms"),
+    ("41.8 KiB", r"\| 10,000 \|(?: [^|]+ \|){7} 41\.8 \|"),
+    ("1,000 subscribers of a process with p99 101 ms", r"\| 1,000 \|(?: [^|]+ \|){4} 101 \|"),
+    ("5,000 with p99 649 ms", r"\| 5,000 \|(?: [^|]+ \|){4} 649 \|"),
+    ("10,000 in 1.33 s", r"10k subscribers all delivered in 1\.33 s"),
+    ("3.43 s of one core", r"\| wall time, median of 3 \| 3\.43 s \|"),
+    ("up to 526 MB", r"\| peak memory \(ru_maxrss\) \| 526 MB \|"),
+]
+
+
+def test_every_cited_measurement_is_the_recorded_one() -> None:
+    operations = " ".join(_read("operations.md").split())  # lines wrap anywhere
+    benchmarks = _read("benchmarks.md")
+    for cited, recorded in CITED:
+        assert cited in operations, cited
+        assert re.search(recorded, benchmarks), recorded
+
+
+def test_the_derivative_bytes_are_the_sum_of_the_recorded_files() -> None:
+    sizes = re.findall(
+        r"\| (?:display|medium|thumbnail)\.(?:webp|jpg) \d+x\d+ \| ([\d,]+) bytes",
+        _read("benchmarks.md"),
+    )
+    assert len(sizes) == 6
+    total = sum(int(size.replace(",", "")) for size in sizes)
+    assert f"take {total:,} bytes" in " ".join(_read("operations.md").split())
