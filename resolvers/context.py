@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from resolvers.media import MediaService
 
 
+def _no_media_urls(key: str, asset_id: int) -> str:
+    raise RuntimeError("media URLs are not set up (Services.media_url)")
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """Process-wide configuration and services the resolvers need; built once at start-up."""
@@ -24,8 +28,9 @@ class Services:
     subscriber_inbox: int = 256
     # Protected uploads (object store, keys, worker pool); None where uploads are not set up.
     media: MediaService | None = None
-    # The URL a client fetches a stored object from.
-    media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
+    # The URL a client fetches a stored object from: (object key, media asset id) -> a signed,
+    # expiring URL (server.signing); the server sets it up, so without it no URL can be made.
+    media_url: Callable[[str, int], str] = field(default=_no_media_urls)
     upload_max_bytes: int = 30 * 1024 * 1024
 
 

@@ -24,8 +24,10 @@ from resolvers.context import Context, Services
 from resolvers.media import sweep_orphans
 from schema.root import schema
 from server.auth import BearerAuth
-from server.media import create_media_service, create_store, media_route
+from server.crawlers import RefuseAICrawlers
+from server.media import create_media_service, create_signer, create_store, media_route
 from server.settings import Settings, get_settings
+from server.signals import signal_routes
 from server.websockets import (
     TransportWSHandler,
     WebSocketAdapter,
@@ -103,14 +105,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     broker = create_broker(settings)
     store = create_store(settings)
     media = create_media_service(settings, store)
+    signer = create_signer(settings)
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
         subscriber_inbox=settings.subscriber_inbox,
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
+        media_url=signer.url,
     )
     graphql = BearerAuth(GessoGraphQL(services, settings))
+    api = RefuseAICrawlers(graphql, enabled=settings.block_ai_crawlers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,9 +155,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[Any] = [
         Route("/", root),
         Route("/healthz", healthz),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),
+        Route("/graphql", api, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", api),
+        Route("/media/{key:path}", media_route(store, signer, settings), methods=["GET", "HEAD"]),
+        *signal_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services

@@ -53,6 +53,11 @@ class Settings:
     upload_max_bytes: int
     imaging_workers: int
     cloak_intensity: str
+    public_url: str | None
+    media_url_ttl_seconds: int
+    block_ai_crawlers: bool
+    tdm_policy_url: str | None
+    rights_contact: str | None
 
     @property
     def is_production(self) -> bool:
@@ -151,7 +156,30 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
+        public_url=_url(values, "GESSO_PUBLIC_URL"),
+        media_url_ttl_seconds=_int(
+            values, "GESSO_MEDIA_URL_TTL_SECONDS", 3600, low=60, high=7 * 24 * 3600
+        ),
+        block_ai_crawlers=_bool(values, "GESSO_BLOCK_AI_CRAWLERS", True),
+        tdm_policy_url=_url(values, "GESSO_TDM_POLICY_URL"),
+        rights_contact=_text(values, "GESSO_RIGHTS_CONTACT"),
     )
+
+
+def _url(values: dict[str, str], name: str) -> str | None:
+    raw = values.get(name, "").strip()
+    if raw == "":
+        return None
+    if not raw.startswith(("https://", "http://")) or not raw.isascii() or " " in raw:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
+    return raw.rstrip("/") if name == "GESSO_PUBLIC_URL" else raw
+
+
+def _text(values: dict[str, str], name: str) -> str | None:
+    raw = values.get(name, "").strip()
+    if raw and (not raw.isascii() or not raw.isprintable()):
+        raise SettingsError(f"{name} must be printable ASCII (it is sent in headers), got {raw!r}")
+    return raw or None
 
 
 @cache
