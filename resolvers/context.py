@@ -11,6 +11,7 @@ from storage.broker import Broker, InProcessBroker
 from storage.models import User
 
 if TYPE_CHECKING:
+    from resolvers.limits import Limiter
     from resolvers.media import MediaService
 
 
@@ -32,6 +33,8 @@ class Services:
     # expiring URL (server.signing); the server sets it up, so without it no URL can be made.
     media_url: Callable[[str, int], str] = field(default=_no_media_urls)
     upload_max_bytes: int = 30 * 1024 * 1024
+    # Rate limits (write limits and sign-in throttles are charged by resolvers); None: no limits.
+    limiter: Limiter | None = None
 
 
 @dataclass(slots=True)

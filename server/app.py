@@ -15,7 +15,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -26,6 +26,7 @@ from schema.root import schema
 from server.auth import BearerAuth
 from server.crawlers import RefuseAICrawlers
 from server.media import create_media_service, create_signer, create_store, media_route
+from server.ratelimit import RateLimitRequests, client_ip, create_limiter, viewer_id
 from server.settings import Settings, get_settings
 from server.signals import signal_routes
 from server.websockets import (
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     store = create_store(settings)
     media = create_media_service(settings, store)
     signer = create_signer(settings)
+    limiter = create_limiter(settings)
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
@@ -113,9 +115,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
         media_url=signer.url,
+        limiter=limiter,
     )
-    graphql = BearerAuth(GessoGraphQL(services, settings))
-    api = RefuseAICrawlers(graphql, enabled=settings.block_ai_crawlers)
+    graphql = BearerAuth(
+        RateLimitRequests(GessoGraphQL(services, settings), limiter, "account", viewer_id)
+    )
+    api = RefuseAICrawlers(
+        RateLimitRequests(graphql, limiter, "ip", client_ip), enabled=settings.block_ai_crawlers
+    )
+    media_endpoint = RateLimitRequests(
+        request_response(media_route(store, signer, settings)), limiter, "media", client_ip
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             media.shutdown()
             await store.close()
             await broker.close()
+            await limiter.store.close()
             await db.close()
 
     async def root(request: Request) -> Response:
@@ -157,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/graphql", api, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", api),
-        Route("/media/{key:path}", media_route(store, signer, settings), methods=["GET", "HEAD"]),
+        Route("/media/{key:path}", media_endpoint, methods=["GET", "HEAD"]),
         *signal_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -58,6 +58,8 @@ class Settings:
     block_ai_crawlers: bool
     tdm_policy_url: str | None
     rights_contact: str | None
+    rate_limits_enabled: bool
+    rate_limits: str
 
     @property
     def is_production(self) -> bool:
@@ -163,7 +165,20 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         block_ai_crawlers=_bool(values, "GESSO_BLOCK_AI_CRAWLERS", True),
         tdm_policy_url=_url(values, "GESSO_TDM_POLICY_URL"),
         rights_contact=_text(values, "GESSO_RIGHTS_CONTACT"),
+        rate_limits_enabled=_bool(values, "GESSO_RATE_LIMITS_ENABLED", True),
+        rate_limits=_rate_limits(values, "GESSO_RATE_LIMITS"),
     )
+
+
+def _rate_limits(values: dict[str, str], name: str) -> str:
+    from resolvers.limits import parse_limits  # the limit names live with the limits
+
+    raw = values.get(name, "").strip()
+    try:
+        parse_limits(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
+    return raw
 
 
 def _url(values: dict[str, str], name: str) -> str | None:
