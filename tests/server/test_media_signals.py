@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,14 +27,6 @@ PROFILE = """mutation($i: UpdateProfileInput!) { updateProfile(input: $i) {
 RESERVED = {"x-robots-tag": "noai, noimageai", "tdm-reservation": "1"}
 POLICY_URL = "http://testserver/tdm-policy.json"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0"
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
