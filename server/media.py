@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from imaging.provenance import SigningCredentials
 from resolvers.consent import media_policy
 from resolvers.media import MediaService
 from server.crawlers import ai_crawler
@@ -54,7 +56,59 @@ def create_media_service(settings: Settings, store: ObjectStore) -> MediaService
         intensity=settings.cloak_intensity,
         workers=settings.imaging_workers,
         keep_originals=settings.keep_originals,
+        c2pa=c2pa_credentials(settings),
     )
+
+
+def c2pa_credentials(settings: Settings) -> SigningCredentials | None:
+    """The C2PA signing certificate (followed by its CA) and key from settings, or None."""
+    given = {
+        "GESSO_C2PA_CERT": settings.c2pa_certificate,
+        "GESSO_C2PA_KEY": settings.c2pa_key,
+        "GESSO_C2PA_CA": settings.c2pa_ca,
+    }
+    if all(path is None for path in given.values()):
+        return None
+    contents: dict[str, bytes] = {}
+    for name, path in given.items():
+        if path is None:
+            missing = " and ".join(n for n, p in given.items() if p is None)
+            raise SettingsError(f"C2PA signing needs {missing} too (see gesso c2pa-init)")
+        try:
+            contents[name] = path.read_bytes()
+        except OSError as error:
+            raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+        if b"-----BEGIN " not in contents[name]:
+            raise SettingsError(f"{name}: {path} is not a PEM file")
+    try:
+        import c2pa  # noqa: F401 - only to fail at start, not on the first upload
+    except ImportError:
+        raise SettingsError(
+            "GESSO_C2PA_CERT is set but the c2pa extra is not installed (pip install 'gesso[c2pa]')"
+        ) from None
+    _check_pair(contents["GESSO_C2PA_CERT"], contents["GESSO_C2PA_KEY"])
+    return SigningCredentials(
+        certificate_chain=contents["GESSO_C2PA_CERT"].rstrip() + b"\n" + contents["GESSO_C2PA_CA"],
+        private_key=contents["GESSO_C2PA_KEY"],
+    )
+
+
+def _check_pair(certificate_pem: bytes, key_pem: bytes) -> None:
+    """Fail at start, not on the first upload, if the key or the certificate cannot sign."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError as error:
+        raise SettingsError(f"GESSO_C2PA_CERT / GESSO_C2PA_KEY unreadable: {error}") from None
+    if certificate.public_key() != key.public_key():
+        raise SettingsError("GESSO_C2PA_KEY is not the key of the GESSO_C2PA_CERT certificate")
+    if certificate.not_valid_after_utc < datetime.now(UTC):
+        raise SettingsError(
+            f"GESSO_C2PA_CERT expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+        )
 
 
 def create_signer(settings: Settings) -> MediaSigner:

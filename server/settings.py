@@ -60,6 +60,9 @@ class Settings:
     rights_contact: str | None
     rate_limits_enabled: bool
     rate_limits: str
+    c2pa_certificate: Path | None
+    c2pa_key: Path | None
+    c2pa_ca: Path | None
 
     @property
     def is_production(self) -> bool:
@@ -167,7 +170,15 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         rights_contact=_text(values, "GESSO_RIGHTS_CONTACT"),
         rate_limits_enabled=_bool(values, "GESSO_RATE_LIMITS_ENABLED", True),
         rate_limits=_rate_limits(values, "GESSO_RATE_LIMITS"),
+        c2pa_certificate=_path(values, "GESSO_C2PA_CERT"),
+        c2pa_key=_path(values, "GESSO_C2PA_KEY"),
+        c2pa_ca=_path(values, "GESSO_C2PA_CA"),
     )
+
+
+def _path(values: dict[str, str], name: str) -> Path | None:
+    raw = values.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
 
 
 def _rate_limits(values: dict[str, str], name: str) -> str:
