@@ -91,3 +91,12 @@ def test_dockerfile_runs_as_a_user_and_caches_dependencies() -> None:
     assert "USER gesso" in dockerfile
     lock_copy = dockerfile.index("COPY pyproject.toml requirements.lock")
     assert lock_copy < dockerfile.index("COPY server ./server")
+
+
+def test_apps_see_client_addresses_through_the_proxy() -> None:
+    # per-address rate limits need the client's address, which only the proxy's header carries
+    services = _compose()["services"]
+    for app in ("app1", "app2"):
+        assert services[app]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+        assert "ports" not in services[app]  # so nobody but the proxy can set that header
+    assert "--to app1:8000 --to app2:8000" in services["proxy"]["command"]
