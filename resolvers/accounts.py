@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from resolvers import passwords
+from resolvers import limits, passwords
 from resolvers.context import Context
 from resolvers.errors import (
     AuthenticationRequired,
@@ -118,13 +118,19 @@ class Session:
 
 async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     """Sign in by handle or email; the same error for an unknown account and a wrong password."""
+    await limits.charge(ctx.services, "login_ip", limits.client_ip(ctx))
     login = login.strip().lower()
     user = None
     if 0 < len(login) <= 254 and len(password) <= PASSWORD_MAX and storable(login):
         lookup = {"email_key": login} if "@" in login else {"handle_key": login}
         user = await User.filter(**lookup).first()
+    # Failed attempts are counted per account (by id, so handle and email share one count);
+    # once over the limit, the password is not even checked until the window has room again.
+    account = user.id if user is not None else login[:254]
+    await limits.check(ctx.services, "login_account", account)
     ok = await passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
+        await limits.charge(ctx.services, "login_account", account)
         raise InputError.single(
             None, "wrong handle, email or password", ErrorCode.INVALID_CREDENTIALS
         )

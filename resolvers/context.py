@@ -13,7 +13,12 @@ from storage.models import User
 from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
+    from resolvers.limits import Limiter
     from resolvers.media import MediaService
+
+
+def _no_media_urls(key: str, asset_id: int) -> str:
+    raise RuntimeError("media URLs are not set up (Services.media_url)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +31,16 @@ class Services:
     subscriber_inbox: int = 256
     # Protected uploads (object store, keys, worker pool); None where uploads are not set up.
     media: MediaService | None = None
-    # The URL a client fetches a stored object from.
-    media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
+    # The URL a client fetches a stored object from: (object key, media asset id) -> a signed,
+    # expiring URL (server.signing); the server sets it up, so without it no URL can be made.
+    media_url: Callable[[str, int], str] = field(default=_no_media_urls)
     upload_max_bytes: int = 30 * 1024 * 1024
     # Where operations and pipeline runs are measured (server.metrics in the app).
     observer: Observer = field(default_factory=NullObserver)
     # With a read replica: who wrote recently, so their reads stay on the primary (else None).
     recent_writes: RecentWrites | None = None
+    # Rate limits (write limits and sign-in throttles are charged by resolvers); None: no limits.
+    limiter: Limiter | None = None
 
 
 @dataclass(slots=True)

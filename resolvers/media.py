@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from imaging.errors import ImagingError
-from resolvers import channels, events
+from resolvers import channels, events, limits
 from resolvers.accounts import require_viewer
 from resolvers.context import Context, Services
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
@@ -33,6 +33,7 @@ from storage.objects import IMMUTABLE, ObjectStore, ObjectStoreError, content_ke
 
 if TYPE_CHECKING:
     from imaging.pipeline import ProtectedImage
+    from imaging.provenance import SigningCredentials
 
 log = logging.getLogger("gesso.media")
 
@@ -67,6 +68,8 @@ class MediaService:
     intensity: str = "default"
     workers: int = 1
     keep_originals: bool = False
+    # C2PA content credentials for the JPEG derivatives (None: not signed).
+    c2pa: SigningCredentials | None = None
     _pool: Executor | None = field(default=None, init=False, repr=False)
 
     def pool(self) -> Executor:
@@ -95,12 +98,13 @@ class Protected:
 
 def _protect_job(
     data: bytes, watermark_id: int, artist_key: bytes, watermark_key: bytes, intensity: str,
-    artist_name: str, rights: str,
+    artist_name: str, rights: str, c2pa: SigningCredentials | None = None,
 ) -> tuple[ProtectedImage, str]:  # fmt: skip
     """Runs in a worker process (which alone pays for importing the imaging stack)."""
     from PIL import Image
 
     from imaging.pipeline import protect
+    from imaging.provenance import sign_derivatives
 
     image = protect(
         data,
@@ -111,6 +115,8 @@ def _protect_job(
         artist_name=artist_name,
         rights=rights,
     )
+    if c2pa is not None:
+        image = sign_derivatives(image, c2pa, title=f"work of {artist_name}", author=artist_name)
     thumbnail = min(image.derivatives, key=lambda d: d.width * d.height)
     with Image.open(io.BytesIO(thumbnail.data)) as opened:
         pixel = opened.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
@@ -190,6 +196,7 @@ async def protect_uploads(
     if not uploads:
         return []
     media = _media(services)
+    await limits.charge(services, "upload", owner.id, cost=len(uploads))
     loop = asyncio.get_running_loop()
     rights = f"© {owner.display_name or owner.handle} (@{owner.handle}). All rights reserved."
     done: list[Protected] = []
@@ -200,7 +207,7 @@ async def protect_uploads(
             image, colour = await loop.run_in_executor(
                 media.pool(), _protect_job, upload.data, watermark_id,
                 media.cloak_keys(owner.id), media.watermark_key, media.intensity,
-                owner.display_name or owner.handle, rights,
+                owner.display_name or owner.handle, rights, media.c2pa,
             )  # fmt: skip
         except ImagingError as error:
             await _progress(owner, services, upload, "refused", 1.0, error=str(error))

@@ -159,7 +159,7 @@ class MediaAsset(Node):
                 width=int(str(v["width"])),
                 height=int(str(v["height"])),
                 byte_size=int(str(v["byte_size"])),
-                url=url(str(v["key"])),
+                url=url(str(v["key"]), self.row.id),
             )
             for v in self.row.variants
         ]
@@ -173,7 +173,7 @@ class MediaAsset(Node):
     ) -> str | None:
         for v in self.row.variants:
             if v["size"] == size.value and v["format"] == format.value:
-                return info.context.services.media_url(str(v["key"]))
+                return info.context.services.media_url(str(v["key"]), self.row.id)
         return None
 
     @strawberry.field

@@ -32,6 +32,7 @@ class ErrorCodes(SchemaExtension):
             original = error.original_error
             if isinstance(original, GessoError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
+                error.extensions.update(getattr(original, "extensions", {}))
 
 
 class GessoSchema(strawberry.Schema):

@@ -11,7 +11,7 @@ stamp=.venv/.stamp-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -c requirements.lock -e '.[dev,c2pa]'
   rm -f .venv/.stamp-*
   touch "$stamp"
 fi

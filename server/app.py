@@ -15,7 +15,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
@@ -25,11 +25,14 @@ from resolvers.context import Context, Services
 from resolvers.media import sweep_orphans
 from schema.root import schema
 from server.auth import BearerAuth
+from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
-from server.media import create_media_service, create_store, media_route
+from server.media import create_media_service, create_signer, create_store, media_route
 from server.metrics import Metrics, WebSocketGauge, metrics_route
+from server.ratelimit import RateLimitRequests, client_ip, create_limiter, viewer_id
 from server.settings import Settings, get_settings
+from server.signals import signal_routes
 from server.websockets import (
     TransportWSHandler,
     WebSocketAdapter,
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     metrics = Metrics(broker)
     if isinstance(broker, RedisBroker):
         broker.on_lag = metrics.observe_lag
+    signer = create_signer(settings)
+    limiter = create_limiter(settings)
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
         broker=broker,
@@ -134,8 +139,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         if settings.database_replica_url
         else None,
+        media_url=signer.url,
+        limiter=limiter,
     )
-    graphql = BearerAuth(GessoGraphQL(services, settings))
+    graphql = BearerAuth(
+        RateLimitRequests(GessoGraphQL(services, settings), limiter, "account", viewer_id)
+    )
+    api = RefuseAICrawlers(
+        RateLimitRequests(graphql, limiter, "ip", client_ip), enabled=settings.block_ai_crawlers
+    )
+    media_endpoint = RateLimitRequests(
+        request_response(media_route(store, signer, settings)), limiter, "media", client_ip
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -165,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await broker.close()
             if services.recent_writes is not None:
                 await services.recent_writes.close()
+            await limiter.store.close()
             await db.close()
 
     async def root(request: Request) -> Response:
@@ -180,9 +196,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readiness_route(readiness_checks(broker, store, databases))),
         Route("/metrics", metrics_route(metrics, settings.metrics_token)),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        Route("/media/{key:path}", media_route(store), methods=["GET", "HEAD"]),
+        Route("/graphql", api, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", api),
+        Route("/media/{key:path}", media_endpoint, methods=["GET", "HEAD"]),
+        *signal_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(WebSocketGauge, metrics=metrics)

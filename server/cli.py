@@ -216,6 +216,30 @@ def identify(file: Path, as_json: bool) -> None:
     run_identify(get_settings(), path=file, as_json=as_json)
 
 
+@main.command("c2pa-init")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the files (default $GESSO_DATA_DIR/c2pa).",
+)
+@click.option("--force", is_flag=True, help="Replace files that exist.")
+def c2pa_init(directory: Path | None, force: bool) -> None:
+    """Make a development CA and a signing certificate for C2PA content credentials."""
+    from server.c2pa_ca import write_development_ca
+
+    target = directory or get_settings().data_dir / "c2pa"
+    try:
+        paths = write_development_ca(target.resolve(), force=force)
+    except FileExistsError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo("Development certificates written; readers trust them only if told to. Set:")
+    click.echo(f"GESSO_C2PA_CERT={paths.certificate}")
+    click.echo(f"GESSO_C2PA_KEY={paths.key}")
+    click.echo(f"GESSO_C2PA_CA={paths.ca_certificate}")
+
+
 def _redacted(url: str) -> str:
     if "@" not in url:
         return url

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from imaging.provenance import SigningCredentials
+from resolvers.consent import media_policy
 from resolvers.media import MediaService
+from server.crawlers import ai_crawler
 from server.secrets import cloak_key, platform_secret, watermark_key
 from server.settings import Settings, SettingsError
+from server.signals import base_url, media_signal_headers, tdm_policy_url
+from server.signing import MediaSigner, SignatureError, media_signing_key
+from storage.models import TrainingPolicy
 from storage.objects import (
     InvalidKey,
     LocalObjectStore,
@@ -49,37 +56,123 @@ def create_media_service(settings: Settings, store: ObjectStore) -> MediaService
         intensity=settings.cloak_intensity,
         workers=settings.imaging_workers,
         keep_originals=settings.keep_originals,
+        c2pa=c2pa_credentials(settings),
     )
 
 
-def media_route(store: ObjectStore) -> Callable[[Request], Awaitable[Response]]:
-    """``GET /media/<key>``: a public object with its stored Content-Type, Cache-Control and ETag.
+def c2pa_credentials(settings: Settings) -> SigningCredentials | None:
+    """The C2PA signing certificate (followed by its CA) and key from settings, or None."""
+    given = {
+        "GESSO_C2PA_CERT": settings.c2pa_certificate,
+        "GESSO_C2PA_KEY": settings.c2pa_key,
+        "GESSO_C2PA_CA": settings.c2pa_ca,
+    }
+    if all(path is None for path in given.values()):
+        return None
+    contents: dict[str, bytes] = {}
+    for name, path in given.items():
+        if path is None:
+            missing = " and ".join(n for n, p in given.items() if p is None)
+            raise SettingsError(f"C2PA signing needs {missing} too (see gesso c2pa-init)")
+        try:
+            contents[name] = path.read_bytes()
+        except OSError as error:
+            raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+        if b"-----BEGIN " not in contents[name]:
+            raise SettingsError(f"{name}: {path} is not a PEM file")
+    try:
+        import c2pa  # noqa: F401 - only to fail at start, not on the first upload
+    except ImportError:
+        raise SettingsError(
+            "GESSO_C2PA_CERT is set but the c2pa extra is not installed (pip install 'gesso[c2pa]')"
+        ) from None
+    _check_pair(contents["GESSO_C2PA_CERT"], contents["GESSO_C2PA_KEY"])
+    return SigningCredentials(
+        certificate_chain=contents["GESSO_C2PA_CERT"].rstrip() + b"\n" + contents["GESSO_C2PA_CA"],
+        private_key=contents["GESSO_C2PA_KEY"],
+    )
 
-    Private keys and unknown keys are 404 alike.
+
+def _check_pair(certificate_pem: bytes, key_pem: bytes) -> None:
+    """Fail at start, not on the first upload, if the key or the certificate cannot sign."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError as error:
+        raise SettingsError(f"GESSO_C2PA_CERT / GESSO_C2PA_KEY unreadable: {error}") from None
+    if certificate.public_key() != key.public_key():
+        raise SettingsError("GESSO_C2PA_KEY is not the key of the GESSO_C2PA_CERT certificate")
+    if certificate.not_valid_after_utc < datetime.now(UTC):
+        raise SettingsError(
+            f"GESSO_C2PA_CERT expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+        )
+
+
+def create_signer(settings: Settings) -> MediaSigner:
+    return MediaSigner(
+        media_signing_key(platform_secret(settings)), ttl_seconds=settings.media_url_ttl_seconds
+    )
+
+
+def media_route(
+    store: ObjectStore, signer: MediaSigner, settings: Settings
+) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /media/<key>?m=&exp=&sig=``: a public object, if the URL is signed and current.
+
+    Every response, refusals included, carries the "do not train" headers unless the image's
+    artwork (or artist) allows training. Unsigned, altered or expired URLs get 403 before the
+    store is touched, so keys cannot be probed; a known AI crawler gets 403 on reserved images.
+    The body keeps its stored Content-Type and ETag; it may be cached privately until the URL
+    expires (not by shared caches: the signals follow a policy that may change).
     """
 
     async def serve(request: Request) -> Response:
         key = request.path_params["key"]
+        policy_url = tdm_policy_url(settings, base_url(settings, request))
+        reserved = media_signal_headers(TrainingPolicy.DISALLOWED, policy_url)
+        try:
+            asset_id, expires = signer.verify(key, dict(request.query_params))
+        except SignatureError as error:
+            return _error(403, "MEDIA_URL_INVALID", str(error), reserved)
+        policy = await media_policy(asset_id)
+        if policy is None:
+            return _error(404, "NOT_FOUND", "not found", reserved)
+        signals = media_signal_headers(policy, policy_url)
+        crawler = ai_crawler(request.headers.get("user-agent"))
+        if crawler is not None and settings.block_ai_crawlers and "X-Robots-Tag" in signals:
+            return _error(403, "AI_CRAWLER", f"{crawler} may not fetch this image", signals)
         try:
             stream = await store.open_stream(public_key(key))
         except (InvalidKey, ObjectNotFound):
-            return JSONResponse({"error": "not found"}, status_code=404)
+            return _error(404, "NOT_FOUND", "not found", signals)
         except ObjectStoreUnavailable:
-            return JSONResponse(
-                {"error": "the media store is unavailable"},
-                status_code=503,
-                headers={"Retry-After": "5"},
+            return _error(
+                503,
+                "STORAGE_UNAVAILABLE",
+                "the media store is unavailable",
+                {**signals, "Retry-After": "5"},
             )
         info = stream.info
         etag = f'"{info.etag}"' if info.etag and not info.etag.startswith('"') else info.etag
-        if etag and request.headers.get("if-none-match") == etag:
-            stream.close()
-            return Response(status_code=304, headers={"ETag": etag})
-        headers = {"Content-Length": str(info.size), "X-Content-Type-Options": "nosniff"}
-        if info.cache_control:
-            headers["Cache-Control"] = info.cache_control
+        max_age = max(0, expires - int(signer.clock()))
+        headers = {**signals, "Cache-Control": f"private, max-age={max_age}"}
         if etag:
             headers["ETag"] = etag
+        if etag and request.headers.get("if-none-match") == etag:
+            stream.close()
+            return Response(status_code=304, headers=headers)
+        headers |= {"Content-Length": str(info.size), "X-Content-Type-Options": "nosniff"}
         return StreamingResponse(stream, media_type=info.content_type, headers=headers)
 
     return serve
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str]) -> Response:
+    return JSONResponse(
+        {"error": message, "code": code},
+        status_code=status,
+        headers={**headers, "Cache-Control": "no-store"},
+    )

@@ -57,6 +57,16 @@ class Settings:
     metrics_token: str | None
     database_replica_url: str | None
     read_your_writes_seconds: int
+    public_url: str | None
+    media_url_ttl_seconds: int
+    block_ai_crawlers: bool
+    tdm_policy_url: str | None
+    rights_contact: str | None
+    rate_limits_enabled: bool
+    rate_limits: str
+    c2pa_certificate: Path | None
+    c2pa_key: Path | None
+    c2pa_ca: Path | None
 
     @property
     def is_production(self) -> bool:
@@ -163,6 +173,18 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         read_your_writes_seconds=_int(
             values, "GESSO_READ_YOUR_WRITES_SECONDS", 5, low=1, high=3600
         ),
+        public_url=_url(values, "GESSO_PUBLIC_URL"),
+        media_url_ttl_seconds=_int(
+            values, "GESSO_MEDIA_URL_TTL_SECONDS", 3600, low=60, high=7 * 24 * 3600
+        ),
+        block_ai_crawlers=_bool(values, "GESSO_BLOCK_AI_CRAWLERS", True),
+        tdm_policy_url=_url(values, "GESSO_TDM_POLICY_URL"),
+        rights_contact=_text(values, "GESSO_RIGHTS_CONTACT"),
+        rate_limits_enabled=_bool(values, "GESSO_RATE_LIMITS_ENABLED", True),
+        rate_limits=_rate_limits(values, "GESSO_RATE_LIMITS"),
+        c2pa_certificate=_path(values, "GESSO_C2PA_CERT"),
+        c2pa_key=_path(values, "GESSO_C2PA_KEY"),
+        c2pa_ca=_path(values, "GESSO_C2PA_CA"),
     )
 
 
@@ -177,6 +199,38 @@ def _replica_url(values: dict[str, str], database_url: str) -> str | None:
             "(postgres://user:pass@host:5432/db)"
         )
     return replica
+
+
+def _path(values: dict[str, str], name: str) -> Path | None:
+    raw = values.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def _rate_limits(values: dict[str, str], name: str) -> str:
+    from resolvers.limits import parse_limits  # the limit names live with the limits
+
+    raw = values.get(name, "").strip()
+    try:
+        parse_limits(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
+    return raw
+
+
+def _url(values: dict[str, str], name: str) -> str | None:
+    raw = values.get(name, "").strip()
+    if raw == "":
+        return None
+    if not raw.startswith(("https://", "http://")) or not raw.isascii() or " " in raw:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
+    return raw.rstrip("/") if name == "GESSO_PUBLIC_URL" else raw
+
+
+def _text(values: dict[str, str], name: str) -> str | None:
+    raw = values.get(name, "").strip()
+    if raw and (not raw.isascii() or not raw.isprintable()):
+        raise SettingsError(f"{name} must be printable ASCII (it is sent in headers), got {raw!r}")
+    return raw or None
 
 
 @cache

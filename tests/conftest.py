@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
@@ -18,6 +18,7 @@ from tortoise import Tortoise, connections
 
 from storage import db
 from tests.graphql import GraphQLClient
+from tests.services import MotoServer
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GESSO_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test"
@@ -71,6 +72,15 @@ async def clean_db(database: str) -> str:
     else:
         await conn.execute_script("".join(f"DELETE FROM {t};" for t in tables))
     return database
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[MotoServer]:
+    """moto's S3 server, one per test module that asks for it."""
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

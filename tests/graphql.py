@@ -16,6 +16,7 @@ from tortoise import Tortoise
 
 from server.app import create_app
 from server.settings import read_settings
+from tests.e2e.live import ONE_ADDRESS_MANY_USERS
 
 
 @dataclass
@@ -57,6 +58,7 @@ class GraphQLClient:
                     "GESSO_ENV": "test",
                     "GESSO_MIGRATE_ON_START": "false",
                     "GESSO_DATA_DIR": data_dir,
+                    "GESSO_RATE_LIMITS": ONE_ADDRESS_MANY_USERS,
                     **environ,
                 }
             )
@@ -74,6 +76,7 @@ class GraphQLClient:
             finally:
                 services.media.shutdown()
                 await services.media.store.close()
+                await services.limiter.store.close()
 
     @classmethod
     @contextlib.asynccontextmanager

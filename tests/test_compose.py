@@ -101,3 +101,12 @@ def test_apps_are_healthy_only_when_their_dependencies_answer() -> None:
         env = services[app]["environment"]
         assert env["GESSO_LOG_FORMAT"] == "json"
         assert env["DATABASE_REPLICA_URL"] == "${DATABASE_REPLICA_URL:-}"  # off unless set
+
+
+def test_apps_see_client_addresses_through_the_proxy() -> None:
+    # per-address rate limits need the client's address, which only the proxy's header carries
+    services = _compose()["services"]
+    for app in ("app1", "app2"):
+        assert services[app]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+        assert "ports" not in services[app]  # so nobody but the proxy can set that header
+    assert "--to app1:8000 --to app2:8000" in services["proxy"]["command"]

@@ -20,6 +20,11 @@ from tests.services import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Every simulated user of a test comes from 127.0.0.1: per-address limits would count them as
+# one client (per-account and write limits stay at their defaults).
+ONE_ADDRESS_MANY_USERS = "ip=100000/5m,signup=100000/30m,login_ip=100000/5m"
+
+
 class LiveServer:
     """``gesso serve`` in a subprocess, on a loopback port of its own."""
 
@@ -45,6 +50,7 @@ class LiveServer:
             if not k.startswith(("GESSO_", "DATABASE_URL", "REDIS_URL"))
         }
         env["PYTHONPATH"] = str(REPO)
+        env["GESSO_RATE_LIMITS"] = ONE_ADDRESS_MANY_USERS
         env.update(self.extra_env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

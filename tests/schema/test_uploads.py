@@ -64,12 +64,14 @@ async def test_an_uploaded_image_is_published_only_protected(uploads: GraphQLCli
     assert report["ciede2000Mean"] <= 0.6
     assert report["intensity"] == "default"
     assert all(d["watermarkVerified"] for d in report["derivatives"] if d["watermarkRequired"])
-    # and each variant is served with its type and a long cache lifetime
+    # and each variant is served with its type, cached privately until its signed URL expires
     for variant in image["variants"]:
         response = await uploads.http.get(variant["url"])
         assert response.status_code == 200
         assert response.headers["content-type"] == variant["contentType"]
-        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        scope, max_age = response.headers["cache-control"].split(", max-age=")
+        assert scope == "private"
+        assert 3600 <= int(max_age) <= 3600 + 300
         assert response.headers["etag"]
     # and nobody can fetch the original: it was not stored at all
     row = await MediaAsset.get(
@@ -214,6 +216,6 @@ async def test_kept_originals_are_never_served(clean_db: str) -> None:
         # the bytes are kept ...
         kept = await gql.services.media.store.get(row.original_key)
         assert kept.data == photo(seed=31)
-        # ... and no URL reaches them, whatever the letter case
+        # ... and no URL reaches them, whatever the letter case, even one signed for them
         for key in (row.original_key, row.original_key.upper(), "private/"):
-            assert (await gql.http.get(f"/media/{key}")).status_code == 404
+            assert (await gql.http.get(gql.services.media_url(key, row.id))).status_code == 404

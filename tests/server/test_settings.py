@@ -29,6 +29,12 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
         ({"GESSO_PORT": "0"}, "GESSO_PORT must be in 1..65535"),
         ({"GESSO_ENV": "staging"}, "GESSO_ENV must be one of"),
         ({"GESSO_MIGRATE_ON_START": "perhaps"}, "GESSO_MIGRATE_ON_START must be true or false"),
+        ({"GESSO_PUBLIC_URL": "art.example"}, "GESSO_PUBLIC_URL must be an absolute http"),
+        (
+            {"GESSO_MEDIA_URL_TTL_SECONDS": "10"},
+            "GESSO_MEDIA_URL_TTL_SECONDS must be in 60..604800",
+        ),
+        ({"GESSO_RIGHTS_CONTACT": "ré@x"}, "GESSO_RIGHTS_CONTACT must be printable ASCII"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -9,7 +9,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +65,6 @@ HOSTILE_KEYS = [
     "x" * 513,
     "a/" + "b" * 201,
 ]
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 # One session for every S3 store here: each new session parses botocore's models again (~0.1 s).

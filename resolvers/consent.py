@@ -1,0 +1,33 @@
+"""Consent to AI training: the policy in force for a stored image.
+
+An artwork's own policy (when set) overrides its artist's default; images of posts and avatars
+follow the artist's default. The policy is read on every media response (one indexed query), so a
+change is honoured from the very next response, in every process.
+"""
+
+from __future__ import annotations
+
+from storage.models import MediaAsset, TrainingPolicy
+
+
+def effective_policy(artwork: str | None, artist: str | None) -> TrainingPolicy:
+    """The policy in force given an artwork override and an artist default (either may be
+    missing); anything unknown counts as DISALLOWED, never the other way round."""
+    for value in (artwork, artist):
+        if value is not None:
+            try:
+                return TrainingPolicy(value)
+            except ValueError:
+                return TrainingPolicy.DISALLOWED
+    return TrainingPolicy.DISALLOWED
+
+
+async def media_policy(asset_id: int) -> TrainingPolicy | None:
+    """The policy in force for the image ``asset_id``; None when there is no such image."""
+    rows = await MediaAsset.filter(id=asset_id).values(
+        "artwork__ai_training_policy", "owner__ai_training_policy"
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return effective_policy(row["artwork__ai_training_policy"], row["owner__ai_training_policy"])
