@@ -90,6 +90,12 @@ async def close_slow_consumer(websocket: WebSocket, reason: str) -> None:
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the home feed's fast lane (``schema.fastlane``)."""
 
+    def forget_id(self, id: str) -> None:
+        # An operation that completes while the client closes the socket (an upload's last
+        # progress event, say) is forgotten twice: by the connection's clean-up and by its own
+        # "complete" message. Strawberry's ``del`` raises KeyError on the second.
+        self.operations.pop(id, None)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message.get("payload")
         limit = self.max_subscriptions_per_connection
