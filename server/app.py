@@ -19,11 +19,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
 
 from resolvers.context import Context, Services
-from resolvers.media import sweep_orphans
+from resolvers.media import IMAGES_MAX, sweep_orphans
+from schema.production import hardened_schema
 from schema.root import schema
+from server import graphql_http
 from server.auth import BearerAuth
+from server.bodylimit import BodyLimit
 from server.media import create_media_service, create_store, media_route
 from server.settings import Settings, get_settings
 from server.websockets import (
@@ -46,9 +50,12 @@ class GessoGraphQL(GraphQL[Context, None]):
 
     def __init__(self, services: Services, settings: Settings) -> None:
         super().__init__(
-            schema,
+            hardened_schema(settings.operation_timeout_seconds)
+            if settings.is_production
+            else schema,
             graphql_ide=None if settings.is_production else "graphiql",
-            allow_queries_via_get=True,
+            # Production: queries only over POST (a GET is cacheable and cross-site forgeable).
+            allow_queries_via_get=not settings.is_production,
             # graphql-ws "ka" messages; on graphql-transport-ws the client pings (and uvicorn
             # sends websocket ping frames every 20 s on both).
             keep_alive=True,
@@ -78,10 +85,22 @@ class GessoGraphQL(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
-            return await super().run(request, context, root_value)
+            response = await super().run(request, context, root_value)
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes the temporary files of a multipart upload
+        status = getattr(request.state, "graphql_response_status", None)
+        if status is not None and isinstance(response, Response):
+            response.status_code = status
+            response.headers["content-type"] = graphql_http.GRAPHQL_RESPONSE
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        body = await super().process_result(request, result)
+        if not graphql_http.accepts_graphql_response(request.headers):
+            return body
+        request.state.graphql_response_status, shaped = graphql_http.shaped(dict(body))
+        return shaped
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
@@ -110,7 +129,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
     )
-    graphql = BearerAuth(GessoGraphQL(services, settings))
+    graphql = BodyLimit(
+        BearerAuth(GessoGraphQL(services, settings)),
+        max_bytes=settings.max_body_bytes,
+        max_multipart_bytes=settings.upload_max_bytes * IMAGES_MAX + settings.max_body_bytes,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

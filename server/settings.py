@@ -53,6 +53,8 @@ class Settings:
     upload_max_bytes: int
     imaging_workers: int
     cloak_intensity: str
+    operation_timeout_seconds: int = 30
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -150,6 +152,12 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         imaging_workers=_int(values, "GESSO_IMAGING_WORKERS", 1, low=1, high=64),
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
+        ),
+        operation_timeout_seconds=_int(
+            values, "GESSO_OPERATION_TIMEOUT_SECONDS", 30, low=1, high=3600
+        ),
+        max_body_bytes=_int(
+            values, "GESSO_MAX_BODY_BYTES", 1024 * 1024, low=1024, high=100 * 1024 * 1024
         ),
     )
 
