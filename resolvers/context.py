@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from resolvers.loaders import Loaders
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
+from storage.persisted import PersistedQueries
 
 if TYPE_CHECKING:
     from resolvers.media import MediaService
@@ -27,6 +28,8 @@ class Services:
     # The URL a client fetches a stored object from.
     media_url: Callable[[str], str] = field(default=lambda key: f"/media/{key}")
     upload_max_bytes: int = 30 * 1024 * 1024
+    # Automatic persisted queries and the allowlist (schema.persisted); None: not offered.
+    persisted: PersistedQueries | None = None
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.errors import GessoError
 from schema.mutations import Mutation
+from schema.persisted import PersistedQueryExtension
 from schema.query import Query
 from schema.sharing import SharingExecutor
 from schema.subscription import Subscription
@@ -52,6 +53,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            PersistedQueryExtension,
             ErrorCodes,
             # Factories, not shared instances. Subscriptions and feeds repeat a few documents:
             # parse and validate each once (the parsed document is then shared, too).

@@ -29,6 +29,7 @@ from server import graphql_http
 from server.auth import BearerAuth
 from server.bodylimit import BodyLimit
 from server.media import create_media_service, create_store, media_route
+from server.persisted import create_persisted_queries
 from server.settings import Settings, get_settings
 from server.websockets import (
     TransportWSHandler,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         subscriber_inbox=settings.subscriber_inbox,
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
+        persisted=create_persisted_queries(settings),
     )
     graphql = BodyLimit(
         BearerAuth(GessoGraphQL(services, settings)),
@@ -161,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             media.shutdown()
             await store.close()
             await broker.close()
+            if services.persisted is not None:
+                await services.persisted.cache.close()
             await db.close()
 
     async def root(request: Request) -> Response:
