@@ -11,11 +11,11 @@ allowlist.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
 
 from storage.persisted import HASH_PATTERN, PersistedQueries, sha256_of
 
@@ -27,63 +27,73 @@ INVALID = "PERSISTED_QUERY_INVALID"
 MAX_CACHED_QUERY_CHARS = 64 * 1024
 
 
-def _error(message: str, code: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code})
+class PersistedQueryError(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
 
 
-class PersistedQueryExtension(SchemaExtension):
-    async def on_operation(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        persisted: PersistedQueries | None = getattr(
-            getattr(context.context, "services", None), "persisted", None
+async def resolve(
+    persisted: PersistedQueries, query: str | None, extensions: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The query to run, and the hash to remember it under once it validates (or None)."""
+    request = extensions.get("persistedQuery")
+    if request is None:
+        if (
+            persisted.mode == "allowlist"
+            and query is not None
+            and not persisted.is_registered(sha256_of(query))
+        ):
+            raise PersistedQueryError("only registered operations run on this server", NOT_ALLOWED)
+        return query, None
+    if persisted.mode == "off":
+        raise PersistedQueryError("PersistedQueryNotSupported", NOT_SUPPORTED)
+    sha256 = request.get("sha256Hash") if isinstance(request, dict) else None
+    version = request.get("version") if isinstance(request, dict) else None
+    if version != 1 or not isinstance(sha256, str) or not HASH_PATTERN.match(sha256):
+        raise PersistedQueryError(
+            "persistedQuery must be {version: 1, sha256Hash: <64 lowercase hex digits>}", INVALID
         )
-        remember = None
-        if persisted is not None:
-            remember = await self._resolve(persisted, context.operation_extensions or {})
-        yield
-        if persisted is not None and remember is not None and self._was_valid():
-            # Only a document that parsed and validated is remembered, so the cache cannot be
-            # filled with junk that would never run.
-            await persisted.cache.put(remember, context.query or "")
+    if query is None:
+        found = await persisted.lookup(sha256)
+        if found is None:
+            raise PersistedQueryError("PersistedQueryNotFound", NOT_FOUND)
+        return found, None
+    if sha256_of(query) != sha256:
+        raise PersistedQueryError("provided sha does not match query", INVALID)
+    if persisted.mode == "allowlist":
+        if not persisted.is_registered(sha256):
+            raise PersistedQueryError("only registered operations run on this server", NOT_ALLOWED)
+        return query, None
+    return query, sha256 if len(query) <= MAX_CACHED_QUERY_CHARS else None
 
-    def _was_valid(self) -> bool:
-        context = self.execution_context
-        if context.graphql_document is None:
-            return False
-        errors = context.result.errors if context.result is not None else None
-        return not any(error.path is None for error in errors or ())
 
-    async def _resolve(self, persisted: PersistedQueries, extensions: dict[str, Any]) -> str | None:
-        """Set the query from its hash, or check the hash; the hash to remember, if any."""
-        context = self.execution_context
-        request = extensions.get("persistedQuery")
-        if request is None:
-            if (
-                persisted.mode == "allowlist"
-                and context.query is not None
-                and not persisted.is_registered(sha256_of(context.query))
-            ):
-                raise _error("only registered operations run on this server", NOT_ALLOWED)
-            return None
-        if persisted.mode == "off":
-            raise _error("PersistedQueryNotSupported", NOT_SUPPORTED)
-        sha256 = request.get("sha256Hash") if isinstance(request, dict) else None
-        version = request.get("version") if isinstance(request, dict) else None
-        if version != 1 or not isinstance(sha256, str) or not HASH_PATTERN.match(sha256):
-            raise _error(
-                "persistedQuery must be {version: 1, sha256Hash: <64 lowercase hex digits>}",
-                INVALID,
-            )
-        if context.query is None:
-            query = await persisted.lookup(sha256)
-            if query is None:
-                raise _error("PersistedQueryNotFound", NOT_FOUND)
-            context.query = query
-            return None
-        if sha256_of(context.query) != sha256:
-            raise _error("provided sha does not match query", INVALID)
-        if persisted.mode == "allowlist":
-            if not persisted.is_registered(sha256):
-                raise _error("only registered operations run on this server", NOT_ALLOWED)
-            return None
-        return sha256 if len(context.query) <= MAX_CACHED_QUERY_CHARS else None
+def _ran(result: ExecutionResult) -> bool:
+    """True when the document parsed and validated (no error without a path)."""
+    return not any(error.path is None for error in result.errors or ())
+
+
+async def execute_persisted(
+    execute: Callable[[str | None], Awaitable[ExecutionResult]],
+    query: str | None,
+    context: Any,
+    extensions: dict[str, Any] | None,
+) -> ExecutionResult:
+    """Run ``execute`` on the query a persisted-query request stands for."""
+    persisted: PersistedQueries | None = getattr(
+        getattr(context, "services", None), "persisted", None
+    )
+    if persisted is None:
+        return await execute(query)
+    try:
+        query, remember = await resolve(persisted, query, extensions or {})
+    except PersistedQueryError as error:
+        return ExecutionResult(
+            data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})]
+        )
+    result = await execute(query)
+    if remember is not None and query is not None and _ran(result):
+        # Only a document that parsed and validated is remembered, so the cache cannot be
+        # filled with junk that would never run.
+        await persisted.cache.put(remember, query)
+    return result

@@ -20,7 +20,6 @@ from strawberry.types.graphql import OperationType
 from schema.limits import PRODUCTION_LIMITS, Limits, production_extensions
 from schema.masking import MaskUnexpectedErrors
 from schema.mutations import Mutation
-from schema.persisted import PersistedQueryExtension
 from schema.query import Query
 from schema.root import DOCUMENT_CACHE_SIZE, ErrorCodes, GessoSchema
 from schema.sharing import SharingExecutor
@@ -82,7 +81,6 @@ def hardened_schema(operation_timeout: float, limits: Limits = PRODUCTION_LIMITS
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            PersistedQueryExtension,
             ErrorCodes,
             *production_extensions(limits, DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,

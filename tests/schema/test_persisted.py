@@ -173,3 +173,13 @@ def test_a_tampered_manifest_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError, match="does not match its text"):
         create_persisted_queries(settings)
+
+
+def test_both_schemas_still_execute_synchronously() -> None:
+    # persisted queries are resolved around async execution; synchronous execution (which
+    # Strawberry itself uses, e.g. for introspection) must keep working on both schemas
+    from schema.production import hardened_schema
+    from schema.root import schema
+
+    assert schema.execute_sync("{ __typename }").data == {"__typename": "Query"}
+    assert hardened_schema(30).execute_sync("{ __typename }").data == {"__typename": "Query"}

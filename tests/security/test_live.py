@@ -10,6 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.live import LiveServer, Subscriber
+from tests.graphql import GraphQLClient
 from tests.security.conftest import PRODUCTION
 
 pytestmark = pytest.mark.e2e
@@ -48,3 +49,23 @@ def test_graphiql_is_not_served_in_production(server: LiveServer) -> None:
     response = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 404
     assert "graphiql" not in response.text.lower()
+
+
+async def test_a_hostile_home_feed_subscription_is_refused(server: LiveServer) -> None:
+    # given a signed-in client on a websocket
+    async with GraphQLClient.for_url(server.url) as gql:
+        await gql.sign_up("wanda")
+        token = gql.token_of("wanda")
+    subscriber = await Subscriber.open(server.ws_url, token)
+    await subscriber.acknowledged()
+    # when it subscribes to the home feed with an alias bomb (the fast lane's own document)
+    aliases = " ".join(f"k{n}: kind" for n in range(101))
+    op = await subscriber.subscribe(f"subscription {{ homeFeed {{ cursor {aliases} }} }}")
+    # then the subscription is refused with the limit, not served
+    refused = await subscriber.receive()
+    assert refused == {
+        "id": op,
+        "type": "error",
+        "payload": [{"message": "101 aliases found. Allowed: 100"}],
+    }
+    await subscriber.close()

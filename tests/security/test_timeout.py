@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import strawberry
+from starlette.routing import Route
 
 from schema.limits import PRODUCTION_LIMITS
-from schema.production import HardenedSchema, hardened_schema
-from tests.graphql import GraphQLClient
+from schema.production import HardenedSchema
+from server.app import GessoGraphQL, create_app
+from server.settings import read_settings
 from tests.security.conftest import PRODUCTION
 
 finished: list[str] = []
@@ -54,8 +58,24 @@ async def test_an_operation_within_its_time_limit_answers() -> None:
     assert result.data == {"slow": "done"}
 
 
-async def test_production_uses_the_configured_limit(clean_db: str) -> None:
-    async with GraphQLClient.for_app(**PRODUCTION, GESSO_OPERATION_TIMEOUT_SECONDS="7") as client:
-        result = await client.execute("{ __typename }")
-        assert result.data == {"__typename": "Query"}
-    assert hardened_schema(7).operation_timeout == 7
+def _view_schema(**environ: str) -> object:
+    """The schema the /graphql route of an app built from ``environ`` executes with."""
+    app = create_app(read_settings({"GESSO_MIGRATE_ON_START": "false", **environ}))
+    route = next(r for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+    view: Any = route.app
+    while not isinstance(view, GessoGraphQL):
+        view = view.app  # through the body limit and the bearer auth middleware
+    return view.schema
+
+
+def test_production_uses_the_configured_limit(tmp_path: Path) -> None:
+    schema = _view_schema(
+        **PRODUCTION, GESSO_OPERATION_TIMEOUT_SECONDS="7", GESSO_DATA_DIR=str(tmp_path)
+    )
+    assert isinstance(schema, HardenedSchema)
+    assert schema.operation_timeout == 7
+
+
+def test_development_has_no_time_limit(tmp_path: Path) -> None:
+    schema = _view_schema(GESSO_ENV="development", GESSO_DATA_DIR=str(tmp_path))
+    assert not isinstance(schema, HardenedSchema)
