@@ -258,6 +258,7 @@ class Report:
     rss_start: float
     rss_end: float
     rss_peak: float
+    rss_series: list[float]  # every 10 s
     subscribers: int
     clients: int
 
@@ -288,6 +289,7 @@ class Report:
             f" subscription errors {self.stats.errors.get('subscription', 0)}.",
             f"Errors in total: {errors}. Server RSS after warm-up {self.rss_start:.0f} MiB,"
             f" at the end {self.rss_end:.0f} MiB (peak {self.rss_peak:.0f} MiB).",
+            "RSS each minute (MiB): " + ", ".join(f"{v:.0f}" for v in self.rss_series[::6]) + ".",
         ]
         refusals = ", ".join(f"{k} {v:,}" for k, v in sorted(self.stats.refusals.items()))
         if refusals:
@@ -372,6 +374,7 @@ async def run(args: argparse.Namespace) -> Report:
         rss_start=rss_start,
         rss_end=rss_end,
         rss_peak=max([*samples, rss_end]),
+        rss_series=[*samples, rss_end],
         subscribers=args.subscribers,
         clients=args.clients,
     )
