@@ -10,6 +10,7 @@ from resolvers.loaders import Loaders
 from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
 from storage.models import User
+from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Services:
     recent_writes: RecentWrites | None = None
     # Rate limits (write limits and sign-in throttles are charged by resolvers); None: no limits.
     limiter: Limiter | None = None
+    # Automatic persisted queries and the allowlist (schema.persisted); None: not offered.
+    persisted: PersistedQueries | None = None
 
 
 @dataclass(slots=True)

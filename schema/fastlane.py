@@ -40,12 +40,16 @@ from strawberry.schema.schema import validate_document
 from resolvers import live
 from resolvers.context import Context
 from resolvers.errors import GessoError
+from schema import masking
+from schema.limits import Limits, check_document
 from schema.root import schema
 from schema.sharing import SharingExecutor, document_shareable
 from schema.subscription import HomeFeedEvent
 
 _PREPARED_MAX = 256
-_documents: OrderedDict[tuple[str, str | None], tuple[DocumentNode, OperationDefinitionNode] | None]
+_documents: OrderedDict[
+    tuple[str, str | None, Limits | None], tuple[DocumentNode, OperationDefinitionNode] | None
+]
 _documents = OrderedDict()
 
 
@@ -58,22 +62,29 @@ class LiveOperation:
     # Identifies (document, operation, variables) for sharing: a digest, not the text, since
     # every open subscription holds one.
     key: bytes
+    masked: bool = False  # production: unexpected errors are masked (schema.masking)
 
 
 def _document(
-    query: str, operation_name: str | None
+    query: str, operation_name: str | None, limits: Limits | None
 ) -> tuple[DocumentNode, OperationDefinitionNode] | None:
-    key = (query, operation_name)
+    key = (query, operation_name, limits)
     if key in _documents:
         return _documents[key]
     found: tuple[DocumentNode, OperationDefinitionNode] | None = None
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=limits.max_tokens if limits else None)
     except GraphQLSyntaxError:
         document = None
-    if document is not None and not validate_document(
-        schema._schema, document, tuple(specified_rules)
-    ):
+    # Under production limits a document must pass all of them here too (depth, aliases,
+    # directives, introspection); one that fails takes the regular path, which reports why.
+    errors = (
+        (check_document(schema._schema, document, limits) if limits else None)
+        or validate_document(schema._schema, document, tuple(specified_rules))
+        if document is not None
+        else None
+    )
+    if document is not None and not errors:
         operation = get_operation_ast(document, operation_name)
         if (
             operation is not None
@@ -96,8 +107,11 @@ def _document(
     return found
 
 
-def prepare(payload: dict[str, Any], context: Context) -> LiveOperation | None:
-    """A ``LiveOperation`` when this subscribe message may take the fast lane, else None."""
+def prepare(
+    payload: dict[str, Any], context: Context, limits: Limits | None = None
+) -> LiveOperation | None:
+    """A ``LiveOperation`` when this subscribe message may take the fast lane, else None.
+    ``limits`` are the production limits (None in development)."""
     query = payload.get("query")
     operation_name = payload.get("operationName")
     variables = payload.get("variables") or {}
@@ -105,7 +119,7 @@ def prepare(payload: dict[str, Any], context: Context) -> LiveOperation | None:
         return None
     if operation_name is not None and not isinstance(operation_name, str):
         return None
-    found = _document(query, operation_name)
+    found = _document(query, operation_name, limits)
     if found is None:
         return None
     document, _operation = found
@@ -127,6 +141,7 @@ def prepare(payload: dict[str, Any], context: Context) -> LiveOperation | None:
             orjson.dumps([query, operation_name, variables], option=orjson.OPT_SORT_KEYS),
             digest_size=16,
         ).digest(),
+        masked=limits is not None,
     )
 
 
@@ -150,17 +165,20 @@ async def _execute(operation: LiveOperation, event: HomeFeedEvent, context: Cont
         operation.operation_name,
     )
     if isinstance(built, list):
-        return _encode(None, built)
+        return _encode(None, built, operation.masked)
     result = execute_subscription_event(built)
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         result = await result
-    return _encode(result.data, result.errors or [])  # type: ignore[union-attr]
+    return _encode(result.data, result.errors or [], operation.masked)  # type: ignore[union-attr]
 
 
-def _encode(data: Any, errors: list[GraphQLError]) -> str:
+def _encode(data: Any, errors: list[GraphQLError], masked: bool) -> str:
     payload: dict[str, Any] = {"data": data}
     if errors:
-        payload["errors"] = [_formatted(e) for e in errors]
+        payload["errors"] = [
+            _formatted(masking.masked(e) if masked and not masking.is_expected(e) else e)
+            for e in errors
+        ]
     return orjson.dumps(payload).decode()
 
 

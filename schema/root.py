@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import GessoError
 from schema.mutations import Mutation
+from schema.persisted import execute_persisted
 from schema.query import Query
 from schema.routing import ReplicaReads
 from schema.sharing import SharingExecutor
@@ -47,6 +51,28 @@ class GessoSchema(strawberry.Schema):
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Execute, after resolving a persisted query (``schema.persisted``)."""
+        run = functools.partial(
+            super().execute,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed_operation_types,
+            operation_extensions=operation_extensions,
+        )
+        return await execute_persisted(run, query, context_value, operation_extensions)
 
 
 def build_schema() -> strawberry.Schema:

@@ -20,16 +20,21 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
 
 from resolvers.context import Context, Services
-from resolvers.media import sweep_orphans
+from resolvers.media import IMAGES_MAX, sweep_orphans
+from schema.production import hardened_schema
 from schema.root import schema
+from server import graphql_http
 from server.auth import BearerAuth
+from server.bodylimit import BodyLimit
 from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
 from server.media import create_media_service, create_signer, create_store, media_route
 from server.metrics import Metrics, WebSocketGauge, metrics_route
+from server.persisted import create_persisted_queries
 from server.ratelimit import RateLimitRequests, client_ip, create_limiter, viewer_id
 from server.settings import Settings, get_settings
 from server.signals import signal_routes
@@ -55,9 +60,12 @@ class GessoGraphQL(GraphQL[Context, None]):
 
     def __init__(self, services: Services, settings: Settings) -> None:
         super().__init__(
-            schema,
+            hardened_schema(settings.operation_timeout_seconds)
+            if settings.is_production
+            else schema,
             graphql_ide=None if settings.is_production else "graphiql",
-            allow_queries_via_get=True,
+            # Production: queries only over POST (a GET is cacheable and cross-site forgeable).
+            allow_queries_via_get=not settings.is_production,
             # graphql-ws "ka" messages; on graphql-transport-ws the client pings (and uvicorn
             # sends websocket ping frames every 20 s on both).
             keep_alive=True,
@@ -95,12 +103,24 @@ class GessoGraphQL(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
-            return await super().run(request, context, root_value)
+            response = await super().run(request, context, root_value)
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes the temporary files of a multipart upload
                 if self.services.recent_writes is not None:
                     await end_request(self.services.recent_writes)
+        status = getattr(request.state, "graphql_response_status", None)
+        if status is not None and isinstance(response, Response):
+            response.status_code = status
+            response.headers["content-type"] = graphql_http.GRAPHQL_RESPONSE
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        body = await super().process_result(request, result)
+        if not graphql_http.accepts_graphql_response(request.headers):
+            return body
+        request.state.graphql_response_status, shaped = graphql_http.shaped(dict(body))
+        return shaped
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
@@ -141,12 +161,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else None,
         media_url=signer.url,
         limiter=limiter,
+        persisted=create_persisted_queries(settings),
     )
     graphql = BearerAuth(
         RateLimitRequests(GessoGraphQL(services, settings), limiter, "account", viewer_id)
     )
+    bounded = BodyLimit(
+        graphql,
+        max_bytes=settings.max_body_bytes,
+        max_multipart_bytes=settings.upload_max_bytes * IMAGES_MAX + settings.max_body_bytes,
+    )
     api = RefuseAICrawlers(
-        RateLimitRequests(graphql, limiter, "ip", client_ip), enabled=settings.block_ai_crawlers
+        RateLimitRequests(bounded, limiter, "ip", client_ip), enabled=settings.block_ai_crawlers
     )
     media_endpoint = RateLimitRequests(
         request_response(media_route(store, signer, settings)), limiter, "media", client_ip
@@ -181,6 +207,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if services.recent_writes is not None:
                 await services.recent_writes.close()
             await limiter.store.close()
+            if services.persisted is not None:
+                await services.persisted.cache.close()
             await db.close()
 
     async def root(request: Request) -> Response:

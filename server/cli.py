@@ -1,6 +1,6 @@
 """The ``gesso`` command line.
 
-Commands: serve, migrate, seed, export-schema, makemigrations, protect and identify.
+Commands: serve, migrate, seed, export-schema, makemigrations, protect, identify and persisted.
 """
 
 from __future__ import annotations
@@ -245,3 +245,12 @@ def _redacted(url: str) -> str:
         return url
     scheme, rest = url.split("://", 1)
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def _add_persisted() -> None:
+    from server.persisted import persisted
+
+    main.add_command(persisted)
+
+
+_add_persisted()

@@ -67,6 +67,12 @@ class Settings:
     c2pa_certificate: Path | None
     c2pa_key: Path | None
     c2pa_ca: Path | None
+    operation_timeout_seconds: int = 30
+    max_body_bytes: int = 1024 * 1024
+    persisted_queries: str = "apq"
+    persisted_queries_file: Path = Path("persisted-queries.json")
+    apq_ttl_seconds: int = 7 * 24 * 3600
+    apq_cache_size: int = 10_000
 
     @property
     def is_production(self) -> bool:
@@ -185,6 +191,22 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         c2pa_certificate=_path(values, "GESSO_C2PA_CERT"),
         c2pa_key=_path(values, "GESSO_C2PA_KEY"),
         c2pa_ca=_path(values, "GESSO_C2PA_CA"),
+        operation_timeout_seconds=_int(
+            values, "GESSO_OPERATION_TIMEOUT_SECONDS", 30, low=1, high=3600
+        ),
+        max_body_bytes=_int(
+            values, "GESSO_MAX_BODY_BYTES", 1024 * 1024, low=1024, high=100 * 1024 * 1024
+        ),
+        persisted_queries=_choice(
+            values, "GESSO_PERSISTED_QUERIES", "apq", ("off", "apq", "allowlist")
+        ),
+        persisted_queries_file=Path(
+            values.get("GESSO_PERSISTED_QUERIES_FILE", "") or "persisted-queries.json"
+        ).expanduser(),
+        apq_ttl_seconds=_int(
+            values, "GESSO_APQ_TTL_SECONDS", 7 * 24 * 3600, low=60, high=365 * 24 * 3600
+        ),
+        apq_cache_size=_int(values, "GESSO_APQ_CACHE_SIZE", 10_000, low=1, high=1_000_000),
     )
 
 

@@ -100,7 +100,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         payload: Any = message.get("payload")
         limit = self.max_subscriptions_per_connection
         live = (
-            fastlane.prepare(payload, self.context)
+            fastlane.prepare(payload, self.context, getattr(self.schema, "limits", None))
             if self.connection_acknowledged
             and isinstance(payload, dict)
             and message.get("id") not in self.operations
