@@ -48,7 +48,20 @@ def test_start_order() -> None:
     assert "mb --ignore-existing local/gesso-media" in services["minio-init"]["command"][0]
     proxy = services["proxy"]
     assert set(proxy["depends_on"]) == {"app1", "app2"}
-    assert "--to app1:8000 --to app2:8000" in proxy["command"]
+    assert proxy["configs"] == [{"source": "caddyfile", "target": "/etc/caddy/Caddyfile"}]
+    assert "reverse_proxy app1:8000 app2:8000 {" in _caddyfile()
+
+
+def _caddyfile() -> str:
+    content: str = _compose()["configs"]["caddyfile"]["content"]
+    return content
+
+
+def test_the_proxy_sends_traffic_only_to_ready_processes() -> None:
+    directives = [line.split() for line in _caddyfile().splitlines() if line.strip()]
+    assert ["health_uri", "/readyz"] in directives
+    assert ["health_status", "200"] in directives
+    assert ["lb_policy", "round_robin"] in directives
 
 
 def _url(value: str) -> SplitResult:
@@ -109,4 +122,4 @@ def test_apps_see_client_addresses_through_the_proxy() -> None:
     for app in ("app1", "app2"):
         assert services[app]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
         assert "ports" not in services[app]  # so nobody but the proxy can set that header
-    assert "--to app1:8000 --to app2:8000" in services["proxy"]["command"]
+    assert "reverse_proxy app1:8000 app2:8000" in _caddyfile()  # Caddy sets X-Forwarded-For
