@@ -788,9 +788,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             floor_cmd += ["--workers", str(args.workers)]
         want_api, want_floor = args.only in (None, "graphql"), args.only in (None, "floor")
         with (
-            maybe_running(
-                want_api, "api", api_cmd, api_port, env, "/readyz", logs
-            ) as api,
+            maybe_running(want_api, "api", api_cmd, api_port, env, "/readyz", logs) as api,
             maybe_running(
                 want_floor, "floor", floor_cmd, floor_port, env, "/health", logs
             ) as floor,
