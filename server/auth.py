@@ -38,7 +38,7 @@ class BearerAuth:
             return
         headers = Headers(scope=scope)
         if _is_multipart(headers) and not any(headers.get(h) for h in PREFLIGHT_HEADERS):
-            await _refuse(
+            await send_error(
                 send,
                 400,
                 "CSRF_PREFLIGHT_REQUIRED",
@@ -66,7 +66,7 @@ def _is_multipart(headers: Headers) -> bool:
 
 
 async def _unauthorized(send: Send, error: InvalidToken) -> None:
-    await _refuse(
+    await send_error(
         send,
         401,
         error.code,
@@ -75,13 +75,14 @@ async def _unauthorized(send: Send, error: InvalidToken) -> None:
     )
 
 
-async def _refuse(
+async def send_error(
     send: Send,
     status: int,
     code: str,
     message: str,
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
+    """Answer with a GraphQL-shaped JSON error before the GraphQL app runs."""
     body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
     await send(
         {

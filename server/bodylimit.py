@@ -9,11 +9,14 @@ crosses the cap. The answer is 413 with a GraphQL-shaped error, code ``REQUEST_T
 
 from __future__ import annotations
 
-import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.auth import send_error
+
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+# The rest of a refused body is not read: the connection cannot be reused.
+CLOSE = [(b"connection", b"close")]
 
 
 class BodyTooLarge(Exception):
@@ -40,7 +43,7 @@ class BodyLimit:
             try:
                 length = int(declared)
             except ValueError:
-                await _refuse(send, 400, "BAD_REQUEST", "Content-Length is not a number")
+                await send_error(send, 400, "BAD_REQUEST", "Content-Length is not a number", CLOSE)
                 return
             if length > limit:
                 await _too_large(send, limit)
@@ -73,22 +76,5 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(
-        send, 413, REQUEST_TOO_LARGE, f"the request body is larger than the limit of {limit} bytes"
-    )
-
-
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = f"the request body is larger than the limit of {limit} bytes"
+    await send_error(send, 413, REQUEST_TOO_LARGE, message, CLOSE)
