@@ -45,6 +45,39 @@ async def test_a_query_over_get_answers_in_development(gql: GraphQLClient) -> No
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
+)
+async def test_a_mutation_a_plain_html_form_can_send_is_refused(
+    prod: GraphQLClient, content_type: str
+) -> None:
+    # when another site's form posts a mutation (the content types a form sends without a CORS
+    # preflight)
+    body = f"query={SIGN_UP}" if content_type != "text/plain" else json.dumps({"query": SIGN_UP})
+    response = await prod.http.post(
+        "/graphql", content=body.encode(), headers={"Content-Type": content_type}
+    )
+    # then it is refused and nothing is created
+    assert response.status_code in (400, 415)
+    count = await prod.execute('{ user(handle: "mallory") { id } }')
+    assert count.data == {"user": None}
+
+
+async def test_no_tracing_or_server_detail_in_responses(prod: GraphQLClient) -> None:
+    # when a client asks for tracing and sends documents that do not parse or validate
+    documents = ("{ __typename }", "qwerty", "{ __typename @aa }", "{ user(handle: 1) { id } }")
+    for document in documents:
+        response = await prod.http.post(
+            "/graphql",
+            json={"query": document, "extensions": {"tracing": True}},
+        )
+        body = response.json()
+        # then no tracing extension and no traceback or exception detail comes back
+        assert "tracing" not in (body.get("extensions") or {}), document
+        assert "Traceback" not in response.text, document
+        assert "exception" not in response.text.lower(), document
+
+
 async def test_a_batched_request_is_refused(prod: GraphQLClient) -> None:
     # when a client sends many operations in one request (rate limits count requests)
     batch = [{"query": "{ __typename }"}] * 3
