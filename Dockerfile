@@ -9,10 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when the lock or the project metadata change.
+# The c2pa extra is included, so published JPEGs are signed once GESSO_C2PA_* are set.
 COPY pyproject.toml requirements.lock README.md ./
 RUN mkdir -p server schema resolvers storage imaging \
     && touch server/__init__.py schema/__init__.py resolvers/__init__.py storage/__init__.py imaging/__init__.py \
-    && pip install -c requirements.lock . \
+    && pip install -c requirements.lock '.[c2pa]' \
     && pip uninstall -y gesso
 
 COPY server ./server

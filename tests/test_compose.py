@@ -104,6 +104,7 @@ def test_dockerfile_runs_as_a_user_and_caches_dependencies() -> None:
     assert "USER gesso" in dockerfile
     lock_copy = dockerfile.index("COPY pyproject.toml requirements.lock")
     assert lock_copy < dockerfile.index("COPY server ./server")
+    assert "pip install -c requirements.lock '.[c2pa]'" in dockerfile  # can sign C2PA
 
 
 def test_apps_are_healthy_only_when_their_dependencies_answer() -> None:
