@@ -169,7 +169,8 @@ async def _run_one(
         "GESSO_SECRET_KEY": secrets.token_urlsafe(48),
         "GESSO_DATA_DIR": str(workdir),
         # Every subscriber comes from one address: limits they cannot reach.
-        "GESSO_RATE_LIMITS": "ip=999999999/1s,account=999999999/1s,login_ip=999999999/1s",
+        "GESSO_RATE_LIMITS": "ip=999999999/1s,account=999999999/1s,login_ip=999999999/1s,"
+        "websocket=999999999/1s",
     }
     migrate = [sys.executable, "-m", "server", "migrate"]
     subprocess.run(migrate, env=env, cwd=workdir, check=True, capture_output=True)

@@ -40,6 +40,7 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, str]] = {
     "ip": (Limit(600, 300), "API requests per client IP"),
     "account": (Limit(300, 300), "API requests per signed-in account"),
     "media": (Limit(1800, 300), "media responses per client IP"),
+    "websocket": (Limit(120, 300), "websocket connections opened per client IP"),
     "login_ip": (Limit(25, 300), "logIn attempts per client IP"),
     "login_account": (Limit(10, 900), "failed logIn attempts per account"),
     "signup": (Limit(10, 1800), "signUp attempts per client IP"),

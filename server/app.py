@@ -35,7 +35,13 @@ from server.logging import RequestLog
 from server.media import create_media_service, create_signer, create_store, media_route
 from server.metrics import Metrics, WebSocketGauge, metrics_route
 from server.persisted import create_persisted_queries
-from server.ratelimit import RateLimitRequests, client_ip, create_limiter, viewer_id
+from server.ratelimit import (
+    RateLimitHandshakes,
+    RateLimitRequests,
+    client_ip,
+    create_limiter,
+    viewer_id,
+)
 from server.settings import Settings, get_settings
 from server.signals import signal_routes
 from server.websockets import (
@@ -225,7 +231,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readiness_route(readiness_checks(broker, store, databases))),
         Route("/metrics", metrics_route(metrics, settings.metrics_token)),
         Route("/graphql", api, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", api),
+        WebSocketRoute("/graphql", RateLimitHandshakes(api, limiter, "websocket", client_ip)),
         Route("/media/{key:path}", media_endpoint, methods=["GET", "HEAD"]),
         *signal_routes(settings),
     ]

@@ -7,7 +7,10 @@ inside ``BearerAuth``). Every response carries, per limit, the headers of the IE
 ``RateLimit-Policy: "ip";q=600;w=300`` and ``RateLimit: "ip";r=599;t=300``. A refused request gets
 429, ``Retry-After`` (seconds) and a GraphQL-shaped body with code ``RATE_LIMITED``.
 
-Health checks (``/healthz``, ``/readyz``), the site files and websockets are not wrapped.
+``RateLimitHandshakes`` counts websocket connections opened per client IP; one past the limit is
+answered 429 (with the same headers and body) instead of being upgraded. Messages on an open
+websocket are not counted. Health checks (``/healthz``, ``/readyz``) and the site files are not
+wrapped.
 """
 
 from __future__ import annotations
@@ -95,22 +98,47 @@ class RateLimitRequests:
         ]
 
     async def refuse(self, send: Send, decision: Decision, fields: list[tuple[str, str]]) -> None:
-        wait = seconds(decision.retry_after)
-        body = orjson.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"too many requests; try again in {wait} s",
-                        "extensions": {"code": "RATE_LIMITED", "retryAfter": wait},
-                    }
-                ]
-            }
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(wait).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in fields),
-        ]
+        headers, body = _refusal(decision, fields)
         await send({"type": "http.response.start", "status": 429, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class RateLimitHandshakes(RateLimitRequests):
+    """ASGI middleware charging limit ``name`` for each websocket handshake's subject."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subject = self.subject(scope) if scope["type"] == "websocket" else None
+        decision = None if subject is None else await self.limiter.hit(self.name, subject)
+        if decision is None or decision.allowed:
+            await self.app(scope, receive, send)
+            return
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            headers, body = _refusal(decision, self.fields(decision))
+            await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:  # a server without the extension answers a close before accept with 403
+            await send({"type": "websocket.close", "code": 1008})
+
+
+def _refusal(
+    decision: Decision, fields: list[tuple[str, str]]
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    wait = seconds(decision.retry_after)
+    body = orjson.dumps(
+        {
+            "errors": [
+                {
+                    "message": f"too many requests; try again in {wait} s",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": wait},
+                }
+            ]
+        }
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(wait).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in fields),
+    ]
+    return headers, body

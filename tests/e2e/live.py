@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Every simulated user of a test comes from 127.0.0.1: per-address limits would count them as
 # one client (per-account and write limits stay at their defaults).
-ONE_ADDRESS_MANY_USERS = "ip=100000/5m,signup=100000/30m,login_ip=100000/5m"
+ONE_ADDRESS_MANY_USERS = "ip=100000/5m,signup=100000/30m,login_ip=100000/5m,websocket=100000/5m"
 
 
 class LiveServer:

@@ -495,3 +495,34 @@ async def test_upload_progress_reaches_the_uploader(server: LiveServer) -> None:
             "error": None,
         }
         await sub.close()
+
+
+async def test_a_burst_of_websocket_connections_from_one_address_gets_429(
+    tmp_path: Path,
+) -> None:
+    live = LiveServer(tmp_path, {"GESSO_RATE_LIMITS": "websocket=3/1m"}).start()
+    try:
+        async with GraphQLClient.for_url(live.url) as gql:
+            await gql.sign_up("many_tabs")
+            token = gql.token_of("many_tabs")
+        # given three connections opened from one address (the limit)
+        opened = [await Subscriber.open(live.ws_url, token) for _ in range(3)]
+        for subscriber in opened:
+            await subscriber.acknowledged()
+        # when a fourth is opened within the minute
+        with pytest.raises(InvalidStatus) as refused:
+            await Subscriber.open(live.ws_url, token)
+        # then the handshake is answered 429 with Retry-After and the RateLimit headers
+        response = refused.value.response
+        assert response.status_code == 429
+        assert 0 < int(response.headers["Retry-After"]) <= 60
+        assert response.headers["RateLimit-Policy"] == '"websocket";q=3;w=60'
+        assert json.loads(response.body)["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # and the connections already open keep working
+        for subscriber in opened:
+            await subscriber.send({"type": "ping"})
+            assert json.loads(await subscriber.ws.recv()) == {"type": "pong"}
+            await subscriber.close()
+    finally:
+        live.stop()
+    assert "Traceback" not in live.log(), live.log()
