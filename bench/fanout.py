@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.record import replace_marked
 from bench.wsclient import LeanSubscriber, subscribe
 from storage.ids import IdGenerator
 
@@ -291,7 +292,6 @@ def _machine() -> str:
 
 def _record(results: list[Result], command: str) -> None:
     path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     start, end = "<!-- fanout:start -->", "<!-- fanout:end -->"
     section = "\n".join(
         [
@@ -310,12 +310,7 @@ def _record(results: list[Result], command: str) -> None:
             end,
         ]
     )
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
+    replace_marked(path, start, end, section)
 
 
 async def _main(args: argparse.Namespace) -> None:

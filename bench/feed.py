@@ -52,6 +52,7 @@ import orjson
 
 from bench import pyspy
 from bench.loadgen import LoadResult, LoadSpec, machine_busy_s, run_load
+from bench.record import replace_marked
 from bench.seed_graph import GraphSize, SeedSummary, seed
 from resolvers.pagination import encode_cursor
 
@@ -689,18 +690,8 @@ def report(
 def update_docs(path: Path, section: str) -> None:
     """Replace the results section of ``path`` (created if missing) with ``section``."""
     block = f"{SECTION_START}\n{section}\n{SECTION_END}"
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:
-        text = "# Benchmarks\n\n## Home feed (`bench/feed.py`)\n\n"
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    new = "# Benchmarks\n\n## Home feed (`bench/feed.py`)\n"
+    replace_marked(path, SECTION_START, SECTION_END, block, new=new)
 
 
 async def postgres_version(dsn: str) -> str:

@@ -41,6 +41,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.fanout import _free_port, _machine, _rss_mib
+from bench.record import replace_marked
 from resolvers.limits import DEFAULT_LIMITS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -386,7 +387,6 @@ async def run(args: argparse.Namespace) -> Report:
 
 def _record(report: Report, command: str) -> None:
     path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     start, end = "<!-- soak:start -->", "<!-- soak:end -->"
     section = "\n".join(
         [
@@ -406,11 +406,7 @@ def _record(report: Report, command: str) -> None:
             end,
         ]
     )
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    replace_marked(path, start, end, section)
 
 
 def main() -> None:
