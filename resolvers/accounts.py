@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from resolvers.validation import (
     raise_if_any,
     storable,
 )
+from storage import rawsql
 from storage.db import in_transaction
 from storage.models import AuthToken, TrainingPolicy, User
 
@@ -51,12 +53,31 @@ async def authenticate(token: str) -> tuple[User, str]:
     if not token or len(token) > 128:
         raise InvalidToken("the access token is invalid", "TOKEN_INVALID")
     token_hash = hash_token(token)
-    row = await AuthToken.filter(token_hash=token_hash).select_related("user").first()
-    if row is None:
+    # Every signed-in request runs this: one hand-written statement (storage.rawsql) instead of
+    # the ORM's select_related, which costs several times as much to build as to run.
+    async with rawsql.reader(AuthToken) as reader:
+        rows = await reader.fetch(_token_sql(), token_hash)
+    if not rows:
         raise InvalidToken("the access token is invalid or was revoked", "TOKEN_INVALID")
-    if row.expires_at <= datetime.now(UTC):
+    row = dict(rows[0])
+    expires_at = _EXPIRES_AT.to_python_value(row.pop(_EXPIRES))
+    if expires_at <= datetime.now(UTC):
         raise InvalidToken("the access token has expired; sign in again", "TOKEN_EXPIRED")
-    return row.user, token_hash
+    return User._init_from_db(**row), token_hash
+
+
+_EXPIRES = "token_expires_at"
+_EXPIRES_AT = AuthToken._meta.fields_map["expires_at"]
+
+
+@functools.cache
+def _token_sql() -> str:
+    """The token's expiry and every column of its user (known once Tortoise is set up)."""
+    columns = ", ".join(f"u.{column}" for column in sorted(User._meta.db_fields))
+    return (  # column names from the model; the token hash is a parameter
+        f"SELECT t.expires_at AS {_EXPIRES}, {columns} FROM auth_tokens t"  # noqa: S608
+        " JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+    )
 
 
 async def find_by_handle(handle: str) -> User | None:

@@ -66,11 +66,13 @@ class HardenedSchema(GessoSchema):
                     operation_extensions,
                 )
         except TimeoutError:
-            message = f"the operation took longer than its limit of {self.operation_timeout:g} s"
-            return ExecutionResult(
-                data=None,
-                errors=[GraphQLError(message, extensions={"code": TIMEOUT_CODE})],
-            )
+            return ExecutionResult(data=None, errors=[timeout_error(self.operation_timeout)])
+
+
+def timeout_error(seconds: float) -> GraphQLError:
+    """The error of an operation cut short by its time limit."""
+    message = f"the operation took longer than its limit of {seconds:g} s"
+    return GraphQLError(message, extensions={"code": TIMEOUT_CODE})
 
 
 @functools.cache

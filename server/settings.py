@@ -73,6 +73,7 @@ class Settings:
     persisted_queries_file: Path = Path("persisted-queries.json")
     apq_ttl_seconds: int = 7 * 24 * 3600
     apq_cache_size: int = 10_000
+    compiled_queries: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -207,6 +208,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
             values, "GESSO_APQ_TTL_SECONDS", 7 * 24 * 3600, low=60, high=365 * 24 * 3600
         ),
         apq_cache_size=_int(values, "GESSO_APQ_CACHE_SIZE", 10_000, low=1, high=1_000_000),
+        compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
     )
 
 

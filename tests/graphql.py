@@ -46,6 +46,7 @@ class GraphQLClient:
     token: str | None = None
     _tokens: dict[str, str] = field(default_factory=dict)
     services: Any = None  # the in-process app's Services (None against a live server)
+    app: Any = None  # the in-process app (None against a live server)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -71,7 +72,7 @@ class GraphQLClient:
                     transport=transport, base_url="http://testserver"
                 ) as http:
                     client = cls(http)
-                    client.services = services
+                    client.services, client.app = services, app
                     yield client
             finally:
                 services.media.shutdown()

@@ -1,0 +1,641 @@
+"""Compiled plans: a known feed query answered without executing GraphQL field by field.
+
+A home-feed page through graphql-core resolves about 400 fields one at a time, each through
+Strawberry's resolver machinery, on model instances the ORM builds from SQL it renders per query.
+For the documents clients send over and over (a feed page), this module compiles the document once
+into a plan: which rows the selection needs (``resolvers.feedsql``, a few hand-written statements)
+and, per selected field, a function from those rows to the JSON value. Executing the plan reads
+the rows and builds the response's ``data`` directly.
+
+A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
+attached ``artworks`` that are plain columns, counts and viewer flags, with aliases, fragments and
+``__typename``. Anything else (directives, other root fields, fields that reach further, variables
+of other types) compiles to nothing, and the document keeps the regular path. At run time, any
+input the regular path would answer with an error (``first`` out of range, a foreign cursor, an
+anonymous home feed, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
+and the regular path answers it, so errors are reported in one place only.
+
+The server compiles a document only after the regular path executed it without an error (so it
+parsed, validated and passed the production limits and the persisted-query rules); see
+``server.app``. The differential tests (``tests/schema/test_compiled.py``) hold the two paths to
+identical answers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    StringValueNode,
+    TypeNode,
+    ValueNode,
+    VariableNode,
+    get_operation_ast,
+    parse,
+)
+
+from resolvers.errors import BadRequest
+from resolvers.feedsql import FeedPage, Needs, read_page
+from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from schema.base import to_global_id
+from storage.models import TrainingPolicy
+from storage.rawsql import Row
+
+PLANS_MAX = 256
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
+
+
+class Unsupported(Exception):
+    """The document uses something a plan does not cover: it keeps the regular path."""
+
+
+class Fallback(Exception):
+    """This request needs the regular path (it would answer with an error, or with a row the
+    plan did not read)."""
+
+
+_ABSENT = object()
+
+# --- arguments and variables ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    scalar: type  # int or str
+    non_null: bool
+    default: Any  # _ABSENT when the definition has none
+
+    def value(self, variables: dict[str, Any]) -> Any:
+        """The coerced value, ``_ABSENT`` when not provided; ``Fallback`` when it does not
+        coerce exactly (the regular path then reports or converts it)."""
+        if self.name not in variables:
+            if self.default is not _ABSENT:
+                return self.default
+            if self.non_null:
+                raise Fallback(self.name)
+            return _ABSENT
+        raw = variables[self.name]
+        if raw is None:
+            if self.non_null:
+                raise Fallback(self.name)
+            return None
+        if self.scalar is int:
+            if type(raw) is not int or not INT_MIN <= raw <= INT_MAX:
+                raise Fallback(self.name)
+        elif type(raw) is not str:
+            raise Fallback(self.name)
+        return raw
+
+
+def _scalar_of(type_node: TypeNode) -> tuple[type, bool]:
+    non_null = isinstance(type_node, NonNullTypeNode)
+    named = type_node.type if isinstance(type_node, NonNullTypeNode) else type_node
+    if isinstance(named, ListTypeNode) or not isinstance(named, NamedTypeNode):
+        raise Unsupported("list variable")
+    scalars = {"Int": int, "String": str}
+    if named.name.value not in scalars:
+        raise Unsupported(f"variable of type {named.name.value}")
+    return scalars[named.name.value], non_null
+
+
+def _literal(node: ValueNode) -> Any:
+    if isinstance(node, NullValueNode):
+        return None
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, StringValueNode):
+        return node.value
+    raise Unsupported(f"argument value {node.kind}")
+
+
+def _variables(operation: OperationDefinitionNode) -> dict[str, Variable]:
+    found: dict[str, Variable] = {}
+    for definition in operation.variable_definitions or ():
+        if definition.directives:
+            raise Unsupported("directive on a variable")
+        scalar, non_null = _scalar_of(definition.type)
+        default = (
+            _literal(definition.default_value) if definition.default_value is not None else _ABSENT
+        )
+        name = definition.variable.name.value
+        found[name] = Variable(name, scalar, non_null, default)
+    return found
+
+
+# --- collecting fields ---------------------------------------------------------------------
+
+NODE_TYPES = frozenset({"User", "Artwork", "Post", "Comment", "MediaAsset"})
+
+
+def _applies(condition: str | None, type_name: str) -> bool:
+    if condition is None or condition == type_name:
+        return True
+    return condition == "Node" and type_name in NODE_TYPES
+
+
+def collect(
+    selection_sets: Sequence[SelectionSetNode],
+    type_name: str,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> dict[str, list[FieldNode]]:
+    """The fields selected on ``type_name``, by response key in order (as GraphQL's
+    CollectFields: fragments that apply are inlined, same-key fields are merged)."""
+    fields: dict[str, list[FieldNode]] = {}
+
+    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise Unsupported("directive")
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if _applies(condition.name.value if condition else None, type_name):
+                    walk(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is None or name in seen:
+                    raise Unsupported(f"fragment {name}")
+                if fragment.directives:
+                    raise Unsupported("directive")
+                if _applies(fragment.type_condition.name.value, type_name):
+                    walk(fragment.selection_set, seen | {name})
+
+    for selection_set in selection_sets:
+        walk(selection_set, frozenset())
+    return fields
+
+
+def _name(nodes: list[FieldNode]) -> str:
+    return nodes[0].name.value
+
+
+def _sub(nodes: list[FieldNode]) -> list[SelectionSetNode]:
+    sets = [node.selection_set for node in nodes if node.selection_set is not None]
+    if not sets:
+        raise Unsupported("object field without a selection")
+    return sets
+
+
+def _no_arguments(nodes: list[FieldNode]) -> None:
+    if any(node.arguments for node in nodes):
+        raise Unsupported(f"arguments on {_name(nodes)}")
+
+
+# --- writers: selected fields to JSON values -------------------------------------------------
+
+Getter = Callable[[Row, FeedPage], Any]
+Writer = list[tuple[str, Getter]]
+
+
+def write(writer: Writer, row: Row, page: FeedPage) -> dict[str, Any]:
+    return {key: get(row, page) for key, get in writer}
+
+
+def _column(column: str) -> Getter:
+    return lambda row, page: row[column]
+
+
+def _enum_name(column: str) -> Getter:
+    return lambda row, page: row[column].name if row[column] is not None else None
+
+
+def _iso(column: str) -> Getter:
+    return lambda row, page: row[column].isoformat()
+
+
+def _list(column: str) -> Getter:
+    return lambda row, page: list(row[column])
+
+
+def _constant(value: Any) -> Getter:
+    return lambda row, page: value
+
+
+def _global_id(type_name: str) -> Getter:
+    return lambda row, page: to_global_id(type_name, row["id"])
+
+
+# Columns shown as they are, by GraphQL field name, per type.
+_USER_PLAIN = {
+    "handle": "handle",
+    "displayName": "display_name",
+    "bio": "bio",
+    "followerCount": "follower_count",
+    "followingCount": "following_count",
+    "postCount": "post_count",
+    "artworkCount": "artwork_count",
+    "openForCommissions": "open_for_commissions",
+}
+_ARTWORK_PLAIN = {
+    "title": "title",
+    "description": "description",
+    "medium": "medium",
+    "position": "position",
+    "likeCount": "like_count",
+    "commentCount": "comment_count",
+}
+_POST_PLAIN = {
+    "text": "text",
+    "likeCount": "like_count",
+    "commentCount": "comment_count",
+    "replyCount": "reply_count",
+}
+
+
+class _Compiler:
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.users = self.attachments = self.likes = self.follows = False
+
+    def fields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
+        return collect(_sub(nodes), type_name, self.fragments)
+
+    def user(self, nodes: list[FieldNode]) -> Writer:
+        self.users = True
+        writer: Writer = []
+        for key, field_nodes in self.fields(nodes, "User").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            getter: Getter
+            if name in _USER_PLAIN:
+                getter = _column(_USER_PLAIN[name])
+            elif name == "__typename":
+                getter = _constant("User")
+            elif name == "id":
+                getter = _global_id("User")
+            elif name == "links":
+                getter = _list("links")
+            elif name == "aiTrainingPolicy":
+                getter = _enum_name("ai_training_policy")
+            elif name == "createdAt":
+                getter = _iso("created_at")
+            elif name == "isViewer":
+                getter = _is_viewer
+            elif name == "isFollowedByViewer":
+                self.follows = True
+                getter = _is_followed
+            else:
+                raise Unsupported(f"User.{name}")
+            writer.append((key, getter))
+        return writer
+
+    def artwork(self, nodes: list[FieldNode]) -> Writer:
+        writer: Writer = []
+        for key, field_nodes in self.fields(nodes, "Artwork").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            getter: Getter
+            if name in _ARTWORK_PLAIN:
+                getter = _column(_ARTWORK_PLAIN[name])
+            elif name == "__typename":
+                getter = _constant("Artwork")
+            elif name == "id":
+                getter = _global_id("Artwork")
+            elif name == "tags":
+                getter = _list("tags")
+            elif name == "visibility":
+                getter = _enum_name("visibility")
+            elif name == "aiTrainingPolicyOverride":
+                getter = _enum_name("ai_training_policy")
+            elif name == "aiTrainingPolicy":
+                self.users = True
+                getter = _policy_in_force
+            elif name in {"createdAt", "updatedAt"}:
+                getter = _iso("created_at" if name == "createdAt" else "updated_at")
+            elif name == "owner":
+                getter = _related("owner_id", self.user(field_nodes))
+            else:
+                raise Unsupported(f"Artwork.{name}")
+            writer.append((key, getter))
+        return writer
+
+    def post(self, nodes: list[FieldNode]) -> Writer:
+        writer: Writer = []
+        for key, field_nodes in self.fields(nodes, "Post").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            getter: Getter
+            if name in _POST_PLAIN:
+                getter = _column(_POST_PLAIN[name])
+            elif name == "__typename":
+                getter = _constant("Post")
+            elif name == "id":
+                getter = _global_id("Post")
+            elif name == "visibility":
+                getter = _enum_name("visibility")
+            elif name == "createdAt":
+                getter = _iso("created_at")
+            elif name == "viewerHasLiked":
+                self.likes = True
+                getter = _has_liked
+            elif name == "author":
+                getter = _related("author_id", self.user(field_nodes))
+            elif name == "artworks":
+                self.attachments = True
+                # attached artworks seen by followers only need the follow status
+                self.follows = True
+                getter = _attached(self.artwork(field_nodes))
+            else:
+                raise Unsupported(f"Post.{name}")
+            writer.append((key, getter))
+        return writer
+
+    def connection(self, nodes: list[FieldNode]) -> ConnectionWriter:
+        parts: list[tuple[str, str, Any]] = []
+        for key, field_nodes in self.fields(nodes, "PostConnection").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            if name == "__typename":
+                parts.append((key, "constant", "PostConnection"))
+            elif name == "nodes":
+                parts.append((key, "nodes", self.post(field_nodes)))
+            elif name == "edges":
+                parts.append((key, "edges", self.edge(field_nodes)))
+            elif name == "pageInfo":
+                parts.append((key, "pageInfo", self.page_info(field_nodes)))
+            else:
+                raise Unsupported(f"PostConnection.{name}")
+        return ConnectionWriter(parts)
+
+    def edge(self, nodes: list[FieldNode]) -> list[tuple[str, str, Any]]:
+        parts: list[tuple[str, str, Any]] = []
+        for key, field_nodes in self.fields(nodes, "PostEdge").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            if name == "__typename":
+                parts.append((key, "constant", "PostEdge"))
+            elif name == "cursor":
+                parts.append((key, "cursor", None))
+            elif name == "node":
+                parts.append((key, "node", self.post(field_nodes)))
+            else:
+                raise Unsupported(f"PostEdge.{name}")
+        return parts
+
+    def page_info(self, nodes: list[FieldNode]) -> list[tuple[str, str]]:
+        parts: list[tuple[str, str]] = []
+        known = {"__typename", "hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+        for key, field_nodes in self.fields(nodes, "PageInfo").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            if name not in known:
+                raise Unsupported(f"PageInfo.{name}")
+            parts.append((key, name))
+        return parts
+
+
+def _is_viewer(row: Row, page: FeedPage) -> bool:
+    return page.viewer_id is not None and page.viewer_id == row["id"]
+
+
+def _is_followed(row: Row, page: FeedPage) -> bool:
+    if page.viewer_id is None or page.viewer_id == row["id"]:
+        return False
+    return row["id"] in page.followed
+
+
+def _has_liked(row: Row, page: FeedPage) -> bool:
+    return page.viewer_id is not None and row["id"] in page.liked
+
+
+def _policy_in_force(row: Row, page: FeedPage) -> str:
+    policy: TrainingPolicy | None = row["ai_training_policy"]
+    if policy is None:
+        owner = page.users.get(row["owner_id"])
+        if owner is None:
+            raise Fallback("owner not read")
+        policy = cast("TrainingPolicy", owner["ai_training_policy"])
+    return policy.name
+
+
+def _related(column: str, writer: Writer) -> Getter:
+    def related(row: Row, page: FeedPage) -> dict[str, Any]:
+        user = page.users.get(row[column])
+        if user is None:  # deleted between two statements: the regular path decides
+            raise Fallback("user not read")
+        return write(writer, user, page)
+
+    return related
+
+
+def _attached(writer: Writer) -> Getter:
+    def attached(row: Row, page: FeedPage) -> list[dict[str, Any]]:
+        return [
+            write(writer, artwork, page)
+            for artwork in page.attachments.get(row["id"], ())
+            if page.can_see(artwork["owner_id"], artwork["visibility"])
+        ]
+
+    return attached
+
+
+class ConnectionWriter:
+    def __init__(self, parts: list[tuple[str, str, Any]]) -> None:
+        self.parts = parts
+
+    def write(self, page: FeedPage, after: str | None) -> dict[str, Any]:
+        cursors = [encode_cursor("post", post["id"]) for post in page.posts]
+        out: dict[str, Any] = {}
+        for key, kind, spec in self.parts:
+            if kind == "constant":
+                out[key] = spec
+            elif kind == "nodes":
+                out[key] = [write(spec, post, page) for post in page.posts]
+            elif kind == "edges":
+                out[key] = [
+                    self._edge(spec, post, cursor, page)
+                    for post, cursor in zip(page.posts, cursors, strict=True)
+                ]
+            else:
+                out[key] = self._page_info(spec, page, cursors, after)
+        return out
+
+    @staticmethod
+    def _edge(
+        parts: list[tuple[str, str, Any]], post: Row, cursor: str, page: FeedPage
+    ) -> dict[str, Any]:
+        edge: dict[str, Any] = {}
+        for key, kind, spec in parts:
+            if kind == "constant":
+                edge[key] = spec
+            elif kind == "cursor":
+                edge[key] = cursor
+            else:
+                edge[key] = write(spec, post, page)
+        return edge
+
+    @staticmethod
+    def _page_info(
+        parts: list[tuple[str, str]], page: FeedPage, cursors: list[str], after: str | None
+    ) -> dict[str, Any]:
+        values = {
+            "__typename": "PageInfo",
+            "hasNextPage": page.has_next,
+            "hasPreviousPage": after is not None,
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+        }
+        return {key: values[name] for key, name in parts}
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+FEEDS = {"homeFeed": True, "discoverFeed": False}  # root field -> is it the home feed
+_FEED_ARGUMENTS = {"first": int, "after": str}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One compiled query operation: a feed connection (and maybe ``__typename``) at the root."""
+
+    operation_name: str | None
+    root: list[tuple[str, str]]  # (response key, "__typename" or the feed field)
+    home: bool
+    arguments: dict[str, Any]  # argument -> literal value or Variable
+    needs: Needs
+    connection: ConnectionWriter
+
+    def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
+        """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
+        values: dict[str, Any] = {"first": 20, "after": None}  # the schema's defaults
+        for name, source in self.arguments.items():
+            value = source.value(variables) if isinstance(source, Variable) else source
+            if value is not _ABSENT:
+                values[name] = value
+        first, after = values["first"], values["after"]
+        if first is not None and type(first) is not int:
+            raise Fallback("first")
+        if after is not None and type(after) is not str:
+            raise Fallback("after")
+        try:
+            return page_size(first), after
+        except BadRequest:
+            raise Fallback("first") from None
+
+    async def execute(self, viewer_id: int | None, variables: dict[str, Any]) -> dict[str, Any]:
+        """The response's ``data``."""
+        size, after = self.arguments_of(variables)
+        if self.home and viewer_id is None:
+            raise Fallback("anonymous home feed")
+        try:
+            after_id = decode_cursor("post", after)[0] if after is not None else None
+        except BadRequest:
+            raise Fallback("cursor") from None
+        page = await read_page(
+            viewer_id=viewer_id, home=self.home, size=size, after=after_id, needs=self.needs
+        )
+        data: dict[str, Any] = {}
+        for key, name in self.root:
+            data[key] = "Query" if name == "__typename" else self.connection.write(page, after)
+        return data
+
+
+def compile_plan(query: str, operation_name: str | None) -> Plan | None:
+    """The plan for this document and operation, or None when a plan cannot cover it."""
+    try:
+        document = parse(query, no_location=True)
+        return _compile(document, operation_name)
+    except (Unsupported, GraphQLSyntaxError):
+        return None
+
+
+def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY:
+        raise Unsupported("not a query")
+    if operation.directives:
+        raise Unsupported("directive")
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    variables = _variables(operation)
+    roots = collect([operation.selection_set], "Query", fragments)
+    feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
+    if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
+        raise Unsupported("root fields")
+    feed_nodes = feeds[0][1]
+    arguments: dict[str, Any] = {}
+    for argument in feed_nodes[0].arguments or ():
+        name = argument.name.value
+        if name not in _FEED_ARGUMENTS:
+            raise Unsupported(f"argument {name}")
+        if isinstance(argument.value, VariableNode):
+            variable = variables.get(argument.value.name.value)
+            if variable is None or variable.scalar is not _FEED_ARGUMENTS[name]:
+                raise Unsupported(f"variable for {name}")
+            arguments[name] = variable
+        else:
+            arguments[name] = _literal(argument.value)
+    used = {v.name for v in arguments.values() if isinstance(v, Variable)}
+    if set(variables) - used:
+        raise Unsupported("a variable the feed does not use")  # it must still coerce
+    compiler = _Compiler(fragments)
+    connection = compiler.connection(feed_nodes)
+    return Plan(
+        operation_name=operation.name.value if operation.name else None,
+        root=[(key, _name(nodes)) for key, nodes in roots.items()],
+        home=FEEDS[_name(feed_nodes)],
+        arguments=arguments,
+        needs=Needs(
+            attachments=compiler.attachments,
+            users=compiler.users,
+            likes=compiler.likes,
+            follows=compiler.follows,
+        ),
+        connection=connection,
+    )
+
+
+class Plans:
+    """Compiled plans by (document text, operation name), bounded; None marks a document that
+    compiles to no plan, so it is not compiled again."""
+
+    def __init__(self, size: int = PLANS_MAX) -> None:
+        self.size = size
+        self.served = 0  # responses built by a plan
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+
+    def get(self, query: str, operation_name: str | None) -> Plan | Unknown | None:
+        """The plan, None (no plan possible), or ``UNKNOWN`` (not compiled yet)."""
+        return self._plans.get((query, operation_name), UNKNOWN)
+
+    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+        """Compile a document the regular path has just executed without an error."""
+        plan = compile_plan(query, operation_name)
+        self._plans[(query, operation_name)] = plan
+        if len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+
+class Unknown:
+    """What ``Plans.get`` returns for a document not compiled yet."""
+
+
+UNKNOWN = Unknown()

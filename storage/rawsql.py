@@ -1,0 +1,116 @@
+"""Hand-written SQL on Tortoise's connections, for the few hot reads where building the query
+with the ORM costs more than running it (a feed page, the bearer token of every request).
+
+Statements are written once for PostgreSQL (``$n`` placeholders, ``= ANY($n::bigint[])`` for a
+list of ids) and rewritten for SQLite (``?n`` placeholders, ``IN (SELECT value FROM
+json_each(?n))`` with the list passed as JSON text), so both backends run the same SQL. They are
+logged the way Tortoise logs its own (``tortoise.db_client`` at DEBUG).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.fields.data import BooleanField, CharEnumFieldInstance, DatetimeField, JSONField
+from tortoise.models import Model
+
+Row = dict[str, Any]
+Converters = list[tuple[str, Callable[[Any], Any]]]
+
+_ANY = re.compile(r"= ANY\(\$(\d+)::bigint\[\]\)")
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def sqlite_dialect(sql: str) -> str:
+    """``sql`` for SQLite: an id array is passed as a JSON text and read with json_each."""
+    sql = _ANY.sub(r"IN (SELECT value FROM json_each($\1))", sql)
+    return _PARAM.sub(r"?\1", sql)
+
+
+_SQLITE: dict[str, str] = {}
+
+
+def _sqlite_sql(sql: str) -> str:
+    found = _SQLITE.get(sql)
+    if found is None:
+        found = _SQLITE[sql] = sqlite_dialect(sql)
+    return found
+
+
+class Reader:
+    """Runs statements on one acquired Tortoise connection, in the connection's dialect."""
+
+    def __init__(self, client: Any, connection: Any) -> None:
+        self.log = client.log
+        self.connection = connection
+        self.sqlite = client.capabilities.dialect == "sqlite"
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """The rows (asyncpg records or sqlite3 rows: by column name or by position)."""
+        self.log.debug("%s: %s", sql, args)
+        if not self.sqlite:
+            rows: list[Any] = await self.connection.fetch(sql, *args)
+            return rows
+        values = [orjson.dumps(arg).decode() if isinstance(arg, list) else arg for arg in args]
+        return list(await self.connection.execute_fetchall(_sqlite_sql(sql), values))
+
+
+@contextlib.asynccontextmanager
+async def reader(model: type[Model]) -> AsyncIterator[Reader]:
+    """A reader on the connection the ORM would read ``model`` from now (the replica inside
+    ``storage.replica.reads_from_replica``), held until the block ends."""
+    client = model._choose_db()
+    async with client.acquire_connection() as connection:
+        yield Reader(client, connection)
+
+
+def converters(model: type[Model], columns: Sequence[str]) -> Converters:
+    """How to turn each raw column that needs it into what the model's field would hold."""
+    out: Converters = []
+    for column in columns:
+        model_field = model._meta.fields_map.get(column)  # None: a foreign key's id column
+        if isinstance(model_field, DatetimeField):
+            out.append((column, _datetime(model_field)))
+        elif isinstance(model_field, JSONField):
+            out.append((column, model_field.to_python_value))
+        elif isinstance(model_field, BooleanField):
+            out.append((column, bool))
+        elif isinstance(model_field, CharEnumFieldInstance):
+            out.append((column, _nullable(model_field.enum_type)))
+    return out
+
+
+def _datetime(model_field: DatetimeField[Any]) -> Callable[[Any], Any]:
+    convert = model_field.to_python_value
+
+    def to_python(value: Any) -> Any:
+        # asyncpg already returns timestamptz as an aware datetime in UTC, which is what the
+        # field would make of it (the project's time zone is UTC); SQLite returns text.
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value
+        return convert(value)
+
+    return to_python
+
+
+def _nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def nullable(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return nullable
+
+
+def convert(rows: Sequence[Any], columns: Converters) -> list[Row]:
+    """Rows as dicts, with the columns that need it converted."""
+    out = []
+    for raw in rows:
+        row = dict(raw)
+        for column, to_python in columns:
+            row[column] = to_python(row[column])
+        out.append(row)
+    return out

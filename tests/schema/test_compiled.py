@@ -1,0 +1,400 @@
+"""Compiled plans (schema.compiled) answer exactly what the regular GraphQL execution answers.
+
+Two apps share one database: one with compiled plans, one without. Every document is sent to
+the compiled app twice (the first run is the regular path, after which the document is compiled;
+the second is served by the plan) and once to the other app, and the three answers must be
+identical, byte for byte once decoded: same data, same order of keys, same errors and status.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import random
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+
+from schema.compiled import compile_plan
+from tests.graphql import GraphQLClient, QueryCounter
+
+POST_FIELDS = [
+    "id",
+    "text",
+    "createdAt",
+    "likeCount",
+    "commentCount",
+    "replyCount",
+    "visibility",
+    "viewerHasLiked",
+    "__typename",
+]
+USER_FIELDS = [
+    "id",
+    "handle",
+    "displayName",
+    "bio",
+    "links",
+    "openForCommissions",
+    "aiTrainingPolicy",
+    "followerCount",
+    "followingCount",
+    "postCount",
+    "artworkCount",
+    "createdAt",
+    "isViewer",
+    "isFollowedByViewer",
+    "__typename",
+]
+ARTWORK_FIELDS = [
+    "id",
+    "title",
+    "description",
+    "medium",
+    "tags",
+    "position",
+    "visibility",
+    "aiTrainingPolicyOverride",
+    "aiTrainingPolicy",
+    "likeCount",
+    "commentCount",
+    "createdAt",
+    "updatedAt",
+    "__typename",
+]
+PAGE_INFO_FIELDS = (
+    "hasNextPage",
+    "hasPreviousPage",
+    "startCursor",
+    "endCursor",
+    "__typename",
+)
+
+BENCH_QUERY = (
+    "query HomeFeed($first: Int!, $after: String) {"
+    " homeFeed(first: $first, after: $after) {"
+    " edges { cursor node { id text createdAt likeCount commentCount viewerHasLiked"
+    " author { id handle displayName isFollowedByViewer } artworks { id title } } }"
+    " pageInfo { hasNextPage endCursor } } }"
+)
+
+
+@pytest.fixture
+async def pair(clean_db: str) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient]]:
+    async with (
+        GraphQLClient.for_app() as compiled,
+        GraphQLClient.for_app(GESSO_COMPILED_QUERIES="false") as regular,
+    ):
+        regular._tokens = compiled._tokens  # same database, same accounts
+        yield compiled, regular
+
+
+def plans_of(client: GraphQLClient) -> Any:
+    return client.app.state.graphql.plans
+
+
+async def _mutate(gql: GraphQLClient, query: str, variables: dict[str, Any], as_: str) -> Any:
+    result = await gql.execute(query, variables, as_=as_)
+    payload = next(iter(result.data.values()))
+    assert not payload.get("errors"), payload
+    return payload
+
+
+async def _artwork(gql: GraphQLClient, as_: str, **fields: Any) -> str:
+    made = await _mutate(
+        gql,
+        "mutation($i: CreateArtworkInput!) { createArtwork(input: $i) { artwork { id } errors"
+        " { code } } }",
+        {"i": fields},
+        as_,
+    )
+    return str(made["artwork"]["id"])
+
+
+async def _post(gql: GraphQLClient, as_: str, **fields: Any) -> str:
+    made = await _mutate(
+        gql,
+        "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } errors { code } } }",
+        {"i": fields},
+        as_,
+    )
+    return str(made["post"]["id"])
+
+
+async def seed(gql: GraphQLClient) -> None:
+    """A reader following ana and ben (not cyd); every visibility of posts and of attached
+    artworks, policies set on the artist and on artworks, likes, a reply, links and a bio."""
+    ids = {handle: await gql.sign_up(handle) for handle in ("reader", "ana", "ben", "cyd")}
+    for followee in ("ana", "ben"):
+        await _mutate(
+            gql,
+            "mutation($u: ID!) { follow(userId: $u) { errors { code } } }",
+            {"u": ids[followee]},
+            "reader",
+        )
+    await _mutate(
+        gql,
+        "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { errors { code } } }",
+        {
+            "i": {
+                "bio": "paints \u00e0 l'huile",
+                "links": ["https://ana.example", "https://ana.example/shop"],
+                "openForCommissions": True,
+                "aiTrainingPolicy": "ALLOWED",
+            }
+        },
+        "ana",
+    )
+    public = await _artwork(gql, "ana", title="Harbour", tags=["oil", "sea"], medium="oil")
+    followers = await _artwork(
+        gql, "ana", title="Sketch", visibility="FOLLOWERS", aiTrainingPolicy="DISALLOWED"
+    )
+    private = await _artwork(gql, "ana", title="Draft", visibility="PRIVATE", description="wip")
+    first = await _post(gql, "ana", text="new work #oil", artworkIds=[public, followers, private])
+    await _post(gql, "ana", text="for followers", visibility="FOLLOWERS", artworkIds=[followers])
+    await _post(gql, "ana", text="note to self", visibility="PRIVATE", artworkIds=[private])
+    await _post(gql, "ana", text="a reply", replyTo=first)
+    ben_art = await _artwork(gql, "ben", title="Ink", visibility="FOLLOWERS")
+    for n in range(4):
+        post = await _post(gql, "ben", text=f"ben {n}", artworkIds=[ben_art] if n % 2 else [])
+        if n % 2 == 0:
+            await _mutate(
+                gql,
+                "mutation($p: ID!) { likePost(postId: $p) { errors { code } } }",
+                {"p": post},
+                "reader",
+            )
+    await _post(gql, "cyd", text="hello from cyd")
+    await _post(gql, "cyd", text="cyd followers only", visibility="FOLLOWERS")
+    mine = await _artwork(gql, "reader", title="Mine", visibility="PRIVATE")
+    await _post(gql, "reader", text="my own", visibility="PRIVATE", artworkIds=[mine])
+
+
+def random_document(rng: random.Random) -> str:
+    """A feed query with a random selection, aliases, fragments and ``__typename``."""
+    fragments: list[str] = []
+
+    def pick(fields: Sequence[str], low: int = 1) -> list[str]:
+        return rng.sample(fields, rng.randint(low, min(len(fields), 6)))
+
+    def alias(name: str) -> str:
+        return f"{name}_{rng.randint(0, 9)}: {name}" if rng.random() < 0.2 else name
+
+    def wrap(type_name: str, body: str) -> str:
+        roll = rng.random()
+        if roll < 0.15:
+            name = f"F{len(fragments)}"
+            fragments.append(f"fragment {name} on {type_name} {{ {body} }}")
+            return f"...{name}"
+        if roll < 0.25:
+            return f"... on {type_name} {{ {body} }}"
+        if roll < 0.3 and type_name != "PageInfo":
+            return f"... on Node {{ id }} {body}"
+        return body
+
+    def user() -> str:
+        return wrap("User", " ".join(alias(f) for f in pick(USER_FIELDS)))
+
+    def artwork() -> str:
+        fields = [alias(f) for f in pick(ARTWORK_FIELDS)]
+        if rng.random() < 0.3:
+            fields.append(f"owner {{ {user()} }}")
+        return wrap("Artwork", " ".join(fields))
+
+    def post() -> str:
+        fields = [alias(f) for f in pick(POST_FIELDS)]
+        if rng.random() < 0.6:
+            fields.append(f"{alias('author')} {{ {user()} }}")
+        if rng.random() < 0.5:
+            fields.append(f"artworks {{ {artwork()} }}")
+        rng.shuffle(fields)
+        return wrap("Post", " ".join(fields))
+
+    parts = []
+    if rng.random() < 0.8:
+        edge = ["cursor"] if rng.random() < 0.7 else []
+        edge.append(f"node {{ {post()} }}")
+        if rng.random() < 0.2:
+            edge.append("__typename")
+        parts.append(f"edges {{ {' '.join(edge)} }}")
+    if rng.random() < 0.3 or not parts:
+        parts.append(f"nodes {{ {post()} }}")
+    if rng.random() < 0.8:
+        parts.append(f"pageInfo {{ {' '.join(pick(PAGE_INFO_FIELDS))} }}")
+    if rng.random() < 0.2:
+        parts.append("__typename")
+    root = rng.choice(["homeFeed", "discoverFeed"])
+    head = "query Feed($first: Int, $after: String)"
+    root_alias = "feed: " if rng.random() < 0.2 else ""
+    typename = " __typename" if rng.random() < 0.1 else ""
+    body = f"{root_alias}{root}(first: $first, after: $after) {{ {' '.join(parts)} }}"
+    return f"{head} {{ {body}{typename} }} {' '.join(fragments)}"
+
+
+async def _same(
+    compiled: GraphQLClient,
+    regular: GraphQLClient,
+    query: str,
+    variables: dict[str, Any],
+    as_: str | None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Send ``query`` to both apps; the answers must be identical. Returns the answer."""
+    answers = []
+    for client in (compiled, compiled, regular):
+        extra = dict(headers or {})
+        if as_ is not None:
+            extra["Authorization"] = f"Bearer {client.token_of(as_)}"
+        result = await client.execute(query, variables, headers=extra)
+        answers.append((result.status, list(result.body.items())))
+    for answer in answers[:2]:
+        assert answer == answers[2], _diff(answer, answers[2], query, variables, as_)
+    return dict(answers[2][1])
+
+
+def _diff(got: Any, expected: Any, *about: Any) -> str:
+    got_lines, expected_lines = (json.dumps(x, indent=1).splitlines() for x in (got, expected))
+    diff = difflib.unified_diff(got_lines, expected_lines, lineterm="", n=2)
+    return "\n".join([repr(about), *diff])
+
+
+async def _cursors(regular: GraphQLClient, root: str, as_: str | None) -> list[str]:
+    query = f"{{ {root}(first: 100) {{ edges {{ cursor }} }} }}"
+    result = await regular.execute(query, as_=as_)
+    return [edge["cursor"] for edge in result.data[root]["edges"]]
+
+
+async def test_random_documents_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    compiled, regular = pair
+    await seed(compiled)
+    rng = random.Random(20261128)
+    expected_served = 0
+    for _ in range(30):
+        query = random_document(rng)
+        assert compile_plan(query, None) is not None, query
+        root = "homeFeed" if "homeFeed(" in query else "discoverFeed"
+        learned = False
+        for as_ in ("reader", "ana", None):
+            cursors = await _cursors(regular, root, as_) if (as_ or root != "homeFeed") else []
+            variable_sets: list[dict[str, Any]] = [{}, {"first": 3}]
+            if cursors:
+                variable_sets.append({"first": 2, "after": cursors[len(cursors) // 2]})
+            for variables in variable_sets:
+                answer = await _same(compiled, regular, query, variables, as_)
+                if "errors" not in answer:
+                    # two requests to the compiled app; the very first one teaches it the plan
+                    expected_served += 1 if not learned else 2
+                    learned = True
+    assert plans_of(compiled).served == expected_served
+
+
+@pytest.mark.parametrize(
+    ("variables", "as_", "fails"),
+    [
+        ({"first": 20}, "reader", False),
+        ({"first": 100}, "ana", False),
+        ({"first": 0}, "reader", False),
+        ({"first": 2.0}, "reader", False),  # coerces to 2 (the regular path answers)
+        ({"first": 101}, "reader", True),  # over the cap
+        ({"first": -1}, "reader", True),
+        ({"first": "20"}, "reader", True),  # does not coerce
+        ({"first": 2**31}, "reader", True),  # not a GraphQL Int
+        ({"first": None}, "reader", True),  # $first is Int!
+        ({}, "reader", True),  # $first is Int!: missing
+        ({"first": 5, "after": "bm90IGEgY3Vyc29y"}, "reader", True),  # not our cursor
+        ({"first": 5, "after": 12}, "reader", True),
+        ({"first": 20}, None, True),  # anonymous home feed
+    ],
+)
+async def test_edge_inputs_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient],
+    variables: dict[str, Any],
+    as_: str | None,
+    fails: bool,
+) -> None:
+    compiled, regular = pair
+    await seed(compiled)
+    await _same(compiled, regular, BENCH_QUERY, {"first": 3}, "reader")  # compiled from here on
+    body = await _same(compiled, regular, BENCH_QUERY, variables, as_)
+    assert ("errors" in body) == fails, body
+
+
+async def test_graphql_response_media_type_is_kept(
+    pair: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    compiled, _regular = pair
+    await seed(compiled)
+    accept = {"Accept": "application/graphql-response+json"}
+    for _ in range(2):
+        result = await compiled.http.post(
+            "/graphql",
+            json={"query": BENCH_QUERY, "variables": {"first": 2}},
+            headers={**accept, "Authorization": f"Bearer {compiled.token_of('reader')}"},
+        )
+        assert result.status_code == 200
+        assert result.headers["content-type"] == "application/graphql-response+json"
+    assert plans_of(compiled).served == 1
+
+
+FIXED = [
+    # fragments spread twice, merged fields, literal arguments, a root alias
+    """query { a: discoverFeed(first: 4) { edges { node { ...P } } edges { node { id ...P }
+       cursor } pageInfo { endCursor } } }
+       fragment P on Post { text author { handle } author { displayName } }""",
+    # inline fragments on the interface and on the type, nested fragments
+    """{ homeFeed { nodes { ... on Node { id } ... on Post { ...Q } } } }
+       fragment Q on Post { artworks { ...A } } fragment A on Artwork { title owner { id } }""",
+    # defaults on the variables
+    """query($first: Int = 2, $after: String = null) { homeFeed(first: $first, after: $after) {
+       edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }""",
+]
+
+
+@pytest.mark.parametrize("query", FIXED)
+async def test_fixed_documents_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient], query: str
+) -> None:
+    compiled, regular = pair
+    await seed(compiled)
+    for as_ in ("reader", "ben"):
+        await _same(compiled, regular, query, {}, as_)
+    assert plans_of(compiled).served == 3  # four requests, the first teaches the plan
+
+
+NOT_COMPILED = [
+    "{ homeFeed { edges { node { id images { id } } } } }",  # reaches further
+    "{ homeFeed { edges { node { replyTo { id } } } } }",
+    "{ homeFeed { edges { node { author { posts { edges { cursor } } } } } } }",
+    "{ homeFeed { edges { node { artworks { viewerHasLiked } } } } }",
+    "query($s: Boolean!) { homeFeed { edges { cursor @include(if: $s) } } }",  # directive
+    "{ homeFeed { edges { cursor } } discoverFeed { edges { cursor } } }",  # two feeds
+    '{ tagFeed(tag: "oil") { edges { cursor } } }',
+    "{ viewer { handle } homeFeed { edges { cursor } } }",
+    "query($x: ID) { homeFeed { edges { cursor } } }",  # a variable the feed does not use
+    "mutation { logOut { errors { code } } }",
+    "{ homeFeed { edges { node { author { email } } } } }",
+]
+
+
+@pytest.mark.parametrize("query", NOT_COMPILED)
+def test_documents_a_plan_does_not_cover(query: str) -> None:
+    assert compile_plan(query, None) is None
+
+
+async def test_compiled_page_statement_count_is_constant(gql: GraphQLClient) -> None:
+    # given the seeded graph, and the full page document compiled by a first run
+    await seed(gql)
+    query = BENCH_QUERY.replace("artworks { id title }", "artworks { id title aiTrainingPolicy }")
+    await gql.execute(query, {"first": 1}, as_="reader")
+    counts = {}
+    for first in (1, 5, 20):
+        with QueryCounter.capture() as counter:
+            result = await gql.execute(query, {"first": first}, as_="reader")
+        assert result.data["homeFeed"]["edges"]
+        counts[first] = len(counter.statements)
+    # then a page costs the token, the page, attachments, users, likes and follows
+    assert counts == dict.fromkeys(counts, 6), counter.statements
+    assert plans_of(gql).served == 3
