@@ -1,9 +1,11 @@
 """The floor: the home feed page as plain JSON from hand-written SQL, no GraphQL and no ORM.
 
 It answers ``GET /feed?first=20&after=<cursor>`` with the same document the GraphQL query of
-``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), using the same SQL work the API does:
-the token, the page (same predicate, keyset on the post id), authors, attachments, the viewer's
-likes and follows. It shows what the database and an ASGI server cost without the API's layers.
+``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), with the fewest statements we know for
+it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (same
+predicate, keyset on the post id) with its authors and the viewer's likes and follows joined in;
+the attached artworks. It shows what the database and an ASGI server cost without the API's
+layers.
 
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
 database (default: ``DATABASE_URL``).
@@ -33,23 +35,28 @@ POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-
 
 AUTH_SQL = "SELECT user_id, expires_at FROM auth_tokens WHERE token_hash = $1"
 _FEED_WHERE = (
-    "(author_id = $1 OR (author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
-    " AND visibility IN ('public', 'followers')))"
+    "(p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
+    " AND p.visibility IN ('public', 'followers')))"
 )
-_FEED_COLUMNS = "id, author_id, text, created_at, like_count, comment_count"
-FEED_FIRST_SQL = f"SELECT {_FEED_COLUMNS} FROM posts WHERE {_FEED_WHERE} ORDER BY id DESC LIMIT $2"
+_FEED_COLUMNS = (
+    "p.id, p.author_id, p.text, p.created_at, p.like_count, p.comment_count, u.handle,"
+    " u.display_name,"
+    " (SELECT 1 FROM post_likes l WHERE l.user_id = $1 AND l.post_id = p.id) AS liked,"
+    " (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)"
+    " AS follows"
+)
+_FEED_FROM = "FROM posts p JOIN users u ON u.id = p.author_id"
+FEED_FIRST_SQL = (
+    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} ORDER BY p.id DESC LIMIT $2"
+)
 FEED_AFTER_SQL = (
-    f"SELECT {_FEED_COLUMNS} FROM posts WHERE {_FEED_WHERE} AND id < $3 ORDER BY id DESC LIMIT $2"
+    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $3"
+    " ORDER BY p.id DESC LIMIT $2"
 )
-AUTHORS_SQL = "SELECT id, handle, display_name FROM users WHERE id = ANY($1::bigint[])"
 ATTACHMENTS_SQL = (
     "SELECT pa.post_id, a.id, a.title, a.owner_id, a.visibility FROM post_artworks pa"
     " JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id = ANY($1::bigint[])"
     " ORDER BY pa.post_id, pa.position"
-)
-LIKES_SQL = "SELECT post_id FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::bigint[])"
-FOLLOWS_SQL = (
-    "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2::bigint[])"
 )
 
 
@@ -93,13 +100,11 @@ async def home_feed(request: Request) -> Response:
             rows = await conn.fetch(FEED_AFTER_SQL, viewer, first + 1, after)
         posts = rows[:first]
         post_ids = [row["id"] for row in posts]
-        author_ids = list({row["author_id"] for row in posts})
-        authors = {row["id"]: row for row in await conn.fetch(AUTHORS_SQL, author_ids)}
         attachments: dict[int, list[asyncpg.Record]] = {}
         for row in await conn.fetch(ATTACHMENTS_SQL, post_ids):
             attachments.setdefault(row["post_id"], []).append(row)
-        liked = {row["post_id"] for row in await conn.fetch(LIKES_SQL, viewer, post_ids)}
-        followed = {row["followee_id"] for row in await conn.fetch(FOLLOWS_SQL, viewer, author_ids)}
+    # attached artworks are their author's own, so following the author is what counts
+    followed = {row["author_id"] for row in posts if row["follows"] is not None}
 
     def visible(artwork: asyncpg.Record) -> bool:
         owner, visibility = artwork["owner_id"], artwork["visibility"]
@@ -109,7 +114,6 @@ async def home_feed(request: Request) -> Response:
 
     edges: list[dict[str, Any]] = []
     for post in posts:
-        author = authors[post["author_id"]]
         edges.append(
             {
                 "cursor": encode_cursor("post", post["id"]),
@@ -119,12 +123,12 @@ async def home_feed(request: Request) -> Response:
                     "createdAt": post["created_at"].isoformat(),
                     "likeCount": post["like_count"],
                     "commentCount": post["comment_count"],
-                    "viewerHasLiked": post["id"] in liked,
+                    "viewerHasLiked": post["liked"] is not None,
                     "author": {
-                        "id": global_id("User", author["id"]),
-                        "handle": author["handle"],
-                        "displayName": author["display_name"],
-                        "isFollowedByViewer": author["id"] in followed,
+                        "id": global_id("User", post["author_id"]),
+                        "handle": post["handle"],
+                        "displayName": post["display_name"],
+                        "isFollowedByViewer": post["follows"] is not None,
                     },
                     "artworks": [
                         {"id": global_id("Artwork", artwork["id"]), "title": artwork["title"]}

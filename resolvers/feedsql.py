@@ -3,8 +3,8 @@
 This is the data side of the compiled plans (``schema.compiled``): the same rules as
 ``resolvers.feed`` and ``resolvers.access``, as a handful of statements on one pooled connection,
 returning plain rows (dicts keyed by column) instead of model instances. One page costs at most
-five statements: the page, the attached artworks, the users shown, the viewer's likes among the
-page and the viewer's follows among the people shown.
+two statements: the page (with its authors and the viewer's likes and follows joined in) and the
+attached artworks; a third and fourth only for an artwork whose owner is not the post's author.
 
 The statements run on both backends through ``storage.rawsql``.
 """
@@ -12,6 +12,7 @@ The statements run on both backends through ``storage.rawsql``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from storage import rawsql
 from storage.models import Artwork, Post, User, Visibility
@@ -58,51 +59,49 @@ ARTWORK_COLUMNS = (
     "updated_at",
 )
 
-_VISIBLE_TO_FOLLOWERS = "('public', 'followers')"
 _HOME_WHERE = (
-    "(author_id = $1 OR (author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
-    f" AND visibility IN {_VISIBLE_TO_FOLLOWERS}))"
+    "(p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
+    " AND p.visibility IN ('public', 'followers')))"
 )
-_DISCOVER_WHERE = "visibility = 'public'"
+_DISCOVER_WHERE = "p.visibility = 'public'"
+# Per-row look-ups by primary key, not EXISTS: PostgreSQL may answer an EXISTS with a hash of
+# every like (or follow) of the viewer, which grows with the viewer's history, not with the page.
+_LIKED = "(SELECT 1 FROM post_likes l WHERE l.user_id = $1 AND l.post_id = p.id) AS viewer_liked"
+_FOLLOWS = (
+    "(SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)"
+    " AS viewer_follows"
+)
+AUTHOR = "author__"  # the prefix of the author's columns in a page row
 
-
-def _ids(n: int) -> str:
-    return f"= ANY(${n}::bigint[])"
-
-
-def _page_sql(where: str, first_param: int) -> tuple[str, str]:
-    """The page's statement without and with a cursor (``id < $k``)."""
-    columns = ", ".join(POST_COLUMNS)
-    head = f"SELECT {columns} FROM posts WHERE {where}"
-    limit = f"ORDER BY id DESC LIMIT ${first_param}"
-    return f"{head} {limit}", f"{head} AND id < ${first_param + 1} {limit}"
-
-
-HOME_SQL, HOME_AFTER_SQL = _page_sql(_HOME_WHERE, 2)
-DISCOVER_SQL, DISCOVER_AFTER_SQL = _page_sql(_DISCOVER_WHERE, 1)
 ATTACHMENTS_SQL = (
-    "SELECT pa.post_id AS attached_to, "
-    + ", ".join(f"a.{column}" for column in ARTWORK_COLUMNS)
-    + f" FROM post_artworks pa JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id {_ids(1)}"
+    "SELECT pa.post_id AS attached_to, {columns} FROM post_artworks pa"
+    " JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id = ANY($1::bigint[])"
     " ORDER BY pa.post_id, pa.position"
 )
-USERS_SQL = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id {_ids(1)}"
-LIKES_SQL = f"SELECT post_id FROM post_likes WHERE user_id = $1 AND post_id {_ids(2)}"
-FOLLOWS_SQL = f"SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id {_ids(2)}"
-
-_POST_CONVERT = converters(Post, POST_COLUMNS)
-_USER_CONVERT = converters(User, USER_COLUMNS)
-_ARTWORK_CONVERT = converters(Artwork, ARTWORK_COLUMNS)
+USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
+FOLLOWS_SQL = (
+    "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2::bigint[])"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """What the selection shows besides the posts' own columns."""
+    """What a selection shows. Column names are the tables' own."""
 
-    attachments: bool = False
-    users: bool = False  # the authors (and the owners of attached artworks)
+    post_columns: frozenset[str] = frozenset()
+    authors: bool = False  # the authors' rows (joined into the page)
+    owners: bool = False  # the rows of attached artworks' owners
+    user_columns: frozenset[str] = frozenset()  # of authors and owners
+    artwork_columns: frozenset[str] | None = None  # None: attachments are not read
     likes: bool = False  # the viewer's likes among the page
     follows: bool = False  # the viewer's follows among the people shown
+
+
+def _ordered(columns: frozenset[str], known: tuple[str, ...], *always: str) -> tuple[str, ...]:
+    unknown = columns - set(known)
+    if unknown:
+        raise ValueError(f"unknown columns {sorted(unknown)}")
+    return tuple(column for column in known if column in columns or column in always)
 
 
 @dataclass(slots=True)
@@ -126,44 +125,113 @@ class FeedPage:
         )
 
 
-async def read_page(
-    *, viewer_id: int | None, home: bool, size: int, after: int | None, needs: Needs
-) -> FeedPage:
-    """The home feed of ``viewer_id`` (``home``) or the discover feed: ``size`` posts older than
-    the post id ``after`` (newest first when None), and what ``needs`` asks for.
+def _flag(value: object) -> bool:
+    return value is not None
 
-    Reads go where the ORM's reads would go now (the replica inside
-    ``storage.replica.reads_from_replica``)."""
-    async with rawsql.reader(Post) as reader:
-        if home:
-            assert viewer_id is not None
-            if after is None:
-                raw = await reader.fetch(HOME_SQL, viewer_id, size + 1)
-            else:
-                raw = await reader.fetch(HOME_AFTER_SQL, viewer_id, size + 1, after)
-        elif after is None:
-            raw = await reader.fetch(DISCOVER_SQL, size + 1)
-        else:
-            raw = await reader.fetch(DISCOVER_AFTER_SQL, size + 1, after)
-        posts = convert(raw[:size], _POST_CONVERT)
-        page = FeedPage(viewer_id, posts, has_next=len(raw) > size)
-        if not posts:
+
+class PageReader:
+    """The statements for one selection of one feed, built once (a compiled plan holds one)."""
+
+    def __init__(self, needs: Needs, *, home: bool) -> None:
+        self.needs, self.home = needs, home
+        self.post_columns = _ordered(needs.post_columns, POST_COLUMNS, "id", "author_id")
+        self.user_columns = _ordered(needs.user_columns, USER_COLUMNS, "id")
+        artwork_columns = (
+            _ordered(needs.artwork_columns, ARTWORK_COLUMNS, "id", "owner_id", "visibility")
+            if needs.artwork_columns is not None
+            else ()
+        )
+        author = [f"u.{column} AS {AUTHOR}{column}" for column in self.user_columns]
+        self.post_convert = converters(Post, self.post_columns)
+        self.author_columns: list[tuple[str, str]] = []  # (key in the page row, column)
+        if needs.authors:
+            self.post_convert += [
+                (f"{AUTHOR}{column}", to_python)
+                for column, to_python in converters(User, self.user_columns)
+            ]
+            self.author_columns = [(f"{AUTHOR}{column}", column) for column in self.user_columns]
+        self.attachments_sql = ATTACHMENTS_SQL.format(
+            columns=", ".join(f"a.{column}" for column in artwork_columns)
+        )
+        self.artwork_convert = converters(Artwork, artwork_columns)
+        self.users_sql = USERS_SQL.format(columns=", ".join(self.user_columns))
+        self.user_convert = converters(User, self.user_columns)
+        # (cursor given, viewer known) -> the page statement, and whether $1 is the viewer
+        self.page_sql: dict[tuple[bool, bool], tuple[str, bool]] = {}
+        for after in (False, True):
+            for viewer in (False, True):
+                if home and not viewer:
+                    continue
+                columns = [f"p.{column}" for column in self.post_columns]
+                if needs.authors:
+                    columns += author
+                if viewer and needs.likes:
+                    columns.append(_LIKED)
+                if viewer and needs.follows:
+                    columns.append(_FOLLOWS)
+                where = _HOME_WHERE if home else _DISCOVER_WHERE
+                # $1 is the viewer where the statement uses one; else the parameters start at $2.
+                uses_viewer = home or (viewer and (needs.likes or needs.follows))
+                sql = (
+                    f"SELECT {', '.join(columns)} FROM posts p"
+                    + (" JOIN users u ON u.id = p.author_id" if needs.authors else "")
+                    + f" WHERE {where}"
+                    + (" AND p.id < $3" if after else "")
+                    + " ORDER BY p.id DESC LIMIT $2"
+                )
+                if not uses_viewer:  # renumber: $2 -> $1, $3 -> $2
+                    sql = sql.replace("$2", "$1").replace("$3", "$2")
+                self.page_sql[(after, viewer)] = (sql, uses_viewer)
+
+    async def read(self, viewer_id: int | None, size: int, after: int | None) -> FeedPage:
+        """``size`` posts older than the post id ``after`` (newest first when None), for
+        ``viewer_id``, with what the selection needs. Reads go where the ORM's reads would go
+        now (the replica inside ``storage.replica.reads_from_replica``)."""
+        needs = self.needs
+        sql, uses_viewer = self.page_sql[(after is not None, viewer_id is not None)]
+        args: list[Any] = [viewer_id] if uses_viewer else []
+        args.append(size + 1)
+        if after is not None:
+            args.append(after)
+        async with rawsql.reader(Post) as reader:
+            raw = await reader.fetch(sql, *args)
+            page = FeedPage(viewer_id, convert(raw[:size], self.post_convert), len(raw) > size)
+            if not page.posts:
+                return page
+            self._split(page)
+            if needs.artwork_columns is not None:
+                await self._attachments(page, reader)
             return page
-        post_ids = [post["id"] for post in posts]
-        people = list(dict.fromkeys(post["author_id"] for post in posts))
-        if needs.attachments:
-            rows = convert(await reader.fetch(ATTACHMENTS_SQL, post_ids), _ARTWORK_CONVERT)
-            for artwork in rows:
-                page.attachments.setdefault(artwork.pop("attached_to"), []).append(artwork)
-                if artwork["owner_id"] not in people:
-                    people.append(artwork["owner_id"])
-        if needs.users:
-            rows = convert(await reader.fetch(USERS_SQL, people), _USER_CONVERT)
-            page.users = {row["id"]: row for row in rows}
-        if viewer_id is not None and needs.likes:
-            liked = await reader.fetch(LIKES_SQL, viewer_id, post_ids)
-            page.liked = {row[0] for row in liked}
-        if viewer_id is not None and needs.follows:
-            followed = await reader.fetch(FOLLOWS_SQL, viewer_id, people)
-            page.followed = {row[0] for row in followed}
-        return page
+
+    def _split(self, page: FeedPage) -> None:
+        """Move the authors' columns and the viewer's flags out of the page rows."""
+        needs = self.needs
+        liked = needs.likes and page.viewer_id is not None
+        follows = needs.follows and page.viewer_id is not None
+        for post in page.posts:
+            if needs.authors:
+                author = {column: post.pop(key) for key, column in self.author_columns}
+                page.users[post["author_id"]] = author
+            if liked and post.pop("viewer_liked") is not None:
+                page.liked.add(post["id"])
+            if follows and post.pop("viewer_follows") is not None:
+                page.followed.add(post["author_id"])
+
+    async def _attachments(self, page: FeedPage, reader: rawsql.Reader) -> None:
+        post_ids = [post["id"] for post in page.posts]
+        rows = convert(await reader.fetch(self.attachments_sql, post_ids), self.artwork_convert)
+        owners: dict[int, None] = {}
+        for artwork in rows:
+            page.attachments.setdefault(artwork.pop("attached_to"), []).append(artwork)
+            owners[artwork["owner_id"]] = None
+        # Artworks attach to their own artist's posts, so the owners are authors already; any
+        # other owner is read here.
+        authors = {post["author_id"] for post in page.posts}
+        missing = [owner for owner in owners if owner not in page.users]
+        if self.needs.owners and missing:
+            users = convert(await reader.fetch(self.users_sql, missing), self.user_convert)
+            page.users.update((user["id"], user) for user in users)
+        strangers = [owner for owner in owners if owner not in authors]
+        if self.needs.follows and page.viewer_id is not None and strangers:
+            followed = await reader.fetch(FOLLOWS_SQL, page.viewer_id, strangers)
+            page.followed.update(row[0] for row in followed)

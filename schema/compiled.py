@@ -52,7 +52,7 @@ from graphql import (
 )
 
 from resolvers.errors import BadRequest
-from resolvers.feedsql import FeedPage, Needs, read_page
+from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
 from schema.base import to_global_id
 from storage.models import TrainingPolicy
@@ -266,29 +266,49 @@ _POST_PLAIN = {
 class _Compiler:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
-        self.users = self.attachments = self.likes = self.follows = False
+        self.authors = self.owners = self.attachments = self.likes = self.follows = False
+        self.columns: dict[str, set[str]] = {"post": set(), "user": set(), "artwork": set()}
+
+    def needs(self) -> Needs:
+        return Needs(
+            post_columns=frozenset(self.columns["post"]),
+            authors=self.authors,
+            owners=self.owners,
+            user_columns=frozenset(self.columns["user"]),
+            artwork_columns=frozenset(self.columns["artwork"]) if self.attachments else None,
+            likes=self.likes,
+            follows=self.follows,
+        )
 
     def fields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         return collect(_sub(nodes), type_name, self.fragments)
 
-    def user(self, nodes: list[FieldNode]) -> Writer:
-        self.users = True
+    def user(self, nodes: list[FieldNode], *, author: bool) -> Writer:
+        if author:
+            self.authors = True
+        else:
+            self.owners = True
+        columns = self.columns["user"]
         writer: Writer = []
         for key, field_nodes in self.fields(nodes, "User").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             getter: Getter
             if name in _USER_PLAIN:
+                columns.add(_USER_PLAIN[name])
                 getter = _column(_USER_PLAIN[name])
             elif name == "__typename":
                 getter = _constant("User")
             elif name == "id":
                 getter = _global_id("User")
             elif name == "links":
+                columns.add("links")
                 getter = _list("links")
             elif name == "aiTrainingPolicy":
+                columns.add("ai_training_policy")
                 getter = _enum_name("ai_training_policy")
             elif name == "createdAt":
+                columns.add("created_at")
                 getter = _iso("created_at")
             elif name == "isViewer":
                 getter = _is_viewer
@@ -301,56 +321,69 @@ class _Compiler:
         return writer
 
     def artwork(self, nodes: list[FieldNode]) -> Writer:
+        columns = self.columns["artwork"]
         writer: Writer = []
         for key, field_nodes in self.fields(nodes, "Artwork").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             getter: Getter
             if name in _ARTWORK_PLAIN:
+                columns.add(_ARTWORK_PLAIN[name])
                 getter = _column(_ARTWORK_PLAIN[name])
             elif name == "__typename":
                 getter = _constant("Artwork")
             elif name == "id":
                 getter = _global_id("Artwork")
             elif name == "tags":
+                columns.add("tags")
                 getter = _list("tags")
             elif name == "visibility":
                 getter = _enum_name("visibility")
             elif name == "aiTrainingPolicyOverride":
+                columns.add("ai_training_policy")
                 getter = _enum_name("ai_training_policy")
             elif name == "aiTrainingPolicy":
-                self.users = True
+                # the artwork's override, else its owner's default
+                columns.add("ai_training_policy")
+                self.owners = True
+                self.columns["user"].add("ai_training_policy")
                 getter = _policy_in_force
             elif name in {"createdAt", "updatedAt"}:
-                getter = _iso("created_at" if name == "createdAt" else "updated_at")
+                column = "created_at" if name == "createdAt" else "updated_at"
+                columns.add(column)
+                getter = _iso(column)
             elif name == "owner":
-                getter = _related("owner_id", self.user(field_nodes))
+                getter = _related("owner_id", self.user(field_nodes, author=False))
             else:
                 raise Unsupported(f"Artwork.{name}")
             writer.append((key, getter))
         return writer
 
     def post(self, nodes: list[FieldNode]) -> Writer:
+        columns = self.columns["post"]
         writer: Writer = []
         for key, field_nodes in self.fields(nodes, "Post").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             getter: Getter
             if name in _POST_PLAIN:
+                columns.add(_POST_PLAIN[name])
                 getter = _column(_POST_PLAIN[name])
             elif name == "__typename":
                 getter = _constant("Post")
             elif name == "id":
                 getter = _global_id("Post")
             elif name == "visibility":
+                columns.add("visibility")
                 getter = _enum_name("visibility")
             elif name == "createdAt":
+                columns.add("created_at")
                 getter = _iso("created_at")
             elif name == "viewerHasLiked":
                 self.likes = True
                 getter = _has_liked
             elif name == "author":
-                getter = _related("author_id", self.user(field_nodes))
+                getter = _related("author_id", self.user(field_nodes, author=True))
             elif name == "artworks":
                 self.attachments = True
                 # attached artworks seen by followers only need the follow status
@@ -513,7 +546,7 @@ class Plan:
     root: list[tuple[str, str]]  # (response key, "__typename" or the feed field)
     home: bool
     arguments: dict[str, Any]  # argument -> literal value or Variable
-    needs: Needs
+    reader: PageReader
     connection: ConnectionWriter
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
@@ -542,9 +575,7 @@ class Plan:
             after_id = decode_cursor("post", after)[0] if after is not None else None
         except BadRequest:
             raise Fallback("cursor") from None
-        page = await read_page(
-            viewer_id=viewer_id, home=self.home, size=size, after=after_id, needs=self.needs
-        )
+        page = await self.reader.read(viewer_id, size, after_id)
         data: dict[str, Any] = {}
         for key, name in self.root:
             data[key] = "Query" if name == "__typename" else self.connection.write(page, after)
@@ -599,12 +630,7 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         root=[(key, _name(nodes)) for key, nodes in roots.items()],
         home=FEEDS[_name(feed_nodes)],
         arguments=arguments,
-        needs=Needs(
-            attachments=compiler.attachments,
-            users=compiler.users,
-            likes=compiler.likes,
-            follows=compiler.follows,
-        ),
+        reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
         connection=connection,
     )
 
