@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from schema.compiled import compile_plan
-from tests.graphql import GraphQLClient, QueryCounter
+from storage import models
+from tests.graphql import GraphQLClient, QueryCounter, global_id
 
 POST_FIELDS = [
     "id",
@@ -399,3 +400,46 @@ async def test_compiled_page_statement_count_is_constant(gql: GraphQLClient) -> 
     # attached artworks (their owners are the authors, already read)
     assert counts == dict.fromkeys(counts, 3), counter.statements
     assert plans_of(gql).served == 3
+
+
+async def test_an_artwork_of_someone_else_answers_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    # given a post carrying another artist's followers-only artwork (the API attaches only one's
+    # own; older data or an admin tool might not), so its owner is not among the page's authors
+    compiled, regular = pair
+    await seed(compiled)
+    ana = await models.User.get(handle="ana")
+    cyd = await models.User.get(handle="cyd")
+    post = await models.Post.filter(author_id=ana.id, text="a reply").get()
+    for visibility in (models.Visibility.FOLLOWERS, models.Visibility.PUBLIC):
+        artwork = await models.Artwork.create(
+            owner_id=cyd.id, title=f"cyd {visibility.value}", visibility=visibility
+        )
+        await models.PostArtwork.create(post_id=post.id, artwork_id=artwork.id, position=5)
+    query = (
+        "{ homeFeed { edges { node { text artworks { title aiTrainingPolicy"
+        " owner { handle isFollowedByViewer aiTrainingPolicy } } } } } }"
+    )
+    # when a follower of ana reads the page, first not following cyd, then following cyd
+    seen = []
+    for follows_cyd in (False, True):
+        if follows_cyd:
+            await _mutate(
+                compiled,
+                "mutation($u: ID!) { follow(userId: $u) { errors { code } } }",
+                {"u": global_id("User", cyd.id)},
+                "reader",
+            )
+        body = await _same(compiled, regular, query, {}, "reader")
+        seen.append(
+            {
+                artwork["title"]
+                for edge in body["data"]["homeFeed"]["edges"]
+                for artwork in edge["node"]["artworks"]
+                if artwork["title"].startswith("cyd")
+            }
+        )
+    # then both paths agree: the followers-only artwork shows once the reader follows its owner
+    assert seen == [{"cyd public"}, {"cyd public", "cyd followers"}]
+    assert plans_of(compiled).served == 3
