@@ -46,12 +46,13 @@ _FEED_COLUMNS = (
     " AS follows"
 )
 _FEED_FROM = "FROM posts p JOIN users u ON u.id = p.author_id"
+# The limit written out, as the API does (see resolvers/feedsql.py): {limit} is filled in.
 FEED_FIRST_SQL = (
-    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} ORDER BY p.id DESC LIMIT $2"
+    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} ORDER BY p.id DESC LIMIT {{limit}}"
 )
 FEED_AFTER_SQL = (
-    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $3"
-    " ORDER BY p.id DESC LIMIT $2"
+    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $2"
+    " ORDER BY p.id DESC LIMIT {limit}"
 )
 ATTACHMENTS_SQL = (
     "SELECT pa.post_id, a.id, a.title, a.owner_id, a.visibility FROM post_artworks pa"
@@ -95,9 +96,9 @@ async def home_feed(request: Request) -> Response:
             return _error(401, "the access token is invalid", "TOKEN_INVALID")
         viewer: int = auth["user_id"]
         if after is None:
-            rows = await conn.fetch(FEED_FIRST_SQL, viewer, first + 1)
+            rows = await conn.fetch(FEED_FIRST_SQL.format(limit=first + 1), viewer)
         else:
-            rows = await conn.fetch(FEED_AFTER_SQL, viewer, first + 1, after)
+            rows = await conn.fetch(FEED_AFTER_SQL.format(limit=first + 1), viewer, after)
         posts = rows[:first]
         post_ids = [row["id"] for row in posts]
         attachments: dict[int, list[asyncpg.Record]] = {}

@@ -23,6 +23,8 @@ identical answers.
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64encode
+from binascii import b2a_base64
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,8 +55,7 @@ from graphql import (
 
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
-from schema.base import to_global_id
+from resolvers.pagination import decode_cursor, page_size
 from storage.models import TrainingPolicy
 from storage.rawsql import Row
 
@@ -203,37 +204,75 @@ def _no_arguments(nodes: list[FieldNode]) -> None:
 
 
 # --- writers: selected fields to JSON values -------------------------------------------------
+#
+# A field is either a Python expression over ``row`` (the object's row) and ``page`` (the
+# FeedPage), or a function of both. ``make_writer`` turns an object's fields into one function
+# whose body is a single dict display, so a page costs one call per object, not one per field.
+# The expressions are made here from fixed templates and the tables' own column names; response
+# keys are GraphQL names (``[_A-Za-z][_0-9A-Za-z]*``, checked by the parser) written with repr.
 
 Getter = Callable[[Row, FeedPage], Any]
-Writer = list[tuple[str, Getter]]
+Field = str | Getter
+ObjectWriter = Callable[[Row, FeedPage], dict[str, Any]]
 
 
-def write(writer: Writer, row: Row, page: FeedPage) -> dict[str, Any]:
-    return {key: get(row, page) for key, get in writer}
+def _global_id_of(prefix: bytes, pk: int) -> str:
+    """``schema.base.to_global_id`` for a ``prefix`` of ``b"<Type>:"``."""
+    return b2a_base64(prefix + b"%d" % pk, newline=False).decode()
 
 
-def _column(column: str) -> Getter:
-    return lambda row, page: row[column]
+def _cursor_of(post_id: int) -> str:
+    """``encode_cursor("post", post_id)``."""
+    return urlsafe_b64encode(b"post:%d" % post_id).rstrip(b"=").decode()
 
 
-def _enum_name(column: str) -> Getter:
-    return lambda row, page: row[column].name if row[column] is not None else None
+def make_writer(fields: list[tuple[str, Field]], arguments: str = "row, page") -> Any:
+    """One function of ``arguments`` returning the object of ``fields`` (in their order)."""
+    namespace: dict[str, Any] = {"_global_id_of": _global_id_of}
+    items = []
+    for n, (key, field_spec) in enumerate(fields):
+        if not key.isidentifier():  # a GraphQL name always is; anything else is a bug
+            raise ValueError(f"not a response key: {key!r}")
+        if isinstance(field_spec, str):
+            expression = field_spec
+        else:
+            namespace[f"_f{n}"] = field_spec
+            expression = f"_f{n}(row, page)"
+        items.append(f"{key!r}: {expression}")
+    source = f"def writer({arguments}):\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, "<compiled plan>", "exec"), namespace)  # noqa: S102 (see above)
+    return namespace["writer"]
 
 
-def _iso(column: str) -> Getter:
-    return lambda row, page: row[column].isoformat()
+def _column(column: str) -> str:
+    return f"row[{column!r}]"
 
 
-def _list(column: str) -> Getter:
-    return lambda row, page: list(row[column])
+def _enum_name(column: str) -> str:
+    return f"(None if row[{column!r}] is None else row[{column!r}].name)"
 
 
-def _constant(value: Any) -> Getter:
-    return lambda row, page: value
+def _iso(column: str) -> str:
+    return f"row[{column!r}].isoformat()"
 
 
-def _global_id(type_name: str) -> Getter:
-    return lambda row, page: to_global_id(type_name, row["id"])
+def _list(column: str) -> str:
+    return f"list(row[{column!r}])"
+
+
+def _constant(value: str) -> str:
+    return repr(value)
+
+
+def _global_id(type_name: str) -> str:
+    return f"_global_id_of({type_name.encode() + b':'!r}, row['id'])"
+
+
+_IS_VIEWER = "(page.viewer_id is not None and page.viewer_id == row['id'])"
+_IS_FOLLOWED = (
+    "(page.viewer_id is not None and page.viewer_id != row['id'] and row['id'] in page.followed)"
+)
+_HAS_LIKED = "(page.viewer_id is not None and row['id'] in page.liked)"
 
 
 # Columns shown as they are, by GraphQL field name, per type.
@@ -283,17 +322,17 @@ class _Compiler:
     def fields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         return collect(_sub(nodes), type_name, self.fragments)
 
-    def user(self, nodes: list[FieldNode], *, author: bool) -> Writer:
+    def user(self, nodes: list[FieldNode], *, author: bool) -> ObjectWriter:
         if author:
             self.authors = True
         else:
             self.owners = True
         columns = self.columns["user"]
-        writer: Writer = []
+        writer: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, "User").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
-            getter: Getter
+            getter: Field
             if name in _USER_PLAIN:
                 columns.add(_USER_PLAIN[name])
                 getter = _column(_USER_PLAIN[name])
@@ -311,22 +350,22 @@ class _Compiler:
                 columns.add("created_at")
                 getter = _iso("created_at")
             elif name == "isViewer":
-                getter = _is_viewer
+                getter = _IS_VIEWER
             elif name == "isFollowedByViewer":
                 self.follows = True
-                getter = _is_followed
+                getter = _IS_FOLLOWED
             else:
                 raise Unsupported(f"User.{name}")
             writer.append((key, getter))
-        return writer
+        return cast("ObjectWriter", make_writer(writer))
 
-    def artwork(self, nodes: list[FieldNode]) -> Writer:
+    def artwork(self, nodes: list[FieldNode]) -> ObjectWriter:
         columns = self.columns["artwork"]
-        writer: Writer = []
+        writer: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, "Artwork").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
-            getter: Getter
+            getter: Field
             if name in _ARTWORK_PLAIN:
                 columns.add(_ARTWORK_PLAIN[name])
                 getter = _column(_ARTWORK_PLAIN[name])
@@ -357,15 +396,15 @@ class _Compiler:
             else:
                 raise Unsupported(f"Artwork.{name}")
             writer.append((key, getter))
-        return writer
+        return cast("ObjectWriter", make_writer(writer))
 
-    def post(self, nodes: list[FieldNode]) -> Writer:
+    def post(self, nodes: list[FieldNode]) -> ObjectWriter:
         columns = self.columns["post"]
-        writer: Writer = []
+        writer: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, "Post").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
-            getter: Getter
+            getter: Field
             if name in _POST_PLAIN:
                 columns.add(_POST_PLAIN[name])
                 getter = _column(_POST_PLAIN[name])
@@ -381,7 +420,7 @@ class _Compiler:
                 getter = _iso("created_at")
             elif name == "viewerHasLiked":
                 self.likes = True
-                getter = _has_liked
+                getter = _HAS_LIKED
             elif name == "author":
                 getter = _related("author_id", self.user(field_nodes, author=True))
             elif name == "artworks":
@@ -392,7 +431,7 @@ class _Compiler:
             else:
                 raise Unsupported(f"Post.{name}")
             writer.append((key, getter))
-        return writer
+        return cast("ObjectWriter", make_writer(writer))
 
     def connection(self, nodes: list[FieldNode]) -> ConnectionWriter:
         parts: list[tuple[str, str, Any]] = []
@@ -411,20 +450,21 @@ class _Compiler:
                 raise Unsupported(f"PostConnection.{name}")
         return ConnectionWriter(parts)
 
-    def edge(self, nodes: list[FieldNode]) -> list[tuple[str, str, Any]]:
-        parts: list[tuple[str, str, Any]] = []
+    def edge(self, nodes: list[FieldNode]) -> Any:
+        """A function of (post row, its cursor, page)."""
+        fields: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, "PostEdge").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             if name == "__typename":
-                parts.append((key, "constant", "PostEdge"))
+                fields.append((key, _constant("PostEdge")))
             elif name == "cursor":
-                parts.append((key, "cursor", None))
+                fields.append((key, "cursor"))
             elif name == "node":
-                parts.append((key, "node", self.post(field_nodes)))
+                fields.append((key, self.post(field_nodes)))
             else:
                 raise Unsupported(f"PostEdge.{name}")
-        return parts
+        return make_writer(fields, "row, cursor, page")
 
     def page_info(self, nodes: list[FieldNode]) -> list[tuple[str, str]]:
         parts: list[tuple[str, str]] = []
@@ -438,20 +478,6 @@ class _Compiler:
         return parts
 
 
-def _is_viewer(row: Row, page: FeedPage) -> bool:
-    return page.viewer_id is not None and page.viewer_id == row["id"]
-
-
-def _is_followed(row: Row, page: FeedPage) -> bool:
-    if page.viewer_id is None or page.viewer_id == row["id"]:
-        return False
-    return row["id"] in page.followed
-
-
-def _has_liked(row: Row, page: FeedPage) -> bool:
-    return page.viewer_id is not None and row["id"] in page.liked
-
-
 def _policy_in_force(row: Row, page: FeedPage) -> str:
     policy: TrainingPolicy | None = row["ai_training_policy"]
     if policy is None:
@@ -462,20 +488,20 @@ def _policy_in_force(row: Row, page: FeedPage) -> str:
     return policy.name
 
 
-def _related(column: str, writer: Writer) -> Getter:
+def _related(column: str, writer: ObjectWriter) -> Getter:
     def related(row: Row, page: FeedPage) -> dict[str, Any]:
         user = page.users.get(row[column])
         if user is None:  # deleted between two statements: the regular path decides
             raise Fallback("user not read")
-        return write(writer, user, page)
+        return writer(user, page)
 
     return related
 
 
-def _attached(writer: Writer) -> Getter:
+def _attached(writer: ObjectWriter) -> Getter:
     def attached(row: Row, page: FeedPage) -> list[dict[str, Any]]:
         return [
-            write(writer, artwork, page)
+            writer(artwork, page)
             for artwork in page.attachments.get(row["id"], ())
             if page.can_see(artwork["owner_id"], artwork["visibility"])
         ]
@@ -488,35 +514,21 @@ class ConnectionWriter:
         self.parts = parts
 
     def write(self, page: FeedPage, after: str | None) -> dict[str, Any]:
-        cursors = [encode_cursor("post", post["id"]) for post in page.posts]
+        cursors = [_cursor_of(post["id"]) for post in page.posts]
         out: dict[str, Any] = {}
         for key, kind, spec in self.parts:
             if kind == "constant":
                 out[key] = spec
             elif kind == "nodes":
-                out[key] = [write(spec, post, page) for post in page.posts]
+                out[key] = [spec(post, page) for post in page.posts]
             elif kind == "edges":
                 out[key] = [
-                    self._edge(spec, post, cursor, page)
+                    spec(post, cursor, page)
                     for post, cursor in zip(page.posts, cursors, strict=True)
                 ]
             else:
                 out[key] = self._page_info(spec, page, cursors, after)
         return out
-
-    @staticmethod
-    def _edge(
-        parts: list[tuple[str, str, Any]], post: Row, cursor: str, page: FeedPage
-    ) -> dict[str, Any]:
-        edge: dict[str, Any] = {}
-        for key, kind, spec in parts:
-            if kind == "constant":
-                edge[key] = spec
-            elif kind == "cursor":
-                edge[key] = cursor
-            else:
-                edge[key] = write(spec, post, page)
-        return edge
 
     @staticmethod
     def _page_info(
