@@ -3,8 +3,8 @@
 It answers ``GET /feed?first=20&after=<cursor>`` with the same document the GraphQL query of
 ``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), with the fewest statements we know for
 it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (same
-predicate, keyset on the post id) with its authors and the viewer's likes and follows joined in;
-the attached artworks. It shows what the database and an ASGI server cost without the API's
+predicate, keyset on the post id) with its authors, the viewer's likes and follows and the
+attached artworks joined in. It shows what the database and an ASGI server cost without the API's
 layers.
 
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
@@ -46,18 +46,20 @@ _FEED_COLUMNS = (
     " AS follows"
 )
 _FEED_FROM = "FROM posts p JOIN users u ON u.id = p.author_id"
-# The limit written out, as the API does (see resolvers/feedsql.py): {limit} is filled in.
-FEED_FIRST_SQL = (
-    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} ORDER BY p.id DESC LIMIT {{limit}}"
+# The page's posts (the limit written out, as the API does: see resolvers/feedsql.py), then one
+# row per attached artwork, or one row with NULL artwork columns for a post without any.
+_ATTACHED = (
+    "SELECT p.*, a.id AS artwork_id, a.title, a.owner_id, a.visibility AS artwork_visibility"
+    " FROM ({page}) p LEFT JOIN post_artworks pa ON pa.post_id = p.id"
+    " LEFT JOIN artworks a ON a.id = pa.artwork_id ORDER BY p.id DESC, pa.position, pa.id"
 )
-FEED_AFTER_SQL = (
-    f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $2"
+FEED_FIRST_SQL = _ATTACHED.format(
+    page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE}"
     " ORDER BY p.id DESC LIMIT {limit}"
 )
-ATTACHMENTS_SQL = (
-    "SELECT pa.post_id, a.id, a.title, a.owner_id, a.visibility FROM post_artworks pa"
-    " JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id = ANY($1::bigint[])"
-    " ORDER BY pa.post_id, pa.position"
+FEED_AFTER_SQL = _ATTACHED.format(
+    page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $2"
+    " ORDER BY p.id DESC LIMIT {limit}"
 )
 
 
@@ -99,16 +101,20 @@ async def home_feed(request: Request) -> Response:
             rows = await conn.fetch(FEED_FIRST_SQL.format(limit=first + 1), viewer)
         else:
             rows = await conn.fetch(FEED_AFTER_SQL.format(limit=first + 1), viewer, after)
-        posts = rows[:first]
-        post_ids = [row["id"] for row in posts]
-        attachments: dict[int, list[asyncpg.Record]] = {}
-        for row in await conn.fetch(ATTACHMENTS_SQL, post_ids):
-            attachments.setdefault(row["post_id"], []).append(row)
+    posts: list[asyncpg.Record] = []
+    attachments: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        if not posts or posts[-1]["id"] != row["id"]:
+            posts.append(row)
+        if row["artwork_id"] is not None:
+            attachments.setdefault(row["id"], []).append(row)
+    has_next = len(posts) > first
+    del posts[first:]
     # attached artworks are their author's own, so following the author is what counts
     followed = {row["author_id"] for row in posts if row["follows"] is not None}
 
     def visible(artwork: asyncpg.Record) -> bool:
-        owner, visibility = artwork["owner_id"], artwork["visibility"]
+        owner, visibility = artwork["owner_id"], artwork["artwork_visibility"]
         if visibility == "public" or owner == viewer:
             return True
         return visibility == "followers" and owner in followed
@@ -132,7 +138,10 @@ async def home_feed(request: Request) -> Response:
                         "isFollowedByViewer": post["follows"] is not None,
                     },
                     "artworks": [
-                        {"id": global_id("Artwork", artwork["id"]), "title": artwork["title"]}
+                        {
+                            "id": global_id("Artwork", artwork["artwork_id"]),
+                            "title": artwork["title"],
+                        }
                         for artwork in attachments.get(post["id"], [])
                         if visible(artwork)
                     ],
@@ -140,7 +149,7 @@ async def home_feed(request: Request) -> Response:
             }
         )
     page_info = {
-        "hasNextPage": len(rows) > first,
+        "hasNextPage": has_next,
         "endCursor": edges[-1]["cursor"] if edges else None,
     }
     body = orjson.dumps({"data": {"homeFeed": {"edges": edges, "pageInfo": page_info}}})

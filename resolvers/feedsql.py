@@ -1,10 +1,10 @@
 """A page of the home or discover feed and everything it shows, read with hand-written SQL.
 
 This is the data side of the compiled plans (``schema.compiled``): the same rules as
-``resolvers.feed`` and ``resolvers.access``, as a handful of statements on one pooled connection,
-returning plain rows (dicts keyed by column) instead of model instances. One page costs at most
-two statements: the page (with its authors and the viewer's likes and follows joined in) and the
-attached artworks; a third and fourth only for an artwork whose owner is not the post's author.
+``resolvers.feed`` and ``resolvers.access`` in hand-written statements on one pooled connection,
+returning plain rows (dicts keyed by column) instead of model instances. A page is one statement
+(its posts with their authors, the viewer's likes and follows and the attached artworks joined
+in); a second and third run only for an artwork whose owner is not the post's author.
 
 The statements run on both backends through ``storage.rawsql``.
 """
@@ -74,11 +74,6 @@ _FOLLOWS = (
 )
 AUTHOR = "author__"  # the prefix of the author's columns in a page row
 
-ATTACHMENTS_SQL = (
-    "SELECT pa.post_id AS attached_to, {columns} FROM post_artworks pa"
-    " JOIN artworks a ON a.id = pa.artwork_id WHERE pa.post_id = ANY($1::bigint[])"
-    " ORDER BY pa.post_id, pa.position"
-)
 USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
 FOLLOWS_SQL = (
     "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2::bigint[])"
@@ -126,35 +121,35 @@ class FeedPage:
         )
 
 
-def _flag(value: object) -> bool:
-    return value is not None
+ARTWORK = "artwork__"  # the prefix of an attached artwork's columns in a page row
 
 
 class PageReader:
-    """The statements for one selection of one feed, built once (a compiled plan holds one)."""
+    """The page statement for one selection of one feed, built once (a compiled plan holds
+    one): the page's posts, newest first, with their authors and the viewer's likes and follows
+    joined in, and with their attached artworks (one row per attachment, in the author's order).
+    """
 
     def __init__(self, needs: Needs, *, home: bool) -> None:
         self.needs, self.home = needs, home
         self.post_columns = _ordered(needs.post_columns, POST_COLUMNS, "id", "author_id")
         self.user_columns = _ordered(needs.user_columns, USER_COLUMNS, "id")
-        artwork_columns = (
+        self.artwork_columns = (
             _ordered(needs.artwork_columns, ARTWORK_COLUMNS, "id", "owner_id", "visibility")
             if needs.artwork_columns is not None
             else ()
         )
-        author = [f"u.{column} AS {AUTHOR}{column}" for column in self.user_columns]
-        self.post_convert = converters(Post, self.post_columns)
-        self.author_columns: list[tuple[str, str]] = []  # (key in the page row, column)
+        self.convert = converters(Post, self.post_columns)
+        self.author_keys: list[tuple[str, str]] = []  # (key in the page row, column)
         if needs.authors:
-            self.post_convert += [
-                (f"{AUTHOR}{column}", to_python)
-                for column, to_python in converters(User, self.user_columns)
-            ]
-            self.author_columns = [(f"{AUTHOR}{column}", column) for column in self.user_columns]
-        self.attachments_sql = ATTACHMENTS_SQL.format(
-            columns=", ".join(f"a.{column}" for column in artwork_columns)
-        )
-        self.artwork_convert = converters(Artwork, artwork_columns)
+            self.convert += _prefixed(AUTHOR, converters(User, self.user_columns))
+            self.author_keys = [(f"{AUTHOR}{column}", column) for column in self.user_columns]
+        # a post without attachments has one row, with NULL artwork columns
+        self.convert += [
+            (key, rawsql.nullable(to_python))
+            for key, to_python in _prefixed(ARTWORK, converters(Artwork, self.artwork_columns))
+        ]
+        self.artwork_keys = [(f"{ARTWORK}{column}", column) for column in self.artwork_columns]
         self.users_sql = USERS_SQL.format(columns=", ".join(self.user_columns))
         self.user_convert = converters(User, self.user_columns)
         # (cursor given, viewer known) -> the page statement's text with {limit} to fill in,
@@ -162,30 +157,40 @@ class PageReader:
         self.page_sql: dict[tuple[bool, bool], tuple[str, bool]] = {}
         for after in (False, True):
             for viewer in (False, True):
-                if home and not viewer:
-                    continue
-                columns = [f"p.{column}" for column in self.post_columns]
-                if needs.authors:
-                    columns += author
-                if viewer and needs.likes:
-                    columns.append(_LIKED)
-                if viewer and needs.follows:
-                    columns.append(_FOLLOWS)
-                where = _HOME_WHERE if home else _DISCOVER_WHERE
-                # $1 is the viewer where the statement uses one; the cursor follows.
-                uses_viewer = home or (viewer and (needs.likes or needs.follows))
-                sql = (
-                    f"SELECT {', '.join(columns)} FROM posts p"
-                    + (" JOIN users u ON u.id = p.author_id" if needs.authors else "")
-                    + f" WHERE {where}"
-                    + (f" AND p.id < ${2 if uses_viewer else 1}" if after else "")
-                    # The limit is written out, not a parameter: for LIMIT $n PostgreSQL's
-                    # generic plan assumes a tenth of the table, so it would plan the statement
-                    # anew on every execution (a third of its CPU for a page).
-                    + " ORDER BY p.id DESC LIMIT {limit}"
-                )
-                self.page_sql[(after, viewer)] = (sql, uses_viewer)
+                if not home or viewer:
+                    self.page_sql[(after, viewer)] = self._sql(after=after, viewer=viewer)
         self._statements: dict[tuple[bool, bool, int], str] = {}
+
+    def _sql(self, *, after: bool, viewer: bool) -> tuple[str, bool]:
+        needs = self.needs
+        columns = [f"p.{column}" for column in self.post_columns]
+        if needs.authors:
+            columns += [f"u.{column} AS {AUTHOR}{column}" for column in self.user_columns]
+        if viewer and needs.likes:
+            columns.append(_LIKED)
+        if viewer and needs.follows:
+            columns.append(_FOLLOWS)
+        # $1 is the viewer where the statement uses one; the cursor follows.
+        uses_viewer = self.home or (viewer and (needs.likes or needs.follows))
+        sql = (
+            f"SELECT {', '.join(columns)} FROM posts p"
+            + (" JOIN users u ON u.id = p.author_id" if needs.authors else "")
+            + f" WHERE {_HOME_WHERE if self.home else _DISCOVER_WHERE}"
+            + (f" AND p.id < ${2 if uses_viewer else 1}" if after else "")
+            # The limit is written out, not a parameter: for LIMIT $n PostgreSQL's generic plan
+            # assumes a tenth of the table, so it would plan the statement anew on every
+            # execution (a third of its CPU for a page).
+            + " ORDER BY p.id DESC LIMIT {limit}"
+        )
+        if needs.artwork_columns is not None:
+            attached = ", ".join(f"a.{c} AS {ARTWORK}{c}" for c in self.artwork_columns)
+            sql = (
+                f"SELECT p.*, {attached} FROM ({sql}) p"
+                " LEFT JOIN post_artworks pa ON pa.post_id = p.id"
+                " LEFT JOIN artworks a ON a.id = pa.artwork_id"
+                " ORDER BY p.id DESC, pa.position, pa.id"
+            )
+        return sql, uses_viewer
 
     def _page_statement(self, after: bool, viewer: bool, size: int) -> tuple[str, bool]:
         template, uses_viewer = self.page_sql[(after, viewer)]
@@ -194,51 +199,62 @@ class PageReader:
         if sql is None:
             if not 0 <= size <= MAX_PAGE:
                 raise ValueError(f"page size {size} out of range")
-            sql = self._statements[key] = template.format(limit=int(size) + 1)
+            sql = self._statements[key] = template.replace("{limit}", str(int(size) + 1))
         return sql, uses_viewer
 
     async def read(self, viewer_id: int | None, size: int, after: int | None) -> FeedPage:
         """``size`` posts older than the post id ``after`` (newest first when None), for
         ``viewer_id``, with what the selection needs. Reads go where the ORM's reads would go
         now (the replica inside ``storage.replica.reads_from_replica``)."""
-        needs = self.needs
         sql, uses_viewer = self._page_statement(after is not None, viewer_id is not None, size)
         args: list[Any] = [viewer_id] if uses_viewer else []
         if after is not None:
             args.append(after)
         async with rawsql.reader(Post) as reader:
-            raw = await reader.fetch(sql, *args)
-            page = FeedPage(viewer_id, convert(raw[:size], self.post_convert), len(raw) > size)
-            if not page.posts:
-                return page
-            self._split(page)
-            if needs.artwork_columns is not None:
-                await self._attachments(page, reader)
-            return page
+            page = self._page(
+                viewer_id, size, convert(await reader.fetch(sql, *args), self.convert)
+            )
+            if self.needs.artwork_columns is not None and page.attachments:
+                await self._owners(page, reader)
+        return page
 
-    def _split(self, page: FeedPage) -> None:
-        """Move the authors' columns and the viewer's flags out of the page rows."""
+    def _page(self, viewer_id: int | None, size: int, rows: list[Row]) -> FeedPage:
+        """Posts from the page rows: the authors' columns, the viewer's flags and the attached
+        artworks moved out of them."""
         needs = self.needs
-        liked = needs.likes and page.viewer_id is not None
-        follows = needs.follows and page.viewer_id is not None
-        for post in page.posts:
+        liked = needs.likes and viewer_id is not None
+        follows = needs.follows and viewer_id is not None
+        posts: list[Row] = []
+        page = FeedPage(viewer_id, posts, has_next=False)
+        for row in rows:
+            if self.artwork_keys:
+                artwork = {column: row.pop(key) for key, column in self.artwork_keys}
+                if posts and posts[-1]["id"] == row["id"]:  # another artwork of that post
+                    page.attachments[row["id"]].append(artwork)
+                    continue
+                page.attachments[row["id"]] = [artwork] if artwork["id"] is not None else []
+            posts.append(row)
             if needs.authors:
-                author = {column: post.pop(key) for key, column in self.author_columns}
-                page.users[post["author_id"]] = author
-            if liked and post.pop("viewer_liked") is not None:
-                page.liked.add(post["id"])
-            if follows and post.pop("viewer_follows") is not None:
-                page.followed.add(post["author_id"])
+                page.users[row["author_id"]] = {c: row.pop(key) for key, c in self.author_keys}
+            if liked and row.pop("viewer_liked") is not None:
+                page.liked.add(row["id"])
+            if follows and row.pop("viewer_follows") is not None:
+                page.followed.add(row["author_id"])
+        if len(posts) > size:  # the one past the page only tells that another page follows
+            page.has_next = True
+            del posts[size:]
+        return page
 
-    async def _attachments(self, page: FeedPage, reader: rawsql.Reader) -> None:
-        post_ids = [post["id"] for post in page.posts]
-        rows = convert(await reader.fetch(self.attachments_sql, post_ids), self.artwork_convert)
-        owners: dict[int, None] = {}
-        for artwork in rows:
-            page.attachments.setdefault(artwork.pop("attached_to"), []).append(artwork)
-            owners[artwork["owner_id"]] = None
-        # Artworks attach to their own artist's posts, so the owners are authors already; any
-        # other owner is read here.
+    async def _owners(self, page: FeedPage, reader: rawsql.Reader) -> None:
+        """Artworks attach to their own artist's posts, so their owners are authors already;
+        any other owner (and whether the viewer follows them) is read here."""
+        on_page = {post["id"] for post in page.posts}
+        owners = {
+            artwork["owner_id"]: None
+            for post_id, artworks in page.attachments.items()
+            if post_id in on_page
+            for artwork in artworks
+        }
         authors = {post["author_id"] for post in page.posts}
         missing = [owner for owner in owners if owner not in page.users]
         if self.needs.owners and missing:
@@ -248,3 +264,7 @@ class PageReader:
         if self.needs.follows and page.viewer_id is not None and strangers:
             followed = await reader.fetch(FOLLOWS_SQL, page.viewer_id, strangers)
             page.followed.update(row[0] for row in followed)
+
+
+def _prefixed(prefix: str, columns: rawsql.Converters) -> rawsql.Converters:
+    return [(f"{prefix}{column}", to_python) for column, to_python in columns]

@@ -142,7 +142,7 @@ class Loaders:
         rows = (
             await PostArtwork.filter(post_id__in=list(post_ids))
             .select_related("artwork")
-            .order_by("post_id", "position")
+            .order_by("post_id", "position", "id")
         )
         for row in rows:
             grouped[row.post_id].append(row.artwork)
