@@ -144,11 +144,7 @@ class PageReader:
         if needs.authors:
             self.convert += _prefixed(AUTHOR, converters(User, self.user_columns))
             self.author_keys = [(f"{AUTHOR}{column}", column) for column in self.user_columns]
-        # a post without attachments has one row, with NULL artwork columns
-        self.convert += [
-            (key, rawsql.nullable(to_python))
-            for key, to_python in _prefixed(ARTWORK, converters(Artwork, self.artwork_columns))
-        ]
+        self.artwork_convert = converters(Artwork, self.artwork_columns)
         self.artwork_keys = [(f"{ARTWORK}{column}", column) for column in self.artwork_columns]
         self.users_sql = USERS_SQL.format(columns=", ".join(self.user_columns))
         self.user_convert = converters(User, self.user_columns)
@@ -211,24 +207,34 @@ class PageReader:
         if after is not None:
             args.append(after)
         async with rawsql.reader(Post) as reader:
-            page = self._page(
-                viewer_id, size, convert(await reader.fetch(sql, *args), self.convert)
-            )
-            if self.needs.artwork_columns is not None and page.attachments:
-                await self._owners(page, reader)
+            rows = convert(await reader.fetch(sql, *args), self.convert)
+            page, owners = self._page(viewer_id, size, rows)
+            if owners:
+                await self._owners(page, owners, reader)
         return page
 
-    def _page(self, viewer_id: int | None, size: int, rows: list[Row]) -> FeedPage:
+    def _page(
+        self, viewer_id: int | None, size: int, rows: list[Row]
+    ) -> tuple[FeedPage, list[int]]:
         """Posts from the page rows: the authors' columns, the viewer's flags and the attached
-        artworks moved out of them."""
+        artworks moved out of them; and the owners of attached artworks still to be read (see
+        ``_owners``)."""
         needs = self.needs
         liked = needs.likes and viewer_id is not None
         follows = needs.follows and viewer_id is not None
+        # Owners to read: those who are not the post's author, or all when authors are not read.
+        every_owner = needs.owners and not needs.authors
+        owners: dict[int, None] = {}
         posts: list[Row] = []
         page = FeedPage(viewer_id, posts, has_next=False)
         for row in rows:
             if self.artwork_keys:
                 artwork = {column: row.pop(key) for key, column in self.artwork_keys}
+                if artwork["id"] is not None:  # else a post without attachments (NULLs)
+                    for column, to_python in self.artwork_convert:
+                        artwork[column] = to_python(artwork[column])
+                    if every_owner or artwork["owner_id"] != row["author_id"]:
+                        owners[artwork["owner_id"]] = None
                 if posts and posts[-1]["id"] == row["id"]:  # another artwork of that post
                     page.attachments[row["id"]].append(artwork)
                     continue
@@ -243,18 +249,11 @@ class PageReader:
         if len(posts) > size:  # the one past the page only tells that another page follows
             page.has_next = True
             del posts[size:]
-        return page
+        return page, list(owners)
 
-    async def _owners(self, page: FeedPage, reader: rawsql.Reader) -> None:
+    async def _owners(self, page: FeedPage, owners: list[int], reader: rawsql.Reader) -> None:
         """Artworks attach to their own artist's posts, so their owners are authors already;
         any other owner (and whether the viewer follows them) is read here."""
-        on_page = {post["id"] for post in page.posts}
-        owners = {
-            artwork["owner_id"]: None
-            for post_id, artworks in page.attachments.items()
-            if post_id in on_page
-            for artwork in artworks
-        }
         authors = {post["author_id"] for post in page.posts}
         missing = [owner for owner in owners if owner not in page.users]
         if self.needs.owners and missing:

@@ -81,7 +81,7 @@ def converters(model: type[Model], columns: Sequence[str]) -> Converters:
         elif isinstance(model_field, BooleanField):
             out.append((column, bool))
         elif isinstance(model_field, CharEnumFieldInstance):
-            out.append((column, nullable(model_field.enum_type)))
+            out.append((column, _nullable(model_field.enum_type)))
     return out
 
 
@@ -98,7 +98,7 @@ def _datetime(model_field: DatetimeField[Any]) -> Callable[[Any], Any]:
     return to_python
 
 
-def nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def nullable(value: Any) -> Any:
         return None if value is None else convert(value)
 
