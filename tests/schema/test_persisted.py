@@ -183,3 +183,27 @@ def test_both_schemas_still_execute_synchronously() -> None:
 
     assert schema.execute_sync("{ __typename }").data == {"__typename": "Query"}
     assert hardened_schema(30).execute_sync("{ __typename }").data == {"__typename": "Query"}
+
+
+async def test_the_allowlist_holds_for_compiled_plans(clean_db: str, tmp_path: Path) -> None:
+    # given a production allowlist server with one registered feed document
+    registered = "query Feed { discoverFeed(first: 5) { edges { cursor node { id text } } } }"
+    other = "query Other { discoverFeed(first: 5) { edges { cursor } } }"
+    async with GraphQLClient.for_app(
+        GESSO_ENV="production",
+        GESSO_SECRET_KEY="s" * 48,
+        GESSO_PERSISTED_QUERIES="allowlist",
+        GESSO_PERSISTED_QUERIES_FILE=str(_manifest(tmp_path, registered)),
+    ) as client:
+        plans = client.app.state.graphql.plans
+        # when each is sent three times as text
+        for _ in range(3):
+            ran = await _post(client, {"query": registered})
+            refused = await _post(client, {"query": other})
+            # then the registered one answers (from its plan after the first time)
+            assert ran.json() == {"data": {"discoverFeed": {"edges": []}}}
+            # and the other is refused every time: a plan never stands in for the allowlist
+            assert (
+                refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+            )
+        assert plans.served == 2
