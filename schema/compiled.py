@@ -3,9 +3,10 @@
 A home-feed page through graphql-core resolves about 400 fields one at a time, each through
 Strawberry's resolver machinery, on model instances the ORM builds from SQL it renders per query.
 For the documents clients send over and over (a feed page), this module compiles the document once
-into a plan: which rows the selection needs (``resolvers.feedsql``, a few hand-written statements)
-and, per selected field, a function from those rows to the JSON value. Executing the plan reads
-the rows and builds the response's ``data`` directly.
+into a plan: which rows and columns the selection needs (``resolvers.feedsql``: one hand-written
+statement for a page) and a function, generated for the selection, from those rows to each
+object of the response. Executing the plan reads the rows and builds the response's ``data``
+directly.
 
 A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
 attached ``artworks`` that are plain columns, counts and viewer flags, with aliases, fragments and
