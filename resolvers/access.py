@@ -8,22 +8,32 @@ from resolvers.loaders import NotLoaded, peek
 from storage.models import Artwork, Post, Visibility
 
 
-async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
-    if visibility is Visibility.PUBLIC or owner_id == ctx.viewer_id:
+def visible_unless_follows(
+    viewer_id: int | None, owner_id: int, visibility: Visibility
+) -> bool | None:
+    """Whether ``viewer_id`` may see a thing of ``owner_id`` with ``visibility``; None when that
+    is whether the viewer follows the owner."""
+    if visibility is Visibility.PUBLIC or owner_id == viewer_id:
         return True
-    if visibility is Visibility.FOLLOWERS and ctx.viewer_id is not None:
-        return await ctx.loaders.viewer_follows.load(owner_id)
+    if visibility is Visibility.FOLLOWERS and viewer_id is not None:
+        return None
     return False
+
+
+async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
+    seen = visible_unless_follows(ctx.viewer_id, owner_id, visibility)
+    if seen is None:
+        return await ctx.loaders.viewer_follows.load(owner_id)
+    return seen
 
 
 def visible_now(ctx: Context, owner_id: int, visibility: Visibility) -> bool | None:
     """``can_see`` without awaiting: None when it needs a follow status not loaded yet."""
-    if visibility is Visibility.PUBLIC or owner_id == ctx.viewer_id:
-        return True
-    if visibility is Visibility.FOLLOWERS and ctx.viewer_id is not None:
+    seen = visible_unless_follows(ctx.viewer_id, owner_id, visibility)
+    if seen is None:
         follows = peek(ctx.loaders.viewer_follows, owner_id)
         return None if isinstance(follows, NotLoaded) else follows
-    return False
+    return seen
 
 
 async def visible_to_viewer(ctx: Context, owner_id: int) -> list[Visibility]:

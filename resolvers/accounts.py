@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ async def authenticate(token: str) -> tuple[User, str]:
     # Every signed-in request runs this: one hand-written statement (storage.rawsql) instead of
     # the ORM's select_related, which costs several times as much to build as to run.
     async with rawsql.reader(AuthToken) as reader:
-        rows = await reader.fetch(_token_sql(), token_hash)
+        rows = await reader.fetch(_TOKEN_SQL, token_hash)
     if not rows:
         raise InvalidToken("the access token is invalid or was revoked", "TOKEN_INVALID")
     row = dict(rows[0])
@@ -68,16 +67,13 @@ async def authenticate(token: str) -> tuple[User, str]:
 
 _EXPIRES = "token_expires_at"
 _EXPIRES_AT = AuthToken._meta.fields_map["expires_at"]
-
-
-@functools.cache
-def _token_sql() -> str:
-    """The token's expiry and every column of its user (known once Tortoise is set up)."""
-    columns = ", ".join(f"u.{column}" for column in sorted(User._meta.db_fields))
-    return (  # column names from the model; the token hash is a parameter
-        f"SELECT t.expires_at AS {_EXPIRES}, {columns} FROM auth_tokens t"  # noqa: S608
-        " JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
-    )
+# The token's expiry and every column of its user (column names from the model; the token hash
+# is a parameter).
+_TOKEN_SQL = (
+    f"SELECT t.expires_at AS {_EXPIRES}, "  # noqa: S608
+    + ", ".join(f"u.{column}" for column in sorted(User._meta.db_fields))
+    + " FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+)
 
 
 async def find_by_handle(handle: str) -> User | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resolvers.access import visible_unless_follows
 from resolvers.pagination import MAX_PAGE
 from storage import rawsql
 from storage.models import Artwork, Post, User, Visibility
@@ -112,13 +113,8 @@ class FeedPage:
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""
-        if visibility is Visibility.PUBLIC or owner_id == self.viewer_id:
-            return True
-        return (
-            visibility is Visibility.FOLLOWERS
-            and self.viewer_id is not None
-            and owner_id in self.followed
-        )
+        seen = visible_unless_follows(self.viewer_id, owner_id, visibility)
+        return owner_id in self.followed if seen is None else seen
 
 
 ARTWORK = "artwork__"  # the prefix of an attached artwork's columns in a page row

@@ -557,7 +557,6 @@ class Plan:
 
     operation_name: str | None
     root: list[tuple[str, str]]  # (response key, "__typename" or the feed field)
-    home: bool
     arguments: dict[str, Any]  # argument -> literal value or Variable
     reader: PageReader
     connection: ConnectionWriter
@@ -582,7 +581,7 @@ class Plan:
     async def execute(self, viewer_id: int | None, variables: dict[str, Any]) -> dict[str, Any]:
         """The response's ``data``."""
         size, after = self.arguments_of(variables)
-        if self.home and viewer_id is None:
+        if self.reader.home and viewer_id is None:
             raise Fallback("anonymous home feed")
         try:
             after_id = decode_cursor("post", after)[0] if after is not None else None
@@ -641,7 +640,6 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     return Plan(
         operation_name=operation.name.value if operation.name else None,
         root=[(key, _name(nodes)) for key, nodes in roots.items()],
-        home=FEEDS[_name(feed_nodes)],
         arguments=arguments,
         reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
         connection=connection,

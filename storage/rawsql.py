@@ -10,6 +10,7 @@ logged the way Tortoise logs its own (``tortoise.db_client`` at DEBUG).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -32,14 +33,8 @@ def sqlite_dialect(sql: str) -> str:
     return _PARAM.sub(r"?\1", sql)
 
 
-_SQLITE: dict[str, str] = {}
-
-
-def _sqlite_sql(sql: str) -> str:
-    found = _SQLITE.get(sql)
-    if found is None:
-        found = _SQLITE[sql] = sqlite_dialect(sql)
-    return found
+# Bounded: page statements carry their limit, so each compiled plan has up to a few hundred.
+_sqlite_sql = functools.lru_cache(maxsize=1024)(sqlite_dialect)
 
 
 class Reader:

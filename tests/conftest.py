@@ -26,6 +26,22 @@ POSTGRES_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+async def postgres_admin() -> asyncpg.Connection:
+    """A connection to the server's admin database; fails when CI=true and it is missing, else
+    skips the test."""
+    try:
+        return await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {error}")
+
+
+def postgres_url(name: str) -> str:
+    """The URL of database ``name`` on the admin database's server."""
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
 def _tables() -> list[str]:
     return [model._meta.db_table for model in Tortoise.apps["gesso"].values()]
 
@@ -44,15 +60,10 @@ async def database(
         return
 
     name = f"gesso_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI and unreachable: {error}")
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {error}")
+    admin = await postgres_admin()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        url = postgres_url(name)
         await db.migrate(url)
         await db.connect(url)
         yield url

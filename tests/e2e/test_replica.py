@@ -11,10 +11,9 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL
+from tests.conftest import postgres_admin, postgres_url
 from tests.e2e.live import REPO, LiveServer
 from tests.graphql import GraphQLClient
 
@@ -27,25 +26,16 @@ EDIT = 'mutation Edit { updateProfile(input: {bio: "new"}) { errors { code } } }
 POST = 'mutation Say { createPost(input: {text: "on the primary"}) { errors { code } } }'
 
 
-def _url(name: str) -> str:
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture
 async def databases() -> AsyncIterator[tuple[str, str]]:
     """Two migrated, empty databases: (primary, replica)."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI and unreachable: {error}")
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {error}")
+    admin = await postgres_admin()
     names = [f"gesso_test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
     try:
         for name in names:
             await admin.execute(f'CREATE DATABASE "{name}"')
-            _migrate(_url(name))
-        yield _url(names[0]), _url(names[1])
+            _migrate(postgres_url(name))
+        yield postgres_url(names[0]), postgres_url(names[1])
     finally:
         for name in names:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
