@@ -39,6 +39,9 @@ log = logging.getLogger("gesso.media")
 
 ALT_TEXT_MAX = 1500
 IMAGES_MAX = 10
+# Files stored per image: imaging.derivatives' SIZES x ENCODINGS (not imported here: it loads
+# numpy and Pillow, which the API process does not otherwise need; a test keeps the two equal).
+MEDIA_VARIANTS = 6
 WATERMARK_ID_BITS = 48
 
 

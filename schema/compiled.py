@@ -161,8 +161,11 @@ def collect(
     """The fields selected on ``type_name``, by response key in order (as GraphQL's
     CollectFields: fragments that apply are inlined, same-key fields are merged)."""
     fields: dict[str, list[FieldNode]] = {}
+    # As CollectFields: a fragment spread a second time adds nothing, so each is walked once
+    # (a document of fragments that spread each other twice stays linear in its length).
+    visited: set[str] = set()
 
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+    def walk(selection_set: SelectionSetNode, path: frozenset[str]) -> None:
         for selection in selection_set.selections:
             if selection.directives:
                 raise Unsupported("directive")
@@ -172,16 +175,19 @@ def collect(
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 if _applies(condition.name.value if condition else None, type_name):
-                    walk(selection.selection_set, seen)
+                    walk(selection.selection_set, path)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = fragments.get(name)
-                if fragment is None or name in seen:
+                if fragment is None or name in path:
                     raise Unsupported(f"fragment {name}")
                 if fragment.directives:
                     raise Unsupported("directive")
+                if name in visited:
+                    continue
+                visited.add(name)
                 if _applies(fragment.type_condition.name.value, type_name):
-                    walk(fragment.selection_set, seen | {name})
+                    walk(fragment.selection_set, path | {name})
 
     for selection_set in selection_sets:
         walk(selection_set, frozenset())

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from strawberry.types.nodes import SelectedField
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 
 from resolvers.pagination import Page
 
@@ -66,12 +72,27 @@ class Connection(Generic[NodeT]):
 
 
 def selected_names(info: Any) -> set[str]:
-    """Every field name selected below the current field (fragments included)."""
+    """Every field name selected below the current field (fragments included). Each fragment is
+    read once however often it is spread, so a document of fragments that spread each other
+    twice costs its length, not 2^depth."""
+    raw = info._raw_info
+    fragments: dict[str, FragmentDefinitionNode] = raw.fragments
     names: set[str] = set()
-    stack: list[Any] = list(info.selected_fields)
+    seen: set[str] = set()
+    stack: list[SelectionSetNode] = [
+        node.selection_set for node in raw.field_nodes if node.selection_set is not None
+    ]
     while stack:
-        selection = stack.pop()
-        if isinstance(selection, SelectedField):
-            names.add(selection.name)
-        stack.extend(selection.selections)
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+                if selection.selection_set is not None:
+                    stack.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    stack.append(fragments[name].selection_set)
     return names

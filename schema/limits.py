@@ -1,19 +1,20 @@
 """Limits on what one GraphQL document may ask for, and the production extension list.
 
-A public endpoint receives hostile documents from the first day: alias and depth bombs, thousands
-of directives, introspection harvesting. Production runs each document through Strawberry's
-``QueryDepthLimiter``, ``MaxAliasesLimiter`` and ``MaxTokensLimiter``, a cap on directives and a
-ban on schema introspection, and validates without "Did you mean ...?" suggestions.
+A public endpoint receives hostile documents from the first day: alias, depth and fragment bombs,
+thousands of directives, introspection harvesting. Production refuses, before execution, a
+document nested too deep, with too many aliases, tokens or directives, or whose operation may
+resolve too many fields (its cost), bans schema introspection, and validates without "Did you mean
+...?" suggestions. Depth, aliases and cost are measured by ``schema.budget`` without expanding
+fragments, so the check itself costs one pass over the text whatever the document.
 
 The rule classes are built once per process: the validation cache is keyed by the rule classes, so
-a limiter that built a new class per request (as ``QueryDepthLimiter(...)`` does when passed as a
-factory) would never hit the cache.
+a rule class built per request would never hit the cache.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,18 +29,24 @@ from graphql import (
     ValidationRule,
     validate,
 )
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    max_aliases,
-    query_depth_limiter,
 )
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from schema.budget import (
+    COMPLEX_CODE,
+    alias_rule,
+    cost_error,
+    depth_rule,
+    measure_operation,
+    operations,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class Limits:
     max_aliases: int = 100
     max_tokens: int = 2000
     max_directives: int = 20
+    max_cost: int = 15_000
 
 
 PRODUCTION_LIMITS = Limits()
@@ -80,27 +88,45 @@ def directive_cap(max_directives: int) -> type[ValidationRule]:
 
 @functools.cache
 def limit_rules(limits: Limits) -> tuple[type[ASTValidationRule], ...]:
-    """The validation rules that enforce ``limits`` (one set of classes per ``limits``)."""
+    """The validation rules that enforce ``limits`` (one set of classes per ``limits``): all but
+    the cost, which depends on the request's variables (``CostLimit``)."""
     return (
-        query_depth_limiter.create_validator(limits.max_depth, None, None),
-        max_aliases.create_validator(limits.max_aliases),
+        depth_rule(limits.max_depth),
+        alias_rule(limits.max_aliases),
         directive_cap(limits.max_directives),
         NoSchemaIntrospectionCustomRule,
     )
 
 
-class DepthLimit(QueryDepthLimiter):
-    """``QueryDepthLimiter`` with its rule class shared by every request."""
+class CostLimit(SchemaExtension):
+    """Refuses, before execution, an operation that may resolve more than ``limits.max_cost``
+    fields with the request's page sizes (``schema.budget``). Runs after validation, on a valid
+    document only."""
 
     def __init__(self, limits: Limits) -> None:
-        AddValidationRules.__init__(self, [limit_rules(limits)[0]])
+        self.limits = limits
 
-
-class AliasLimit(MaxAliasesLimiter):
-    """``MaxAliasesLimiter`` with its rule class shared by every request."""
-
-    def __init__(self, limits: Limits) -> None:
-        AddValidationRules.__init__(self, [limit_rules(limits)[1]])
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and not context.pre_execution_errors:
+            selected = [
+                op
+                for op in operations(document)
+                if context.operation_name is None
+                or (op.name is not None and op.name.value == context.operation_name)
+            ]
+            cost = max(
+                (
+                    measure_operation(context.schema._schema, document, op, context.variables)
+                    for op in selected
+                ),
+                key=lambda measure: measure.cost,
+                default=None,
+            )
+            if cost is not None and cost.cost > self.limits.max_cost:
+                context.pre_execution_errors = [cost_error(cost.cost, self.limits.max_cost)]
+        yield
 
 
 def validate_quietly(
@@ -110,11 +136,21 @@ def validate_quietly(
 ) -> list[GraphQLError]:
     """Validate as Strawberry does, but without "Did you mean ...?" suggestions, which would
     hand the schema out piece by piece to a client that guesses field names."""
-    return validate(
+    errors = validate(
         schema,
         document,
         (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
         hide_suggestions=True,
+    )
+    return [too_complex_error() if isinstance(e, ValidationAbortedError) else e for e in errors]
+
+
+def too_complex_error() -> GraphQLError:
+    """graphql-core stops validating a document whose overlapping fields take too many
+    comparisons (thousands of copies of one field): say so with a code."""
+    return GraphQLError(
+        "the document repeats fields too often to be validated",
+        extensions={"code": COMPLEX_CODE},
     )
 
 
@@ -142,20 +178,31 @@ def production_extensions(limits: Limits, cache_size: int) -> list[Callable[[], 
     """Factories (never shared instances) of the extensions production adds to the schema."""
     rules = limit_rules(limits)
     return [
-        lambda: DepthLimit(limits),
-        lambda: AliasLimit(limits),
-        lambda: AddValidationRules(list(rules[2:])),  # directives, introspection
+        lambda: AddValidationRules(list(rules)),  # depth, aliases, directives, introspection
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=cache_size),
         lambda: QuietValidationCache(maxsize=cache_size),
+        lambda: CostLimit(limits),  # after validation: it measures a valid document
     ]
 
 
 def check_document(
-    schema: GraphQLSchema, document: DocumentNode, limits: Limits
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    limits: Limits,
+    variables: Mapping[str, Any] | None = None,
 ) -> list[GraphQLError]:
-    """Every production rule at once, for a path that validates by itself (``schema.fastlane``)."""
-    return validate_quietly(schema, document, (*_standard_rules(), *limit_rules(limits)))
+    """Every production rule at once, cost included, for a path that validates by itself
+    (``schema.fastlane``, ``gesso persisted register``). Without ``variables``, a page size given
+    by a variable counts as the largest page."""
+    errors = validate_quietly(schema, document, (*_standard_rules(), *limit_rules(limits)))
+    if errors:
+        return errors
+    cost = max(
+        (measure_operation(schema, document, op, variables).cost for op in operations(document)),
+        default=0,
+    )
+    return [cost_error(cost, limits.max_cost)] if cost > limits.max_cost else []
 
 
 @functools.cache

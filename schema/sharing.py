@@ -70,6 +70,7 @@ def _selection_shareable(
     parent: GraphQLObjectType,
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
+    checked: set[tuple[str, str]],
     depth: int = 0,
 ) -> bool:
     if selection_set is None:
@@ -88,7 +89,7 @@ def _selection_shareable(
                 if not isinstance(field_type, GraphQLObjectType):
                     return False
                 if not _selection_shareable(
-                    schema, field_type, selection.selection_set, fragments, depth + 1
+                    schema, field_type, selection.selection_set, fragments, checked, depth + 1
                 ):
                     return False
         else:
@@ -97,6 +98,9 @@ def _selection_shareable(
                 fragment = fragments.get(selection.name.value)
                 if fragment is None:
                     return False
+                if (selection.name.value, parent.name) in checked:
+                    continue  # found shareable at another spread: read each fragment once
+                checked.add((selection.name.value, parent.name))
                 condition, inner = fragment.type_condition, fragment.selection_set
             elif isinstance(selection, InlineFragmentNode):
                 condition, inner = selection.type_condition, selection.selection_set
@@ -105,7 +109,7 @@ def _selection_shareable(
             target = schema.get_type(condition.name.value) if condition is not None else parent
             if target is not parent:
                 return False
-            if not _selection_shareable(schema, parent, inner, fragments, depth + 1):
+            if not _selection_shareable(schema, parent, inner, fragments, checked, depth + 1):
                 return False
     return True
 
@@ -123,7 +127,7 @@ def document_shareable(
     if known is None:
         root = schema.subscription_type
         known = root is not None and _selection_shareable(
-            schema, root, operation.selection_set, fragments
+            schema, root, operation.selection_set, fragments, set()
         )
         _analysed[key] = known
         if len(_analysed) > _ANALYSED_MAX:
