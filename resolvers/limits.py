@@ -4,7 +4,9 @@ Request limits (``ip``, ``account``, ``media``) are charged by the HTTP layer (`
 and refuse the whole request with 429. Write limits (per account and hour, in the spirit of
 Mastodon's and Pixelfed's) and the sign-in throttles are charged by the resolvers: a write over
 its limit is a top-level GraphQL error with ``extensions.code`` ``RATE_LIMITED`` and
-``extensions.retryAfter`` (seconds); nothing of it was done.
+``extensions.retryAfter`` (seconds); nothing of it was done. The ``apq`` limit is charged by
+``schema.persisted`` when an automatic persisted query would be stored: over it, the document still
+runs, unstored.
 
 If the shared store (Redis) is down, limits are not enforced (logged): the API stays up.
 """
@@ -50,6 +52,7 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, str]] = {
     "like": (Limit(300, 3600), "likes per account"),
     "follow": (Limit(150, 3600), "follows per account"),
     "upload": (Limit(60, 3600), "images uploaded per account"),
+    "apq": (Limit(100, 3600), "automatic persisted queries stored per client IP"),
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SPEC = re.compile(r"(?P<name>[a-z_]+)=(?P<count>\d{1,9})/(?P<amount>\d{0,6})(?P<unit>[smhd])")

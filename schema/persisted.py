@@ -4,7 +4,12 @@ allowlist.
 * ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": H}}}`` without a query runs the
   document known by ``H``; an unknown hash is answered ``PersistedQueryNotFound`` (code
   ``PERSISTED_QUERY_NOT_FOUND``), and the client sends the text with the hash once more.
-* With the text, the hash must match it; in ``apq`` mode the text is then remembered.
+* With the text, the hash must match it; in ``apq`` mode the text is then remembered, within the
+  cache's bounds (``storage.persisted.CacheBounds``) and the ``apq`` rate limit of the client's
+  address. A text that is not remembered still runs: the response carries
+  ``extensions.persistedQuery`` ``{"stored": false, "code": ..., "message": ...}`` (code
+  ``PERSISTED_QUERY_TOO_LARGE`` or ``RATE_LIMITED`` with ``retryAfter``), and the client, finding
+  the hash unknown next time, sends the text again, as Apollo's link does.
 * In ``allowlist`` mode only registered operations run, by hash or by their exact text; anything
   else is refused with ``PERSISTED_QUERY_NOT_ALLOWED`` before it is parsed.
 """
@@ -17,14 +22,14 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from storage.persisted import HASH_PATTERN, PersistedQueries, sha256_of
+from resolvers.limits import RateLimited, charge, client_ip
+from storage.persisted import HASH_PATTERN, PersistedQueries, QueryTooLarge, sha256_of
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 INVALID = "PERSISTED_QUERY_INVALID"
-# Longer documents still run but are not remembered: the cache stays bounded in bytes, too.
-MAX_CACHED_QUERY_CHARS = 64 * 1024
+TOO_LARGE = "PERSISTED_QUERY_TOO_LARGE"
 
 
 class PersistedQueryError(Exception):
@@ -65,7 +70,7 @@ async def resolve(
         if not persisted.is_registered(sha256):
             raise PersistedQueryError("only registered operations run on this server", NOT_ALLOWED)
         return query, None
-    return query, sha256 if len(query) <= MAX_CACHED_QUERY_CHARS else None
+    return query, sha256
 
 
 def _ran(result: ExecutionResult) -> bool:
@@ -95,5 +100,26 @@ async def execute_persisted(
     if remember is not None and query is not None and _ran(result):
         # Only a document that parsed and validated is remembered, so the cache cannot be
         # filled with junk that would never run.
-        await persisted.cache.put(remember, query)
+        refused = await _remember(persisted, remember, query, context)
+        if refused is not None:
+            result.extensions = {**(result.extensions or {}), "persistedQuery": refused}
     return result
+
+
+async def _remember(
+    persisted: PersistedQueries, sha256: str, query: str, context: Any
+) -> dict[str, Any] | None:
+    """Store ``query``, charging the client's ``apq`` limit if it is new. None once it is stored
+    (or was already), else why it is not, for the response's ``extensions.persistedQuery``."""
+    try:
+        persisted.cache.bounds.size_of(query)
+        if await persisted.cache.get(sha256) is not None:
+            return None  # known already (and now the most recently used)
+        await charge(context.services, "apq", client_ip(context))
+        await persisted.cache.put(sha256, query)
+    except QueryTooLarge as error:
+        return {"stored": False, "code": TOO_LARGE, "message": str(error)}
+    except RateLimited as error:
+        refusal = {"stored": False, "code": error.code, "message": str(error)}
+        return {**refusal, "retryAfter": error.retry_after}
+    return None

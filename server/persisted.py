@@ -25,6 +25,7 @@ from graphql import (
 
 from server.settings import Settings, SettingsError, get_settings
 from storage.persisted import (
+    CacheBounds,
     ManifestError,
     MemoryQueryCache,
     PersistedQueries,
@@ -41,7 +42,7 @@ def create_persisted_queries(settings: Settings) -> PersistedQueries:
     if settings.persisted_queries == "off":
         # Still answers a persisted query, with PersistedQueryNotSupported, so that a client
         # stops sending hashes.
-        return PersistedQueries("off", MemoryQueryCache(1))
+        return PersistedQueries("off", MemoryQueryCache(CacheBounds(1, 1024, 1024)))
     try:
         registered = read_manifest(settings.persisted_queries_file)
     except ManifestError as error:
@@ -51,10 +52,13 @@ def create_persisted_queries(settings: Settings) -> PersistedQueries:
             "GESSO_PERSISTED_QUERIES=allowlist needs registered operations in "
             f"{settings.persisted_queries_file} (gesso persisted register FILE...)"
         )
+    bounds = CacheBounds(
+        settings.apq_max_entries, settings.apq_max_bytes, settings.apq_max_query_bytes
+    )
     cache: QueryCache = (
-        RedisQueryCache(settings.redis_url, settings.apq_ttl_seconds)
+        RedisQueryCache(settings.redis_url, settings.apq_ttl_seconds, bounds)
         if settings.redis_url is not None
-        else MemoryQueryCache(settings.apq_cache_size)
+        else MemoryQueryCache(bounds)
     )
     return PersistedQueries(settings.persisted_queries, cache, registered)
 

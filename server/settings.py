@@ -72,7 +72,9 @@ class Settings:
     persisted_queries: str = "apq"
     persisted_queries_file: Path = Path("persisted-queries.json")
     apq_ttl_seconds: int = 7 * 24 * 3600
-    apq_cache_size: int = 10_000
+    apq_max_entries: int = 10_000
+    apq_max_bytes: int = 32 * 1024 * 1024
+    apq_max_query_bytes: int = 64 * 1024
     compiled_queries: bool = True
 
     @property
@@ -124,6 +126,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         raise SettingsError(f"GESSO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
     data_dir = Path(values.get("GESSO_DATA_DIR", "") or "data").expanduser()
     database_url = values.get("DATABASE_URL", "") or f"sqlite://{data_dir / 'gesso.sqlite3'}"
+    apq_max_bytes = _int(values, "GESSO_APQ_MAX_BYTES", 32 * 1024 * 1024, low=1024, high=1 << 36)
     return Settings(
         env=env,
         data_dir=data_dir,
@@ -207,9 +210,27 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         apq_ttl_seconds=_int(
             values, "GESSO_APQ_TTL_SECONDS", 7 * 24 * 3600, low=60, high=365 * 24 * 3600
         ),
-        apq_cache_size=_int(values, "GESSO_APQ_CACHE_SIZE", 10_000, low=1, high=1_000_000),
+        apq_max_entries=_apq_max_entries(values),
+        apq_max_bytes=apq_max_bytes,
+        apq_max_query_bytes=_apq_max_query_bytes(values, apq_max_bytes),
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
     )
+
+
+def _apq_max_entries(values: dict[str, str]) -> int:
+    """``GESSO_APQ_MAX_ENTRIES``, or ``GESSO_APQ_CACHE_SIZE``, its earlier name."""
+    name = "GESSO_APQ_MAX_ENTRIES"
+    if not values.get(name) and values.get("GESSO_APQ_CACHE_SIZE"):
+        name = "GESSO_APQ_CACHE_SIZE"
+    return _int(values, name, 10_000, low=1, high=1_000_000)
+
+
+def _apq_max_query_bytes(values: dict[str, str], total: int) -> int:
+    name = "GESSO_APQ_MAX_QUERY_BYTES"
+    value = _int(values, name, 64 * 1024, low=256, high=100 * 1024 * 1024)
+    if value > total:
+        raise SettingsError(f"{name} ({value}) must not exceed GESSO_APQ_MAX_BYTES ({total})")
+    return value
 
 
 def _replica_url(values: dict[str, str], database_url: str) -> str | None:

@@ -78,6 +78,7 @@ class GraphQLClient:
                 services.media.shutdown()
                 await services.media.store.close()
                 await services.limiter.store.close()
+                await services.persisted.cache.close()
 
     @classmethod
     @contextlib.asynccontextmanager

@@ -83,3 +83,21 @@ def test_a_replica_next_to_a_postgres_primary(tmp_path: Path) -> None:
     )
     assert settings.database_replica_url == "postgresql://r@replica/gesso"
     assert settings.read_your_writes_seconds == 5
+
+
+def test_the_apq_cache_bounds(tmp_path: Path) -> None:
+    missing = tmp_path / "none"
+    defaults = read_settings({}, env_file=missing)
+    assert (defaults.apq_max_entries, defaults.apq_max_bytes, defaults.apq_max_query_bytes) == (
+        10_000,
+        32 * 1024 * 1024,
+        64 * 1024,
+    )
+    # the earlier name of the entry bound is still read; the new one wins
+    assert read_settings({"GESSO_APQ_CACHE_SIZE": "50"}, env_file=missing).apq_max_entries == 50
+    both = {"GESSO_APQ_CACHE_SIZE": "50", "GESSO_APQ_MAX_ENTRIES": "70"}
+    assert read_settings(both, env_file=missing).apq_max_entries == 70
+    with pytest.raises(SettingsError, match=r"GESSO_APQ_MAX_QUERY_BYTES \(65536\) must not exceed"):
+        read_settings({"GESSO_APQ_MAX_BYTES": "4096"}, env_file=missing)
+    with pytest.raises(SettingsError, match=r"GESSO_APQ_MAX_ENTRIES must be in 1\.\.1000000"):
+        read_settings({"GESSO_APQ_MAX_ENTRIES": "0"}, env_file=missing)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.persisted import (
+    CacheBounds,
     ManifestError,
     MemoryQueryCache,
     RedisQueryCache,
@@ -18,6 +19,8 @@ from storage.persisted import (
 )
 from tests.services import RedisProcess
 
+BOUNDS = CacheBounds()
+
 
 def test_sha256_is_the_hex_digest_of_the_text() -> None:
     # the same digest as `printf "{ __typename }" | sha256sum` (coreutils)
@@ -27,7 +30,7 @@ def test_sha256_is_the_hex_digest_of_the_text() -> None:
 
 
 async def test_the_memory_cache_forgets_the_least_recently_used() -> None:
-    cache = MemoryQueryCache(max_entries=2)
+    cache = MemoryQueryCache(CacheBounds(max_entries=2))
     await cache.put("a", "A")
     await cache.put("b", "B")
     assert await cache.get("a") == "A"  # a is now the most recent
@@ -39,13 +42,12 @@ async def test_the_redis_cache_shares_texts_with_a_lifetime(tmp_path: Path) -> N
     server = RedisProcess(tmp_path)
     server.start()
     try:
-        writer = RedisQueryCache(server.url, ttl_seconds=60)
-        reader = RedisQueryCache(server.url, ttl_seconds=60)
+        writer = RedisQueryCache(server.url, 60, BOUNDS)
+        reader = RedisQueryCache(server.url, 60, BOUNDS)
         await writer.put("h" * 64, "{ __typename }")
         assert await reader.get("h" * 64) == "{ __typename }"
         assert await reader.get("0" * 64) is None
-        ttl = await reader._client.ttl("gesso:apq:" + "h" * 64)
-        assert 0 < ttl <= 60
+        assert [0 < await reader._client.ttl(key) <= 60 for key in reader.keys] == [True] * 3
         await writer.close()
         await reader.close()
     finally:
@@ -55,7 +57,7 @@ async def test_the_redis_cache_shares_texts_with_a_lifetime(tmp_path: Path) -> N
 async def test_a_redis_outage_is_a_miss_not_a_failure(tmp_path: Path) -> None:
     server = RedisProcess(tmp_path)
     server.start()
-    cache = RedisQueryCache(server.url, ttl_seconds=60)
+    cache = RedisQueryCache(server.url, 60, BOUNDS)
     await cache.put("h" * 64, "{ __typename }")
     server.stop()
     # with Redis gone, a lookup misses and a store is skipped, without raising
