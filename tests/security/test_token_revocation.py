@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from resolvers.accounts import hash_token
 from tests.e2e.live import LiveServer, Subscriber
 from tests.graphql import GraphQLClient
+from tests.services import RedisProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -188,3 +189,37 @@ async def test_log_out_on_one_process_closes_the_socket_on_another(tmp_path: Pat
         first.stop()
         second.stop()
     assert "Traceback" not in first.log() + second.log()
+
+
+async def test_a_revocation_lost_to_a_redis_outage_ends_the_socket_when_redis_returns(
+    tmp_path: Path,
+) -> None:
+    # given a server on a Redis of its own, and a fan signed in on two devices
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    server = LiveServer(tmp_path, {"REDIS_URL": redis.url}).start()
+    try:
+        async with GraphQLClient.for_url(server.url) as gql:
+            await _pair(gql, "gap_fan", "gap_artist")
+            phone, laptop = gql.token_of("gap_fan"), await _second_token(gql, "gap_fan")
+            on_phone = await _signed_in(server.ws_url, phone)
+            on_laptop = await _signed_in(server.ws_url, laptop)
+            # when the phone logs out while Redis is down (the revocation is never published)
+            redis.stop()
+            await asyncio.sleep(0.5)
+            await _log_out(gql, phone)
+            # then, once Redis is back, the held tokens are looked up and the phone is closed
+            redis.start()
+            code, reason = await _closed(on_phone, within=15.0)
+            assert (code, reason.split(":")[0]) == (TOKEN_ENDED, "TOKEN_REVOKED")
+            # and the laptop stays signed in and live
+            await on_laptop.subscribe(HOME_FEED)
+            await asyncio.sleep(0.3)
+            await _post(gql, gql.token_of("gap_artist"), "after the outage")
+            event = (await on_laptop.next_data(within=5))["homeFeed"]
+            assert event["post"]["text"] == "after the outage"
+            await on_laptop.close()
+    finally:
+        server.stop()
+        redis.stop()
+    assert "Traceback" not in server.log(), server.log()
