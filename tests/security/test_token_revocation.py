@@ -70,7 +70,7 @@ async def _closed(subscriber: Subscriber, within: float) -> tuple[int, str]:
         except ConnectionClosed as closed:
             frame = closed.rcvd
             break
-        assert message["type"] != "next", f"delivered after the token ended: {message}"
+        assert message["type"] not in ("next", "data"), f"delivered after revocation: {message}"
     assert frame is not None, "the connection ended without a close frame"
     return frame.code, frame.reason
 
@@ -134,6 +134,15 @@ async def test_log_out_and_expiry_end_the_sockets_of_that_token_only(tmp_path: P
             assert (await _closed(on_tablet, within=1.0))[0] == TOKEN_ENDED
             event = (await on_laptop.next_data(within=2))["homeFeed"]
             assert event["post"]["text"] == "not for a revoked token"
+
+            # given a socket of the legacy protocol, when its token is revoked, it ends the same
+            legacy_token = await _second_token(gql, "rev_fan")
+            legacy = await Subscriber.open(server.ws_url, legacy_token, protocol="graphql-ws")
+            await legacy.acknowledged()
+            await legacy.subscribe(NOTIFICATIONS)
+            await _log_out(gql, legacy_token)
+            code, reason = await _closed(legacy, within=1.0)
+            assert (code, reason.split(":")[0]) == (TOKEN_ENDED, "TOKEN_REVOKED")
 
             # given a socket whose token expires in two seconds
             watch = await _second_token(gql, "rev_fan")
