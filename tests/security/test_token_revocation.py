@@ -96,27 +96,40 @@ async def _pair(gql: GraphQLClient, fan: str, artist: str) -> None:
     assert followed.data["follow"]["errors"] == []
 
 
+async def _fan_on_two_devices(
+    gql: GraphQLClient, ws_url: str, fan: str, artist: str
+) -> tuple[str, Subscriber, Subscriber]:
+    """A fan following an artist, with the feed open on a phone (also notifications) and a
+    laptop, signed in with two tokens: the phone's token and both sockets."""
+    await _pair(gql, fan, artist)
+    phone, laptop = gql.token_of(fan), await _second_token(gql, fan)
+    on_phone = await _signed_in(ws_url, phone, HOME_FEED, NOTIFICATIONS)
+    on_laptop = await _signed_in(ws_url, laptop, HOME_FEED)
+    await asyncio.sleep(0.3)
+    return phone, on_phone, on_laptop
+
+
+async def _log_out_ends(gql: GraphQLClient, token: str, socket: Subscriber) -> None:
+    """Log ``token`` out: ``socket`` is closed within a second with 4401 TOKEN_REVOKED."""
+    started = time.monotonic()
+    await _log_out(gql, token)
+    code, reason = await _closed(socket, within=1.0)
+    assert time.monotonic() - started < 1.0
+    assert (code, reason.split(":")[0]) == (TOKEN_ENDED, "TOKEN_REVOKED")
+
+
 async def test_log_out_and_expiry_end_the_sockets_of_that_token_only(tmp_path: Path) -> None:
     # given one server process (the in-process broker) on a database the test can edit
     database = tmp_path / "gesso.sqlite3"
     server = LiveServer(tmp_path, {"DATABASE_URL": f"sqlite://{database}"}).start()
     try:
         async with GraphQLClient.for_url(server.url) as gql:
-            await _pair(gql, "rev_fan", "rev_artist")
-            phone, laptop = gql.token_of("rev_fan"), await _second_token(gql, "rev_fan")
-            # and the fan's feed and notifications open on two devices (two tokens)
-            on_phone = await _signed_in(server.ws_url, phone, HOME_FEED, NOTIFICATIONS)
-            on_laptop = await _signed_in(server.ws_url, laptop, HOME_FEED)
-            await asyncio.sleep(0.3)
-
-            # when the phone logs out
-            started = time.monotonic()
-            await _log_out(gql, phone)
-            # then the phone's socket is closed within a second, saying why
-            code, reason = await _closed(on_phone, within=1.0)
-            assert time.monotonic() - started < 1.0
-            assert code == TOKEN_ENDED
-            assert reason.startswith("TOKEN_REVOKED")
+            # and a fan's feed and notifications open on two devices (two tokens)
+            phone, on_phone, on_laptop = await _fan_on_two_devices(
+                gql, server.ws_url, "rev_fan", "rev_artist"
+            )
+            # when the phone logs out, then its socket is closed within a second, saying why
+            await _log_out_ends(gql, phone, on_phone)
             # and the laptop's socket (another token) stays open and live
             await _post(gql, gql.token_of("rev_artist"), "followers only")
             event = (await on_laptop.next_data(within=2))["homeFeed"]
@@ -140,9 +153,7 @@ async def test_log_out_and_expiry_end_the_sockets_of_that_token_only(tmp_path: P
             legacy = await Subscriber.open(server.ws_url, legacy_token, protocol="graphql-ws")
             await legacy.acknowledged()
             await legacy.subscribe(NOTIFICATIONS)
-            await _log_out(gql, legacy_token)
-            code, reason = await _closed(legacy, within=1.0)
-            assert (code, reason.split(":")[0]) == (TOKEN_ENDED, "TOKEN_REVOKED")
+            await _log_out_ends(gql, legacy_token, legacy)
 
             # given a socket whose token expires in two seconds
             watch = await _second_token(gql, "rev_fan")
@@ -175,20 +186,13 @@ async def test_log_out_on_one_process_closes_the_socket_on_another(tmp_path: Pat
             GraphQLClient.for_url(first.url) as on_first,
             GraphQLClient.for_url(second.url) as on_second,
         ):
-            await _pair(on_first, "far_fan", "far_artist")
-            phone, laptop = on_first.token_of("far_fan"), await _second_token(on_first, "far_fan")
-            # and the fan's sockets (two tokens) on the second process
-            on_phone = await _signed_in(second.ws_url, phone, HOME_FEED, NOTIFICATIONS)
-            on_laptop = await _signed_in(second.ws_url, laptop, HOME_FEED)
-            await asyncio.sleep(0.3)
-
-            # when the phone logs out through the first process
-            started = time.monotonic()
-            await _log_out(on_first, phone)
-            # then its socket on the second process is closed within a second
-            code, reason = await _closed(on_phone, within=1.0)
-            assert time.monotonic() - started < 1.0
-            assert (code, reason.split(":")[0]) == (TOKEN_ENDED, "TOKEN_REVOKED")
+            # and a fan's sockets (two tokens) on the second process
+            phone, on_phone, on_laptop = await _fan_on_two_devices(
+                on_first, second.ws_url, "far_fan", "far_artist"
+            )
+            # when the phone logs out through the first process, then its socket on the second
+            # process is closed within a second
+            await _log_out_ends(on_first, phone, on_phone)
             # and the other token's socket stays open and live
             await _post(on_second, on_first.token_of("far_artist"), "still live")
             event = (await on_laptop.next_data(within=2))["homeFeed"]
