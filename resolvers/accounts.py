@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from resolvers import limits, passwords
+from resolvers import limits, passwords, tokens
 from resolvers.context import Context
 from resolvers.errors import (
     AuthenticationRequired,
@@ -49,6 +49,12 @@ def hash_token(token: str) -> str:
 
 async def authenticate(token: str) -> tuple[User, str]:
     """The user a bearer token belongs to, or ``InvalidToken`` (unknown, revoked or expired)."""
+    user, token_hash, _expires_at = await authenticate_until(token)
+    return user, token_hash
+
+
+async def authenticate_until(token: str) -> tuple[User, str, datetime]:
+    """``authenticate``, and when the token expires (a websocket is ended then)."""
     if not token or len(token) > 128:
         raise InvalidToken("the access token is invalid", "TOKEN_INVALID")
     token_hash = hash_token(token)
@@ -61,8 +67,8 @@ async def authenticate(token: str) -> tuple[User, str]:
     row = dict(rows[0])
     expires_at = _EXPIRES_AT.to_python_value(row.pop(_EXPIRES))
     if expires_at <= datetime.now(UTC):
-        raise InvalidToken("the access token has expired; sign in again", "TOKEN_EXPIRED")
-    return User._init_from_db(**row), token_hash
+        raise tokens.expired()
+    return User._init_from_db(**row), token_hash, expires_at
 
 
 _EXPIRES = "token_expires_at"
@@ -161,9 +167,10 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
 
 
 async def log_out(ctx: Context) -> None:
-    require_viewer(ctx)
+    """Revoke the token of this request (its open websockets are closed too)."""
+    viewer = require_viewer(ctx)
     if ctx.token_hash is not None:
-        await AuthToken.filter(token_hash=ctx.token_hash).delete()
+        await tokens.revoke_tokens(ctx.services, viewer.id, [ctx.token_hash])
 
 
 async def update_profile(

@@ -5,6 +5,9 @@
   follower.
 * ``user_inbox(id)``: events for one account: notifications, upload progress, and follow changes
   (which make the account's live home feed add or drop an artist).
+* ``user_tokens(id)``: revocations of one account's bearer tokens. A process listens while it holds
+  a websocket signed in as that account (``resolvers.tokens``), so a revocation reaches only the
+  processes that may have to close a socket.
 """
 
 from __future__ import annotations
@@ -18,3 +21,7 @@ def author_posts(author_id: int) -> str:
 
 def user_inbox(user_id: int) -> str:
     return f"{PREFIX}:user:{user_id}"
+
+
+def user_tokens(user_id: int) -> str:
+    return f"{PREFIX}:tokens:{user_id}"

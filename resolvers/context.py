@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from resolvers.errors import InvalidToken
 from resolvers.loaders import Loaders
 from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
@@ -58,6 +59,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Closes the websocket of a subscriber that fell too far behind (None over HTTP).
     disconnect: Callable[[str], Awaitable[None]] | None = None
+    # Closes the websocket when its token is revoked or expires (resolvers.tokens; None over HTTP).
+    end_session: Callable[[InvalidToken], Awaitable[None]] | None = None
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
     _primer: Callable[[Loaders], None] | None = field(default=None, init=False, repr=False)
 

@@ -67,6 +67,10 @@ def notification(kind: str, actor_id: int, **subjects: int | None) -> dict[str, 
     return {"t": "notification", "kind": kind, "actor_id": actor_id, **subjects}
 
 
+def tokens_revoked(token_hashes: list[str]) -> dict[str, Any]:
+    return {"t": "revoked", "tokens": token_hashes}
+
+
 def upload_progress(
     upload_id: str, stage: str, progress: float, *, done: bool = False, error: str | None = None
 ) -> dict[str, Any]:

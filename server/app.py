@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 from resolvers.context import Context, Services
 from resolvers.media import IMAGES_MAX, sweep_orphans
+from resolvers.tokens import OpenTokens
 from schema.compiled import Fallback, Plan, Plans, Unknown
 from schema.production import HardenedSchema, hardened_schema, timeout_error
 from schema.root import schema
@@ -50,6 +51,7 @@ from server.websockets import (
     TransportWSHandler,
     WebSocketAdapter,
     authenticate_connection,
+    close_ended_session,
     close_slow_consumer,
 )
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
@@ -91,6 +93,8 @@ class GessoGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,  # guarded by the preflight header (server.auth)
         )
         self.services = services
+        # The tokens open websockets signed in with, to close them when a token ends.
+        self.open_tokens = OpenTokens(services.broker)
         # Compiled plans for the feed documents clients repeat (schema.compiled).
         self.plans = Plans() if settings.compiled_queries else None
 
@@ -102,6 +106,7 @@ class GessoGraphQL(GraphQL[Context, None]):
                 services=self.services,
                 request=request,
                 disconnect=functools.partial(close_slow_consumer, request),
+                end_session=functools.partial(close_ended_session, request),
             )
         if self.services.recent_writes is not None:
             viewer_id = request.state.viewer.id if request.state.viewer is not None else None
@@ -119,6 +124,13 @@ class GessoGraphQL(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, WebSocket):
+            if context is UNSET:
+                context = await self.get_context(request, request)
+            try:
+                return await super().run(request, context, root_value)
+            finally:
+                await self.open_tokens.release(context)
         if self.plans is not None and isinstance(request, Request) and request.method == "POST":
             compiled = await self._run_compiled(request)
             if compiled is not None:
@@ -203,7 +215,7 @@ class GessoGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
-        return await authenticate_connection(context)
+        return await authenticate_connection(context, self.open_tokens)
 
 
 async def _plan_request(
@@ -330,6 +342,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper
             media.shutdown()
             await store.close()
+            await view.open_tokens.close()
             await broker.close()
             if services.recent_writes is not None:
                 await services.recent_writes.close()

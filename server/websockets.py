@@ -4,6 +4,10 @@ Both graphql-transport-ws and the legacy graphql-ws are served on /graphql. The 
 bearer token in the connection_init payload, as ``{"authorization": "Bearer <token>"}`` (or
 ``{"token": "<token>"}``). A missing or bad token closes the connection with code 4403 and a reason
 that says what to do (graphql-ws receives a ``connection_error`` with the same message first).
+
+A signed-in connection lives as long as its token: when the token is revoked (logOut) or expires,
+the connection is closed with code 4401 and a reason that starts with TOKEN_REVOKED or
+TOKEN_EXPIRED (``resolvers.tokens`` finds the sockets, on every process).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
 from starlette.types import Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -24,9 +29,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
-from resolvers.accounts import authenticate
+from resolvers.accounts import authenticate_until
 from resolvers.context import Context
 from resolvers.errors import GessoError, InvalidToken
+from resolvers.tokens import OpenTokens
 from schema import fastlane
 from server.wsprotocol import FRAME_MESSAGE, SEND_SCOPE_KEY, FrameCache
 
@@ -34,6 +40,8 @@ log = logging.getLogger("gesso.websockets")
 
 REJECTED = 4403
 SLOW_CONSUMER = 4008
+# The token the connection signed in with was revoked or expired: sign in again, then reconnect.
+TOKEN_ENDED = 4401
 
 # Every subscriber of an event gets the same payload text: it is framed once (server.wsprotocol).
 _frames = FrameCache()
@@ -51,18 +59,23 @@ def token_from_params(params: dict[str, Any] | None) -> str | None:
     return plain if isinstance(plain, str) else None
 
 
-async def authenticate_connection(context: Context) -> dict[str, object]:
-    """Sign the connection in from its connection_init payload, or reject it."""
+async def authenticate_connection(context: Context, open_tokens: OpenTokens) -> dict[str, object]:
+    """Sign the connection in from its connection_init payload, or reject it. The connection
+    is held in ``open_tokens`` until it closes, so that it ends with its token."""
+    # The legacy protocol lets a client send connection_init again: the old token lets go.
+    await open_tokens.release(context)
     token = token_from_params(context.connection_params)
     if token is None:
         _reject(
             context, "UNAUTHENTICATED", "send connection_init {authorization: 'Bearer <token>'}"
         )
+    checked_at = time.monotonic()
     try:
-        viewer, token_hash = await authenticate(token or "")
+        viewer, token_hash, expires_at = await authenticate_until(token or "")
     except InvalidToken as error:
         _reject(context, error.code, error.message)
     context.sign_in(viewer, token_hash)
+    await open_tokens.hold(context, expires_at, checked_at)
     return {"viewer": viewer.handle}
 
 
@@ -79,12 +92,25 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
             reason = getattr(self.ws.state, "rejection", None) or reason
         await super().close(code, reason)
 
+    async def send_json(self, message: Any) -> None:
+        # Once the server closed the connection (its token ended, it read too slowly), what its
+        # operations still produce goes nowhere, quietly, until the close handshake ends them.
+        if self.ws.application_state is WebSocketState.DISCONNECTED:
+            return
+        await super().send_json(message)
+
 
 async def close_slow_consumer(websocket: WebSocket, reason: str) -> None:
     """Close a connection whose subscriber fell too far behind (its inbox overflowed)."""
     log.info("closing a slow websocket consumer: %s", reason)
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=SLOW_CONSUMER, reason=reason[:120])
+
+
+async def close_ended_session(websocket: WebSocket, error: InvalidToken) -> None:
+    """Close a connection whose token was revoked or expired."""
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(code=TOKEN_ENDED, reason=f"{error.code}: {error.message}"[:120])
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
