@@ -6,6 +6,7 @@ runs with no configuration at all: SQLite in ``./data``, development mode.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -74,6 +75,7 @@ class Settings:
     apq_ttl_seconds: int = 7 * 24 * 3600
     apq_cache_size: int = 10_000
     compiled_queries: bool = True
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -209,6 +211,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         ),
         apq_cache_size=_int(values, "GESSO_APQ_CACHE_SIZE", 10_000, low=1, high=1_000_000),
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
+        forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
     )
 
 
@@ -223,6 +226,25 @@ def _replica_url(values: dict[str, str], database_url: str) -> str | None:
             "(postgres://user:pass@host:5432/db)"
         )
     return replica
+
+
+def _proxies(values: dict[str, str], name: str) -> tuple[str, ...]:
+    """The proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: none unless
+    configured, as any client that reaches the server directly could otherwise pick its address
+    (and so its per-address rate limits)."""
+    entries = tuple(e.strip() for e in values.get(name, "").split(",") if e.strip())
+    if entries == ("*",):
+        return entries
+    if "*" in entries:
+        raise SettingsError(f"{name}: * trusts every address, so it stands alone")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)  # as uvicorn reads it: a network without host bits
+        except ValueError as error:
+            raise SettingsError(
+                f"{name} must be * or IP addresses and networks separated by commas: {error}"
+            ) from None
+    return entries
 
 
 def _path(values: dict[str, str], name: str) -> Path | None:

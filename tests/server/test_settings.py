@@ -12,6 +12,7 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert settings.env == "development"
     assert settings.database_url == "sqlite://data/gesso.sqlite3"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.forwarded_allow_ips == ()  # no proxy's X-Forwarded-For is believed
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
@@ -35,6 +36,9 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
             "GESSO_MEDIA_URL_TTL_SECONDS must be in 60..604800",
         ),
         ({"GESSO_RIGHTS_CONTACT": "ré@x"}, "GESSO_RIGHTS_CONTACT must be printable ASCII"),
+        ({"FORWARDED_ALLOW_IPS": "caddy"}, r"FORWARDED_ALLOW_IPS must be \* or IP addresses"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "10.0.0.1/8 has host bits set"),
+        ({"FORWARDED_ALLOW_IPS": "*,10.0.0.1"}, r"\* trusts every address, so it stands alone"),
     ],
 )
 def test_bad_values_name_the_variable(
