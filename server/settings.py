@@ -182,7 +182,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         read_your_writes_seconds=_int(
             values, "GESSO_READ_YOUR_WRITES_SECONDS", 5, low=1, high=3600
         ),
-        public_url=_url(values, "GESSO_PUBLIC_URL"),
+        public_url=_public_url(values, env),
         media_url_ttl_seconds=_int(
             values, "GESSO_MEDIA_URL_TTL_SECONDS", 3600, low=60, high=7 * 24 * 3600
         ),
@@ -270,6 +270,17 @@ def _url(values: dict[str, str], name: str) -> str | None:
     if not raw.startswith(("https://", "http://")) or not raw.isascii() or " " in raw:
         raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
     return raw.rstrip("/") if name == "GESSO_PUBLIC_URL" else raw
+
+
+def _public_url(values: dict[str, str], env: str) -> str | None:
+    public_url = _url(values, "GESSO_PUBLIC_URL")
+    if public_url is None and env == "production":
+        raise SettingsError(
+            "GESSO_PUBLIC_URL is required in production: the origin clients reach the API at "
+            "(e.g. https://art.example). The TDM files and media headers link to it, and a "
+            "request's Host header cannot be trusted to say it"
+        )
+    return public_url
 
 
 def _text(values: dict[str, str], name: str) -> str | None:

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.live import LiveServer
+from server.settings import SettingsError, read_settings
+from tests.e2e.live import REPO, LiveServer
+from tests.graphql import GraphQLClient
+from tests.security.conftest import PRODUCTION
 
 TINY_IP_LIMIT = 4
 
@@ -63,3 +69,82 @@ def test_a_configured_proxy_s_x_forwarded_for_is_honoured(tmp_path: Path) -> Non
     # then each address is counted on its own
     assert [response.status_code for response in responses] == [200] * len(responses)
     assert {_ip_remaining(response) for response in responses} == {TINY_IP_LIMIT - 1}
+
+
+FORGED = "evil.example"
+SITE_FILES = ("/.well-known/tdmrep.json", "/tdm-policy.json")
+UNSIGNED_MEDIA = "/media/pub/a/display.webp"  # refused (403), with the reservation headers
+
+
+async def _policy_urls_for_host(site: GraphQLClient, host: str) -> list[str]:
+    """The policy URL as each site file and a media response name it, asked with ``host``."""
+    tdmrep = await site.http.get(SITE_FILES[0], headers={"Host": host})
+    policy = await site.http.get(SITE_FILES[1], headers={"Host": host})
+    media = await site.http.get(UNSIGNED_MEDIA, headers={"Host": host})
+    assert (tdmrep.status_code, policy.status_code, media.status_code) == (200, 200, 403)
+    for response in (tdmrep, policy, media):
+        assert FORGED not in response.text
+        assert FORGED not in str(response.headers.raw)
+    return [tdmrep.json()[0]["tdm-policy"], policy.json()["uid"], media.headers["tdm-policy"]]
+
+
+def test_production_refuses_to_start_without_a_public_url(tmp_path: Path) -> None:
+    # given production settings without GESSO_PUBLIC_URL
+    environ = {k: v for k, v in PRODUCTION.items() if k != "GESSO_PUBLIC_URL"}
+    # then the settings are refused, naming the variable
+    with pytest.raises(SettingsError, match="GESSO_PUBLIC_URL is required in production"):
+        read_settings(environ, env_file=tmp_path / "none")
+    # and so is every command, before it does anything
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GESSO_", "DATABASE_URL"))}
+    serve = subprocess.run(
+        [sys.executable, "-m", "server", "serve", "--port", "1"],
+        env={**env, **environ, "PYTHONPATH": str(REPO), "GESSO_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert serve.returncode == 2
+    assert "GESSO_PUBLIC_URL is required in production" in serve.stderr
+    assert not (tmp_path / "gesso.sqlite3").exists()  # not even migrated
+
+
+async def test_production_names_its_public_url_whatever_the_host(prod: GraphQLClient) -> None:
+    urls = await _policy_urls_for_host(prod, FORGED)
+    assert urls == ["https://gesso.example/tdm-policy.json"] * 3
+
+
+async def test_development_never_writes_a_forged_host_into_the_signals() -> None:
+    async with GraphQLClient.for_app() as site:
+        urls = await _policy_urls_for_host(site, FORGED)
+        # a name that merely starts like a loopback one is not one
+        for trick in ("localhost.evil.example", "localhost:80@evil.example", "127.0.0.1:99999"):
+            assert await _policy_urls_for_host(site, trick) == urls
+    # loopback, on the port the server listens on (GESSO_PORT when, as in-process, none is known)
+    assert urls == ["http://127.0.0.1:8000/tdm-policy.json"] * 3
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("localhost:8000", "http://localhost:8000"),
+        ("127.0.0.1", "http://127.0.0.1"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("art.example", "https://art.example"),  # GESSO_ALLOWED_ORIGINS names it
+    ],
+)
+async def test_development_names_loopback_and_configured_hosts(host: str, origin: str) -> None:
+    async with GraphQLClient.for_app(GESSO_ALLOWED_ORIGINS="https://art.example") as site:
+        urls = await _policy_urls_for_host(site, host)
+    assert urls == [f"{origin}/tdm-policy.json"] * 3
+
+
+@pytest.mark.e2e
+def test_a_live_development_server_falls_back_to_its_own_port(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path).start()
+    try:
+        response = httpx.get(f"{server.url}/tdm-policy.json", headers={"Host": FORGED})
+    finally:
+        server.stop()
+    assert response.json()["uid"] == f"http://127.0.0.1:{server.port}/tdm-policy.json"

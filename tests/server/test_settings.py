@@ -51,7 +51,8 @@ def test_bad_values_name_the_variable(
 def test_production_logs_json_and_development_text(tmp_path: Path) -> None:
     missing = tmp_path / "none"
     assert read_settings({}, env_file=missing).log_format == "text"
-    assert read_settings({"GESSO_ENV": "production"}, env_file=missing).log_format == "json"
+    production = {"GESSO_ENV": "production", "GESSO_PUBLIC_URL": "https://art.example"}
+    assert read_settings(production, env_file=missing).log_format == "json"
     assert read_settings({"GESSO_LOG_FORMAT": "JSON"}, env_file=missing).log_format == "json"
 
 

@@ -70,7 +70,11 @@ async def test_tdmrep_json_reserves_rights_and_links_the_policy() -> None:
     rules = response.json()
     _check_tdmrep(rules)
     assert rules == [
-        {"location": "/", "tdm-reservation": 1, "tdm-policy": "http://testserver/tdm-policy.json"}
+        {
+            "location": "/",
+            "tdm-reservation": 1,
+            "tdm-policy": "http://127.0.0.1:8000/tdm-policy.json",
+        }
     ]
     # and the policy it links is an ODRL offer in the TDMRep profile: mining needs consent
     assert policy.status_code == 200
@@ -78,10 +82,10 @@ async def test_tdmrep_json_reserves_rights_and_links_the_policy() -> None:
     body = policy.json()
     assert body["@context"][0] == "http://www.w3.org/ns/odrl.jsonld"
     assert (body["@type"], body["profile"]) == ("Offer", "http://www.w3.org/ns/tdmrep")
-    assert body["uid"] == "http://testserver/tdm-policy.json"
+    assert body["uid"] == "http://127.0.0.1:8000/tdm-policy.json"
     assert body["permission"] == [
         {
-            "target": "http://testserver/",
+            "target": "http://127.0.0.1:8000/",
             "action": "tdm:mine",
             "duty": [{"action": "obtainConsent"}],
         }
