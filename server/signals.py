@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from server.crawlers import known_crawlers
+from server.crawlers import known_crawlers, robots_tokens
 from server.origin import origin_of
 from server.settings import Settings
 from storage.models import TrainingPolicy
@@ -102,7 +102,7 @@ def signal_routes(settings: Settings) -> list[Route]:
 
     async def robots(request: Request) -> Response:
         return PlainTextResponse(
-            robots_txt(known_crawlers()), headers={"Cache-Control": SITE_FILE_CACHE}
+            robots_txt(robots_tokens(known_crawlers())), headers={"Cache-Control": SITE_FILE_CACHE}
         )
 
     async def ai(request: Request) -> Response:

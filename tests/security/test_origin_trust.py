@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.crawlers import ai_crawler, parse_crawlers
 from server.settings import SettingsError, read_settings
 from tests.e2e.live import REPO, LiveServer
 from tests.graphql import GraphQLClient
@@ -148,3 +149,77 @@ def test_a_live_development_server_falls_back_to_its_own_port(tmp_path: Path) ->
     finally:
         server.stop()
     assert response.json()["uid"] == f"http://127.0.0.1:{server.port}/tdm-policy.json"
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "CCBotanics-App/3.1 (Android 14)",
+        "MyGPTBotClone/2.0",
+        "Mozilla/5.0 (compatible; omgilibotany/1.0)",
+        "Claude-Web-Preview/1.0",
+        "Mozilla/5.0 (compatible; Kangaroo;Bot)",
+    ],
+)
+def test_a_crawler_name_inside_a_longer_token_is_not_that_crawler(agent: str) -> None:
+    assert ai_crawler(agent) is None
+
+
+@pytest.mark.parametrize(
+    ("agent", "crawler"),
+    [
+        (
+            "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+            "+https://openai.com/gptbot)",
+            "GPTBot",
+        ),
+        ("CCBot/2.0 (https://commoncrawl.org/faq/)", "CCBot"),
+        ("mozilla/5.0 (compatible; claudebot/1.0; +claudebot@anthropic.com)", "ClaudeBot"),
+        (
+            "meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing)",
+            "meta-externalagent",
+        ),
+        (
+            "Mozilla/5.0 (compatible; Kangaroo Bot/1.0; +https://kangaroo.example/bot)",
+            "Kangaroo Bot",
+        ),
+        ("Mozilla/5.0 (compatible; Sidetrade indexer bot)", "Sidetrade indexer bot"),
+    ],
+)
+def test_a_crawler_is_caught_by_its_product_token_or_in_a_comment(agent: str, crawler: str) -> None:
+    assert ai_crawler(agent) == crawler
+
+
+async def test_only_the_crawler_itself_is_refused() -> None:
+    async with GraphQLClient.for_app() as site:
+        app = await site.http.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"User-Agent": "CCBotanics-App/3.1"},
+        )
+        kangaroo = await site.http.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"User-Agent": "Mozilla/5.0 (compatible; Kangaroo Bot/1.0)"},
+        )
+    assert app.status_code == 200, app.text
+    assert kangaroo.status_code == 403
+    assert kangaroo.json()["errors"][0]["extensions"]["code"] == "AI_CRAWLER"
+
+
+async def test_every_robots_txt_user_agent_line_is_a_product_token() -> None:
+    async with GraphQLClient.for_app() as site:
+        robots = (await site.http.get("/robots.txt")).text
+    agents = [
+        line.split(":", 1)[1].strip()
+        for line in robots.splitlines()
+        if line.startswith("User-agent:")
+    ]
+    invalid = [agent for agent in agents if not re.fullmatch(r"[A-Za-z0-9_-]+|\*", agent)]
+    assert invalid == []
+    assert {"Kangaroo", "Sidetrade", "GPTBot", "*"} <= set(agents)
+
+
+def test_a_listed_name_that_is_not_a_robots_txt_token_must_be_given_one() -> None:
+    with pytest.raises(ValueError, match=r"line 2: 'Kangaroo Bot' is not a robots\.txt token"):
+        parse_crawlers("GPTBot\nKangaroo Bot\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.crawlers import known_crawlers
+from server.crawlers import known_crawlers, robots_tokens
 from tests.graphql import GraphQLClient
 
 GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2)"
@@ -39,7 +39,7 @@ async def test_robots_txt_disallows_every_known_ai_crawler() -> None:
     groups = response.text.split("\n\n")
     ai_group = next(g for g in groups if "User-agent: GPTBot" in g).splitlines()
     agents = [line.removeprefix("User-agent: ") for line in ai_group if line.startswith("User-ag")]
-    assert agents == list(known_crawlers())
+    assert agents == list(robots_tokens(known_crawlers()))
     assert ai_group[-1] == "Disallow: /"
     everyone = next(g for g in groups if g.startswith("User-agent: *")).splitlines()
     assert everyone == ["User-agent: *", "Disallow: /graphql", "Disallow: /media/"]
