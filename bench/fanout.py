@@ -168,6 +168,7 @@ async def _run_one(
         "REDIS_URL": redis_url,
         "GESSO_ENV": "production",
         "GESSO_SECRET_KEY": secrets.token_urlsafe(48),
+        "GESSO_PUBLIC_URL": "https://gesso.example",  # required in production; not read here
         "GESSO_DATA_DIR": str(workdir),
         # Every subscriber comes from one address: limits they cannot reach.
         "GESSO_RATE_LIMITS": "ip=999999999/1s,account=999999999/1s,login_ip=999999999/1s,"

@@ -329,6 +329,7 @@ def server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         GESSO_BENCH_FLOOR_DSN=dsn,
         GESSO_ENV="production",
         GESSO_SECRET_KEY=secrets.token_urlsafe(48),
+        GESSO_PUBLIC_URL="https://gesso.example",  # required in production; not read here
         GESSO_DATA_DIR=str(data_dir),
         GESSO_WORKER_ID="1",
         # One load generator is one address: limits it cannot reach, so their cost is measured.

@@ -314,6 +314,7 @@ async def run(args: argparse.Namespace) -> Report:
             "PYTHONPATH": str(REPO),
             "GESSO_ENV": "production",
             "GESSO_SECRET_KEY": secrets.token_urlsafe(48),
+            "GESSO_PUBLIC_URL": "https://gesso.example",  # required in production; not read here
             "GESSO_DATA_DIR": str(workdir),
             # One loopback address and 40 accounts stand for a crowd: every limit is set out of
             # reach, so the limiter runs (and its memory is in the figures) but refuses nothing.

@@ -54,6 +54,10 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         # permessage-deflate keeps a zlib state of ~45 KiB per websocket; live events are small.
         ws_per_message_deflate=settings.ws_compression,
         ws=GessoWebSocketProtocol,
+        # No proxy is trusted unless configured: uvicorn's own default believes X-Forwarded-For
+        # from loopback, which lets any local client pick the address its rate limits count.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         log_level="info",
         log_config=logging_config(settings.log_format),
     )

@@ -13,9 +13,10 @@ from imaging.provenance import SigningCredentials
 from resolvers.consent import media_policy
 from resolvers.media import MediaService
 from server.crawlers import ai_crawler
+from server.origin import origin_of
 from server.secrets import cloak_key, platform_secret, watermark_key
 from server.settings import Settings, SettingsError
-from server.signals import base_url, media_signal_headers, tdm_policy_url
+from server.signals import media_signal_headers, tdm_policy_url
 from server.signing import MediaSigner, SignatureError, media_signing_key
 from storage.models import TrainingPolicy
 from storage.objects import (
@@ -129,9 +130,11 @@ def media_route(
     expires (not by shared caches: the signals follow a policy that may change).
     """
 
+    origin = origin_of(settings)
+
     async def serve(request: Request) -> Response:
         key = request.path_params["key"]
-        policy_url = tdm_policy_url(settings, base_url(settings, request))
+        policy_url = tdm_policy_url(settings, origin(request))
         reserved = media_signal_headers(TrainingPolicy.DISALLOWED, policy_url)
         try:
             asset_id, expires = signer.verify(key, dict(request.query_params))

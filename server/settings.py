@@ -6,6 +6,7 @@ runs with no configuration at all: SQLite in ``./data``, development mode.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -76,6 +77,7 @@ class Settings:
     apq_max_bytes: int = 32 * 1024 * 1024
     apq_max_query_bytes: int = 64 * 1024
     compiled_queries: bool = True
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -183,7 +185,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         read_your_writes_seconds=_int(
             values, "GESSO_READ_YOUR_WRITES_SECONDS", 5, low=1, high=3600
         ),
-        public_url=_url(values, "GESSO_PUBLIC_URL"),
+        public_url=_public_url(values, env),
         media_url_ttl_seconds=_int(
             values, "GESSO_MEDIA_URL_TTL_SECONDS", 3600, low=60, high=7 * 24 * 3600
         ),
@@ -214,6 +216,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         apq_max_bytes=apq_max_bytes,
         apq_max_query_bytes=_apq_max_query_bytes(values, apq_max_bytes),
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
+        forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
     )
 
 
@@ -246,6 +249,25 @@ def _replica_url(values: dict[str, str], database_url: str) -> str | None:
     return replica
 
 
+def _proxies(values: dict[str, str], name: str) -> tuple[str, ...]:
+    """The proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: none unless
+    configured, as any client that reaches the server directly could otherwise pick its address
+    (and so its per-address rate limits)."""
+    entries = tuple(e.strip() for e in values.get(name, "").split(",") if e.strip())
+    if entries == ("*",):
+        return entries
+    if "*" in entries:
+        raise SettingsError(f"{name}: * trusts every address, so it stands alone")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)  # as uvicorn reads it: a network without host bits
+        except ValueError as error:
+            raise SettingsError(
+                f"{name} must be * or IP addresses and networks separated by commas: {error}"
+            ) from None
+    return entries
+
+
 def _path(values: dict[str, str], name: str) -> Path | None:
     raw = values.get(name, "").strip()
     return Path(raw).expanduser() if raw else None
@@ -269,6 +291,17 @@ def _url(values: dict[str, str], name: str) -> str | None:
     if not raw.startswith(("https://", "http://")) or not raw.isascii() or " " in raw:
         raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
     return raw.rstrip("/") if name == "GESSO_PUBLIC_URL" else raw
+
+
+def _public_url(values: dict[str, str], env: str) -> str | None:
+    public_url = _url(values, "GESSO_PUBLIC_URL")
+    if public_url is None and env == "production":
+        raise SettingsError(
+            "GESSO_PUBLIC_URL is required in production: the origin clients reach the API at "
+            "(e.g. https://art.example). The TDM files and media headers link to it, and a "
+            "request's Host header cannot be trusted to say it"
+        )
+    return public_url
 
 
 def _text(values: dict[str, str], name: str) -> str | None:

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from server.crawlers import known_crawlers
+from server.crawlers import known_crawlers, robots_tokens
+from server.origin import origin_of
 from server.settings import Settings
 from storage.models import TrainingPolicy
 
@@ -30,13 +31,6 @@ TDM_POLICY_PATH = "/tdm-policy.json"
 TDMREP_PROFILE = "http://www.w3.org/ns/tdmrep"
 IMAGE_PATTERNS = ("*.jpg", "*.jpeg", "*.png", "*.webp", "*.avif", "*.gif")
 SITE_FILE_CACHE = "public, max-age=3600"
-
-
-def base_url(settings: Settings, request: Request) -> str:
-    """The origin links point to: ``GESSO_PUBLIC_URL``, else the one the request came to."""
-    if settings.public_url is not None:
-        return settings.public_url
-    return str(request.base_url).rstrip("/")
 
 
 def tdm_policy_url(settings: Settings, base: str) -> str:
@@ -104,9 +98,11 @@ def tdm_policy(policy_url: str, base: str, contact: str | None) -> dict[str, obj
 
 
 def signal_routes(settings: Settings) -> list[Route]:
+    origin = origin_of(settings)
+
     async def robots(request: Request) -> Response:
         return PlainTextResponse(
-            robots_txt(known_crawlers()), headers={"Cache-Control": SITE_FILE_CACHE}
+            robots_txt(robots_tokens(known_crawlers())), headers={"Cache-Control": SITE_FILE_CACHE}
         )
 
     async def ai(request: Request) -> Response:
@@ -115,13 +111,13 @@ def signal_routes(settings: Settings) -> list[Route]:
         )
 
     async def tdmrep(request: Request) -> Response:
-        base = base_url(settings, request)
+        base = origin(request)
         return JSONResponse(
             tdmrep_json(tdm_policy_url(settings, base)), headers={"Cache-Control": SITE_FILE_CACHE}
         )
 
     async def policy(request: Request) -> Response:
-        base = base_url(settings, request)
+        base = origin(request)
         body = tdm_policy(tdm_policy_url(settings, base), base, settings.rights_contact)
         return Response(
             orjson.dumps(body),

@@ -94,8 +94,22 @@ def test_apps_reach_the_other_services_by_name() -> None:
 
 def test_secrets_come_from_the_operator() -> None:
     text = (REPO / "docker-compose.yml").read_text()
-    for variable in ("GESSO_SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD"):
+    for variable in (
+        "GESSO_SECRET_KEY",
+        "GESSO_PUBLIC_URL",
+        "POSTGRES_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+    ):
         assert f"${{{variable}:?" in text  # compose refuses to start without it
+
+
+def test_every_production_process_names_its_public_origin() -> None:
+    # production settings refuse to load without GESSO_PUBLIC_URL (the migrations too)
+    services = _compose()["services"]
+    for name in ("app1", "app2", "migrate"):
+        env = services[name]["environment"]
+        assert env["GESSO_ENV"] == "production"
+        assert env["GESSO_PUBLIC_URL"].startswith("${GESSO_PUBLIC_URL:?"), name
 
 
 def test_dockerfile_runs_as_a_user_and_caches_dependencies() -> None:

@@ -47,7 +47,7 @@ class LiveServer:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("GESSO_", "DATABASE_URL", "REDIS_URL"))
+            if not k.startswith(("GESSO_", "DATABASE_URL", "REDIS_URL", "FORWARDED_ALLOW_IPS"))
         }
         env["PYTHONPATH"] = str(REPO)
         env["GESSO_RATE_LIMITS"] = ONE_ADDRESS_MANY_USERS

@@ -13,6 +13,7 @@ from server.persisted import create_persisted_queries
 from server.settings import SettingsError, read_settings
 from storage.persisted import RegisteredOperation, sha256_of, write_manifest
 from tests.graphql import GraphQLClient
+from tests.security.conftest import PRODUCTION
 
 QUERY = "{ __typename }"
 HASH = sha256_of(QUERY)
@@ -125,8 +126,7 @@ async def test_the_allowlist_runs_registered_operations_only(clean_db: str, tmp_
     registered = "query Who { viewer { handle } }"
     manifest = _manifest(tmp_path, registered)
     async with GraphQLClient.for_app(
-        GESSO_ENV="production",
-        GESSO_SECRET_KEY="s" * 48,
+        **PRODUCTION,
         GESSO_PERSISTED_QUERIES="allowlist",
         GESSO_PERSISTED_QUERIES_FILE=str(manifest),
     ) as client:
@@ -190,8 +190,7 @@ async def test_the_allowlist_holds_for_compiled_plans(clean_db: str, tmp_path: P
     registered = "query Feed { discoverFeed(first: 5) { edges { cursor node { id text } } } }"
     other = "query Other { discoverFeed(first: 5) { edges { cursor } } }"
     async with GraphQLClient.for_app(
-        GESSO_ENV="production",
-        GESSO_SECRET_KEY="s" * 48,
+        **PRODUCTION,
         GESSO_PERSISTED_QUERIES="allowlist",
         GESSO_PERSISTED_QUERIES_FILE=str(_manifest(tmp_path, registered)),
     ) as client:

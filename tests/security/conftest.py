@@ -8,7 +8,11 @@ import pytest
 
 from tests.graphql import GraphQLClient
 
-PRODUCTION = {"GESSO_ENV": "production", "GESSO_SECRET_KEY": "s" * 48}
+PRODUCTION = {
+    "GESSO_ENV": "production",
+    "GESSO_SECRET_KEY": "s" * 48,
+    "GESSO_PUBLIC_URL": "https://gesso.example",
+}
 
 
 @pytest.fixture

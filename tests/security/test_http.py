@@ -11,6 +11,7 @@ import pytest
 
 from resolvers import accounts
 from tests.graphql import GraphQLClient
+from tests.security.conftest import PRODUCTION
 
 SIGN_UP = (
     'mutation { signUp(input: {handle: "mallory", email: "m@example.com", '
@@ -127,9 +128,7 @@ async def test_a_body_over_the_cap_is_refused(prod: GraphQLClient) -> None:
 
 async def test_a_streamed_body_over_the_cap_is_refused(clean_db: str) -> None:
     # given a small cap
-    async with GraphQLClient.for_app(
-        GESSO_ENV="production", GESSO_SECRET_KEY="s" * 48, GESSO_MAX_BODY_BYTES="2048"
-    ) as client:
+    async with GraphQLClient.for_app(**PRODUCTION, GESSO_MAX_BODY_BYTES="2048") as client:
         # when the body comes in chunks, with no Content-Length to refuse up front
         async def chunks() -> AsyncIterator[bytes]:
             yield b'{"query": "{ __typename }", "variables": {"x": "'

@@ -4,17 +4,17 @@ from importlib import resources
 
 import pytest
 
-from server.crawlers import ai_crawler, known_crawlers, parse_crawlers
+from server.crawlers import Crawler, ai_crawler, known_crawlers, parse_crawlers
 
 
 def test_the_list_names_its_source_and_the_major_crawlers() -> None:
     text = resources.files("server").joinpath("ai_crawlers.txt").read_text()
     assert "Source: " in text
     assert "github.com/ai-robots-txt/ai.robots.txt" in text
-    crawlers = known_crawlers()
-    for token in ("GPTBot", "ClaudeBot", "CCBot", "Google-Extended", "Bytespider", "PerplexityBot"):
-        assert token in crawlers
-    assert len(crawlers) == len(set(crawlers)) >= 30
+    names = [crawler.name for crawler in known_crawlers()]
+    for name in ("GPTBot", "ClaudeBot", "CCBot", "Google-Extended", "Bytespider", "PerplexityBot"):
+        assert name in names
+    assert len(names) == len({name.lower() for name in names}) >= 30
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,9 @@ def test_a_user_agent_is_matched_case_insensitively(
 
 
 def test_the_list_format_is_checked() -> None:
-    assert parse_crawlers("# comment\n\nGPTBot  # inline\nGPTBot\nCCBot\n") == ("GPTBot", "CCBot")
+    assert parse_crawlers("# comment\n\nGPTBot  # inline\nGPTBot\nCCBot\n") == (
+        Crawler("GPTBot", "GPTBot"),
+        Crawler("CCBot", "CCBot"),
+    )
     with pytest.raises(ValueError, match="line 2: not a User-Agent token: 'User-agent: X'"):
         parse_crawlers("GPTBot\nUser-agent: X\n")

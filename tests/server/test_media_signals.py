@@ -25,7 +25,7 @@ UPDATE = """mutation($a: ID!, $i: UpdateArtworkInput!) { updateArtwork(id: $a, i
 PROFILE = """mutation($i: UpdateProfileInput!) { updateProfile(input: $i) {
   user { aiTrainingPolicy } errors { code } } }"""
 RESERVED = {"x-robots-tag": "noai, noimageai", "tdm-reservation": "1"}
-POLICY_URL = "http://testserver/tdm-policy.json"
+POLICY_URL = "http://127.0.0.1:8000/tdm-policy.json"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0"
 
 

@@ -12,6 +12,7 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert settings.env == "development"
     assert settings.database_url == "sqlite://data/gesso.sqlite3"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.forwarded_allow_ips == ()  # no proxy's X-Forwarded-For is believed
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
@@ -35,6 +36,9 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
             "GESSO_MEDIA_URL_TTL_SECONDS must be in 60..604800",
         ),
         ({"GESSO_RIGHTS_CONTACT": "ré@x"}, "GESSO_RIGHTS_CONTACT must be printable ASCII"),
+        ({"FORWARDED_ALLOW_IPS": "caddy"}, r"FORWARDED_ALLOW_IPS must be \* or IP addresses"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "10.0.0.1/8 has host bits set"),
+        ({"FORWARDED_ALLOW_IPS": "*,10.0.0.1"}, r"\* trusts every address, so it stands alone"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -47,7 +51,8 @@ def test_bad_values_name_the_variable(
 def test_production_logs_json_and_development_text(tmp_path: Path) -> None:
     missing = tmp_path / "none"
     assert read_settings({}, env_file=missing).log_format == "text"
-    assert read_settings({"GESSO_ENV": "production"}, env_file=missing).log_format == "json"
+    production = {"GESSO_ENV": "production", "GESSO_PUBLIC_URL": "https://art.example"}
+    assert read_settings(production, env_file=missing).log_format == "json"
     assert read_settings({"GESSO_LOG_FORMAT": "JSON"}, env_file=missing).log_format == "json"
 
 

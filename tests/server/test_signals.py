@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.crawlers import known_crawlers
+from server.crawlers import known_crawlers, robots_tokens
 from tests.graphql import GraphQLClient
 
 GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2)"
@@ -39,7 +39,7 @@ async def test_robots_txt_disallows_every_known_ai_crawler() -> None:
     groups = response.text.split("\n\n")
     ai_group = next(g for g in groups if "User-agent: GPTBot" in g).splitlines()
     agents = [line.removeprefix("User-agent: ") for line in ai_group if line.startswith("User-ag")]
-    assert agents == list(known_crawlers())
+    assert agents == list(robots_tokens(known_crawlers()))
     assert ai_group[-1] == "Disallow: /"
     everyone = next(g for g in groups if g.startswith("User-agent: *")).splitlines()
     assert everyone == ["User-agent: *", "Disallow: /graphql", "Disallow: /media/"]
@@ -70,7 +70,11 @@ async def test_tdmrep_json_reserves_rights_and_links_the_policy() -> None:
     rules = response.json()
     _check_tdmrep(rules)
     assert rules == [
-        {"location": "/", "tdm-reservation": 1, "tdm-policy": "http://testserver/tdm-policy.json"}
+        {
+            "location": "/",
+            "tdm-reservation": 1,
+            "tdm-policy": "http://127.0.0.1:8000/tdm-policy.json",
+        }
     ]
     # and the policy it links is an ODRL offer in the TDMRep profile: mining needs consent
     assert policy.status_code == 200
@@ -78,10 +82,10 @@ async def test_tdmrep_json_reserves_rights_and_links_the_policy() -> None:
     body = policy.json()
     assert body["@context"][0] == "http://www.w3.org/ns/odrl.jsonld"
     assert (body["@type"], body["profile"]) == ("Offer", "http://www.w3.org/ns/tdmrep")
-    assert body["uid"] == "http://testserver/tdm-policy.json"
+    assert body["uid"] == "http://127.0.0.1:8000/tdm-policy.json"
     assert body["permission"] == [
         {
-            "target": "http://testserver/",
+            "target": "http://127.0.0.1:8000/",
             "action": "tdm:mine",
             "duty": [{"action": "obtainConsent"}],
         }
