@@ -5,7 +5,7 @@ from __future__ import annotations
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.loaders import NotLoaded, peek
-from storage.models import Artwork, Post, Visibility
+from storage.models import Artwork, MediaAsset, MediaKind, Post, Visibility
 
 
 def visible_unless_follows(
@@ -51,6 +51,17 @@ async def can_see_post(ctx: Context, post: Post) -> bool:
 
 async def can_see_artwork(ctx: Context, artwork: Artwork) -> bool:
     return await can_see(ctx, artwork.owner_id, artwork.visibility)
+
+
+async def can_see_media(ctx: Context, media: MediaAsset) -> bool:
+    """An image is as visible as the artwork or post it belongs to; an avatar is public."""
+    if media.kind is MediaKind.ARTWORK and media.artwork_id is not None:
+        artwork = await ctx.loaders.artwork.load(media.artwork_id)
+        return artwork is not None and await can_see_artwork(ctx, artwork)
+    if media.kind is MediaKind.POST and media.post_id is not None:
+        post = await ctx.loaders.post.load(media.post_id)
+        return post is not None and await can_see_post(ctx, post)
+    return media.kind is MediaKind.AVATAR
 
 
 async def load_owned_artwork(ctx: Context, artwork_id: int, field: str) -> Artwork:
