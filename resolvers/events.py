@@ -55,8 +55,9 @@ def post_added(post: Post, author: User, artworks: list[Artwork]) -> dict[str, A
     }
 
 
-def post_deleted(post_id: int, author_id: int) -> dict[str, Any]:
-    return {"t": "post_deleted", "id": post_id, "author_id": author_id}
+def post_deleted(post_id: int, author_id: int, visibility: Visibility) -> dict[str, Any]:
+    """A tombstone; its visibility is the post's, so it reaches only those who could see it."""
+    return {"t": "post_deleted", "id": post_id, "author_id": author_id, "visibility": visibility}
 
 
 def follow_changed(followee_id: int, *, following: bool) -> dict[str, Any]:

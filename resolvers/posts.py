@@ -97,7 +97,9 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     await media.discard(ctx.services, keys)
     viewer.post_count -= 1
     await events.publish(
-        ctx.services, channels.author_posts(viewer.id), events.post_deleted(post_id, viewer.id)
+        ctx.services,
+        channels.author_posts(viewer.id),
+        events.post_deleted(post_id, viewer.id, post.visibility),
     )
     return post_id
 

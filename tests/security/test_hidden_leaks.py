@@ -7,8 +7,19 @@ not its tags, not a count that includes it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from graphql import ExecutionResult
+
+from resolvers.context import Context
+from schema import fastlane
+from schema.root import schema
+from storage.models import User
 from tests.graphql import GraphQLClient
 from tests.images import photo
 
@@ -107,3 +118,99 @@ async def test_identify_does_not_hand_out_the_image_of_a_private_post(
     own = await _identify(prod, copy, as_="painter")
     assert own["post"] == {"text": "just for me"}
     assert own["image"] is not None
+
+
+# -- live tombstones --------------------------------------------------------------------------
+
+HOME_FEED = "subscription { homeFeed { kind deletedPostId post { id } } }"
+POST = """mutation($t: String!, $v: Visibility!) { createPost(input: {text: $t, visibility: $v}) {
+  post { id } errors { code } } }"""
+DELETE_POST = "mutation($p: ID!) { deletePost(id: $p) { deletedId errors { code } } }"
+
+
+class Feed:
+    """One in-process homeFeed subscription of ``viewer``, through the regular executor or the
+    fast lane (both serve real clients)."""
+
+    def __init__(self, gql: GraphQLClient, viewer: User, *, fast: bool) -> None:
+        self.context = Context(services=gql.services, viewer=viewer)
+        self.fast = fast
+        self.stream: AsyncIterator[Any]
+
+    async def start(self) -> None:
+        if self.fast:
+            operation = fastlane.prepare({"query": HOME_FEED}, self.context)
+            assert operation is not None
+            self.stream = fastlane.payloads(operation, self.context)
+        else:
+            stream = await schema.subscribe(HOME_FEED, context_value=self.context)
+            assert not isinstance(stream, ExecutionResult), stream
+            self.stream = stream
+        # the generator subscribes on its first step: start it, then let it reach the broker
+        self.pending = asyncio.ensure_future(anext(self.stream))
+        await asyncio.sleep(0.2)
+
+    async def next(self) -> tuple[str, str]:
+        """(kind, the id of the post or of its tombstone) of the next event."""
+        result = await asyncio.wait_for(self.pending, timeout=5)
+        self.pending = asyncio.ensure_future(anext(self.stream))
+        data = json.loads(result)["data"] if isinstance(result, str) else result.data
+        assert data is not None, result
+        event = data["homeFeed"]
+        return event["kind"], event["deletedPostId"] or event["post"]["id"]
+
+    async def close(self) -> None:
+        self.pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.pending
+        await self.stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _posted(gql: GraphQLClient, handle: str, text: str, visibility: str) -> str:
+    made = await gql.execute(POST, {"t": text, "v": visibility}, as_=handle)
+    assert made.data["createPost"]["errors"] == [], made.body
+    return str(made.data["createPost"]["post"]["id"])
+
+
+async def _deleted(gql: GraphQLClient, handle: str, post_id: str) -> None:
+    deleted = await gql.execute(DELETE_POST, {"p": post_id}, as_=handle)
+    assert deleted.data["deletePost"]["errors"] == [], deleted.body
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["regular", "fastlane"])
+async def test_tombstones_reach_only_those_who_could_see_the_post(
+    prod: GraphQLClient, fast: bool
+) -> None:
+    # given a follower and the artist, each with a live home feed
+    artist_id = await prod.sign_up("artist")
+    await prod.sign_up("fan")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    fan = Feed(prod, await User.get(handle="fan"), fast=fast)
+    own = Feed(prod, await User.get(handle="artist"), fast=fast)
+    await fan.start()
+    await own.start()
+    try:
+        # when the artist posts privately and for followers, then deletes both
+        private = await _posted(prod, "artist", "diary", "PRIVATE")
+        followers = await _posted(prod, "artist", "for fans", "FOLLOWERS")
+        await _deleted(prod, "artist", private)
+        await _deleted(prod, "artist", followers)
+        marker = await _posted(prod, "artist", "hello", "PUBLIC")
+        # then the follower sees the followers-only post come and go, and nothing of the
+        # private one: no tombstone whose id tells when it was written
+        assert [await fan.next() for _ in range(3)] == [
+            ("ADDED", followers),
+            ("DELETED", followers),
+            ("ADDED", marker),
+        ]
+        # and the artist sees all of their own
+        assert [await own.next() for _ in range(5)] == [
+            ("ADDED", private),
+            ("ADDED", followers),
+            ("DELETED", private),
+            ("DELETED", followers),
+            ("ADDED", marker),
+        ]
+    finally:
+        await fan.close()
+        await own.close()
