@@ -17,6 +17,7 @@ from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User,
 
 TEXT_MAX = 2000
 ATTACHMENTS_MAX = 10
+_MOST_VISIBLE_FIRST = {Visibility.PUBLIC: 0, Visibility.FOLLOWERS: 1, Visibility.PRIVATE: 2}
 
 
 async def create_post(
@@ -55,9 +56,12 @@ async def create_post(
     if reply_to_id is not None:
         await load_visible_post(ctx, reply_to_id, "replyTo")
 
-    tags = hashtags(text)
-    for artwork_id in artwork_ids:
-        tags.extend(t for t in artworks[artwork_id].tags if t not in tags)
+    # tag -> the artwork it comes from (None: a #hashtag of the text). A tag of several
+    # artworks comes from the most visible of them.
+    tags: dict[str, int | None] = dict.fromkeys(hashtags(text))
+    for artwork in sorted(artworks.values(), key=lambda a: _MOST_VISIBLE_FIRST[a.visibility]):
+        for tag in artwork.tags:
+            tags.setdefault(tag, artwork.id)
 
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         post = await Post.create(
@@ -71,7 +75,9 @@ async def create_post(
                 ]
             )
         if tags:
-            await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
+            await PostTag.bulk_create(
+                [PostTag(post_id=post.id, tag=tag, artwork_id=a) for tag, a in tags.items()]
+            )
         await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
         if reply_to_id is not None:
             await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)

@@ -214,3 +214,59 @@ async def test_tombstones_reach_only_those_who_could_see_the_post(
     finally:
         await fan.close()
         await own.close()
+
+
+# -- tagFeed ----------------------------------------------------------------------------------
+
+TAG_FEED = "query($t: String!) { tagFeed(tag: $t, first: 20) { nodes { text } } }"
+ARTWORK = """mutation($i: CreateArtworkInput!) { createArtwork(input: $i) {
+  artwork { id } errors { code } } }"""
+POST_WITH = """mutation($t: String!, $a: [ID!]!) { createPost(input: {text: $t, artworkIds: $a}) {
+  post { id } errors { code } } }"""
+
+
+async def _tagged(gql: GraphQLClient, tag: str, as_: str | None = None) -> list[str]:
+    result = await gql.execute(TAG_FEED, {"t": tag}, as_=as_)
+    return [node["text"] for node in result.data["tagFeed"]["nodes"]]
+
+
+async def _artwork(gql: GraphQLClient, tags: list[str], visibility: str) -> str:
+    made = await gql.execute(
+        ARTWORK, {"i": {"title": "w", "tags": tags, "visibility": visibility}}, as_="artist"
+    )
+    assert made.data["createArtwork"]["errors"] == [], made.body
+    return str(made.data["createArtwork"]["artwork"]["id"])
+
+
+async def _post_with(gql: GraphQLClient, text: str, artwork_ids: list[str]) -> None:
+    made = await gql.execute(POST_WITH, {"t": text, "a": artwork_ids}, as_="artist")
+    assert made.data["createPost"]["errors"] == [], made.body
+
+
+async def test_hidden_artworks_do_not_tag_a_public_post(prod: GraphQLClient) -> None:
+    # given public posts with attached artworks of each visibility, tagged only there
+    artist_id = await prod.sign_up("artist")
+    await prod.sign_up("fan")
+    await prod.sign_up("stranger")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    await _post_with(prod, "private work", [await _artwork(prod, ["secret"], "PRIVATE")])
+    await _post_with(prod, "for fans", [await _artwork(prod, ["fans"], "FOLLOWERS")])
+    later = await _artwork(prod, ["later"], "PUBLIC")
+    await _post_with(prod, "public for now", [later])
+    await _post_with(prod, "says #secret", [await _artwork(prod, ["other"], "PRIVATE")])
+    # then a private artwork's tag places only posts whose own text has the tag
+    assert await _tagged(prod, "secret") == ["says #secret"]
+    assert await _tagged(prod, "secret", as_="stranger") == ["says #secret"]
+    assert await _tagged(prod, "secret", as_="artist") == ["says #secret", "private work"]
+    # and a followers-only artwork's tag counts for followers only
+    assert await _tagged(prod, "fans") == []
+    assert await _tagged(prod, "fans", as_="stranger") == []
+    assert await _tagged(prod, "fans", as_="fan") == ["for fans"]
+    # and an artwork made private later takes its tag away from the post
+    assert await _tagged(prod, "later") == ["public for now"]
+    changed = await prod.execute(
+        UPDATE_ARTWORK, {"id": later, "i": {"visibility": "PRIVATE"}}, as_="artist"
+    )
+    assert changed.data["updateArtwork"]["errors"] == []
+    assert await _tagged(prod, "later") == []
+    assert await _tagged(prod, "later", as_="fan") == []
