@@ -22,7 +22,8 @@ log = logging.getLogger("gesso.events")
 
 USER_FIELDS = (
     "id", "handle", "display_name", "bio", "links", "open_for_commissions", "ai_training_policy",
-    "follower_count", "following_count", "post_count", "artwork_count", "created_at",
+    "follower_count", "following_count", "post_count", "artwork_count", "public_post_count",
+    "followers_post_count", "public_artwork_count", "followers_artwork_count", "created_at",
 )  # fmt: skip
 POST_FIELDS = (
     "id", "author_id", "text", "reply_to_id", "visibility", "like_count", "comment_count",

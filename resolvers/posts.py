@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tortoise.expressions import F
 
-from resolvers import channels, events, limits, media
+from resolvers import channels, counts, events, limits, media
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -78,11 +78,11 @@ async def create_post(
             await PostTag.bulk_create(
                 [PostTag(post_id=post.id, tag=tag, artwork_id=a) for tag, a in tags.items()]
             )
-        await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
+        await User.filter(id=viewer.id).update(**counts.changes("post", visibility, 1))
         if reply_to_id is not None:
             await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
         await batch.save(MediaKind.POST, post_id=post.id)
-    viewer.post_count += 1
+    counts.apply(viewer, "post", visibility, 1)
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
     )
@@ -97,11 +97,11 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     keys = await media.keys_of_rows(post_id=post.id)
     async with in_transaction():
         await post.delete()
-        await User.filter(id=viewer.id).update(post_count=F("post_count") - 1)
+        await User.filter(id=viewer.id).update(**counts.changes("post", post.visibility, -1))
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
     await media.discard(ctx.services, keys)
-    viewer.post_count -= 1
+    counts.apply(viewer, "post", post.visibility, -1)
     await events.publish(
         ctx.services,
         channels.author_posts(viewer.id),

@@ -47,8 +47,14 @@ class User(Model):
     )
     follower_count = fields.IntField(default=0)
     following_count = fields.IntField(default=0)
+    # All of the account's posts and artworks, and of them the public and the followers-only
+    # ones: what another viewer may see is counted from these (resolvers.counts).
     post_count = fields.IntField(default=0)
     artwork_count = fields.IntField(default=0)
+    public_post_count = fields.IntField(default=0, db_default=0)
+    followers_post_count = fields.IntField(default=0, db_default=0)
+    public_artwork_count = fields.IntField(default=0, db_default=0)
+    followers_artwork_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

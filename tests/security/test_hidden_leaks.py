@@ -270,3 +270,51 @@ async def test_hidden_artworks_do_not_tag_a_public_post(prod: GraphQLClient) -> 
     assert changed.data["updateArtwork"]["errors"] == []
     assert await _tagged(prod, "later") == []
     assert await _tagged(prod, "later", as_="fan") == []
+
+
+# -- counts -----------------------------------------------------------------------------------
+
+PROFILE = "query($h: String!) { user(handle: $h) { postCount artworkCount } }"
+DISCOVER = "query { discoverFeed(first: 1) { nodes { author { postCount artworkCount } } } }"
+
+
+async def _counts(gql: GraphQLClient, as_: str | None) -> tuple[int, int]:
+    result = await gql.execute(PROFILE, {"h": "artist"}, as_=as_)
+    user = result.data["user"]
+    return user["postCount"], user["artworkCount"]
+
+
+async def test_profile_counts_are_what_the_viewer_may_see(prod: GraphQLClient) -> None:
+    # given an artist with posts and artworks of every visibility
+    artist_id = await prod.sign_up("artist")
+    await prod.sign_up("fan")
+    await prod.sign_up("stranger")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    private_post = await _posted(prod, "artist", "diary", "PRIVATE")
+    await _posted(prod, "artist", "for fans", "FOLLOWERS")
+    await _posted(prod, "artist", "hello", "PUBLIC")
+    await _posted(prod, "artist", "hello again", "PUBLIC")
+    private_work = await _artwork(prod, [], "PRIVATE")
+    await _artwork(prod, [], "FOLLOWERS")
+    await _artwork(prod, [], "PUBLIC")
+    # then each viewer's counts are of what they may see
+    assert await _counts(prod, None) == (2, 1)
+    assert await _counts(prod, "stranger") == (2, 1)
+    assert await _counts(prod, "fan") == (3, 2)
+    assert await _counts(prod, "artist") == (4, 3)
+    # and so are the counts a feed page shows (asked twice: the second time a compiled plan
+    # answers it)
+    for viewer, expected in ((None, (2, 1)), ("fan", (3, 2)), ("artist", (4, 3))):
+        for _ in range(2):
+            page = await prod.execute(DISCOVER, as_=viewer)
+            (node,) = page.data["discoverFeed"]["nodes"]
+            assert (node["author"]["postCount"], node["author"]["artworkCount"]) == expected
+    # and they follow a work made public, or deleted
+    changed = await prod.execute(
+        UPDATE_ARTWORK, {"id": private_work, "i": {"visibility": "PUBLIC"}}, as_="artist"
+    )
+    assert changed.data["updateArtwork"]["errors"] == []
+    await _deleted(prod, "artist", private_post)
+    assert await _counts(prod, None) == (2, 2)
+    assert await _counts(prod, "fan") == (3, 3)
+    assert await _counts(prod, "artist") == (3, 3)
