@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.loaders import NotLoaded, peek
-from storage.models import Artwork, Post, Visibility
+from storage.models import Artwork, Follow, MediaAsset, MediaKind, Post, Visibility
 
 
 def visible_unless_follows(
@@ -18,6 +22,31 @@ def visible_unless_follows(
     if visibility is Visibility.FOLLOWERS and viewer_id is not None:
         return None
     return False
+
+
+_SOMEONE_ELSE = 0  # no account has id 0
+
+
+def visible_filter(viewer_id: int | None, *, owner: str, visibility: str) -> Q:
+    """``visible_unless_follows`` as a query filter, for rows whose owner and visibility are the
+    fields ``owner`` and ``visibility`` (related fields too: ``artwork__owner_id``)."""
+    classes: dict[bool | None, list[Visibility]] = {True: [], False: [], None: []}
+    for each in Visibility:
+        classes[visible_unless_follows(viewer_id, _SOMEONE_ELSE, each)].append(each)
+    found = _where({f"{visibility}__in": classes[True]})
+    if viewer_id is not None:
+        own = [v for v in Visibility if visible_unless_follows(viewer_id, viewer_id, v)]
+        found |= _where({owner: viewer_id, f"{visibility}__in": own})
+        if classes[None]:
+            followed = Follow.filter(follower_id=viewer_id).values("followee_id")
+            found |= _where(
+                {f"{owner}__in": Subquery(followed), f"{visibility}__in": classes[None]}
+            )
+    return found
+
+
+def _where(filters: dict[str, Any]) -> Q:
+    return Q(**filters)
 
 
 async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
@@ -51,6 +80,17 @@ async def can_see_post(ctx: Context, post: Post) -> bool:
 
 async def can_see_artwork(ctx: Context, artwork: Artwork) -> bool:
     return await can_see(ctx, artwork.owner_id, artwork.visibility)
+
+
+async def can_see_media(ctx: Context, media: MediaAsset) -> bool:
+    """An image is as visible as the artwork or post it belongs to; an avatar is public."""
+    if media.kind is MediaKind.ARTWORK and media.artwork_id is not None:
+        artwork = await ctx.loaders.artwork.load(media.artwork_id)
+        return artwork is not None and await can_see_artwork(ctx, artwork)
+    if media.kind is MediaKind.POST and media.post_id is not None:
+        post = await ctx.loaders.post.load(media.post_id)
+        return post is not None and await can_see_post(ctx, post)
+    return media.kind is MediaKind.AVATAR
 
 
 async def load_owned_artwork(ctx: Context, artwork_id: int, field: str) -> Artwork:

@@ -22,7 +22,8 @@ log = logging.getLogger("gesso.events")
 
 USER_FIELDS = (
     "id", "handle", "display_name", "bio", "links", "open_for_commissions", "ai_training_policy",
-    "follower_count", "following_count", "post_count", "artwork_count", "created_at",
+    "follower_count", "following_count", "post_count", "artwork_count", "public_post_count",
+    "followers_post_count", "public_artwork_count", "followers_artwork_count", "created_at",
 )  # fmt: skip
 POST_FIELDS = (
     "id", "author_id", "text", "reply_to_id", "visibility", "like_count", "comment_count",
@@ -55,8 +56,9 @@ def post_added(post: Post, author: User, artworks: list[Artwork]) -> dict[str, A
     }
 
 
-def post_deleted(post_id: int, author_id: int) -> dict[str, Any]:
-    return {"t": "post_deleted", "id": post_id, "author_id": author_id}
+def post_deleted(post_id: int, author_id: int, visibility: Visibility) -> dict[str, Any]:
+    """A tombstone; its visibility is the post's, so it reaches only those who could see it."""
+    return {"t": "post_deleted", "id": post_id, "author_id": author_id, "visibility": visibility}
 
 
 def follow_changed(followee_id: int, *, following: bool) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from resolvers.access import visible_to_viewer
+from resolvers.access import visible_filter, visible_to_viewer
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import BadRequest
@@ -51,7 +51,11 @@ async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | No
     normalized, error = normalize_tags("tag", [tag])
     if error is not None or not normalized:
         raise BadRequest(error.message if error else "name a tag")
-    tagged = PostTag.filter(tag=normalized[0]).values("post_id")
+    # A tag copied from an attached artwork counts only for those who may see that artwork.
+    seen = visible_filter(
+        ctx.viewer_id, owner="artwork__owner_id", visibility="artwork__visibility"
+    )
+    tagged = PostTag.filter(Q(artwork_id=None) | seen, tag=normalized[0]).values("post_id")
     return await _page(
         Post.filter(id__in=Subquery(tagged), visibility=Visibility.PUBLIC), first, after
     )

@@ -43,6 +43,10 @@ USER_COLUMNS = (
     "following_count",
     "post_count",
     "artwork_count",
+    "public_post_count",
+    "followers_post_count",
+    "public_artwork_count",
+    "followers_artwork_count",
     "created_at",
 )
 ARTWORK_COLUMNS = (

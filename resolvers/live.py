@@ -23,6 +23,7 @@ from typing import Any, cast
 import orjson
 
 from resolvers import channels
+from resolvers.access import visible_unless_follows
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import LiveUpdatesUnavailable
@@ -229,17 +230,26 @@ def _accept(
         return None
     if feed_event.post is not None and feed_event.author is not None:
         post = feed_event.post
-        if post.author_id != viewer.id and (
-            post.author_id not in followees or post.visibility is Visibility.PRIVATE
-        ):
+        if not _in_feed(viewer.id, followees, post.author_id, post.visibility):
             return None
         if replayed.seen(post.id):
             return None
         _prime(ctx, post, feed_event.author, feed_event.artworks)
         return feed_event
-    if event["author_id"] == viewer.id or event["author_id"] in followees:
+    # A tombstone without a visibility (published by an older release) reaches its author only.
+    visibility = Visibility(event.get("visibility", Visibility.PRIVATE))
+    if _in_feed(viewer.id, followees, int(event["author_id"]), visibility):
         return feed_event
     return None
+
+
+def _in_feed(viewer_id: int, followees: set[int], author_id: int, visibility: Visibility) -> bool:
+    """Whether a post (or its tombstone) belongs in the viewer's home feed: the viewer's own, or
+    a followed artist's that the viewer may see."""
+    if author_id == viewer_id:
+        return True
+    seen = visible_unless_follows(viewer_id, author_id, visibility)
+    return author_id in followees and seen is not False
 
 
 async def _follow_changed(listener: Listener, followees: set[int], event: dict[str, Any]) -> None:

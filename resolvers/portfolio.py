@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 
-from resolvers import limits, media
+from resolvers import counts, limits, media
 from resolvers.access import load_owned_artwork, visible_to_viewer
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -79,7 +79,7 @@ async def create_artwork(
             **values,
         )
         await batch.save(MediaKind.ARTWORK, artwork_id=artwork.id)
-        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") + 1)
+        await User.filter(id=viewer.id).update(**counts.changes("artwork", visibility, 1))
     return artwork
 
 
@@ -137,8 +137,13 @@ async def update_artwork(
     elif clear_ai_training_policy:
         values["ai_training_policy"] = None
     if values:
+        before = artwork.visibility
         artwork.update_from_dict(values)
-        await artwork.save(update_fields=[*values, "updated_at"])
+        async with in_transaction():
+            await artwork.save(update_fields=[*values, "updated_at"])
+            if artwork.visibility is not before:
+                moved = counts.moved("artwork", before, artwork.visibility)
+                await User.filter(id=artwork.owner_id).update(**moved)
     return artwork
 
 
@@ -148,7 +153,7 @@ async def delete_artwork(ctx: Context, artwork_id: int) -> int:
     keys = await media.keys_of_rows(artwork_id=artwork.id)
     async with in_transaction():
         await artwork.delete()
-        await User.filter(id=viewer.id).update(artwork_count=F("artwork_count") - 1)
+        await User.filter(id=viewer.id).update(**counts.changes("artwork", artwork.visibility, -1))
     await media.discard(ctx.services, keys)
     return artwork_id
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tortoise.expressions import F
 
-from resolvers import channels, events, limits, media
+from resolvers import channels, counts, events, limits, media
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -17,6 +17,7 @@ from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User,
 
 TEXT_MAX = 2000
 ATTACHMENTS_MAX = 10
+_MOST_VISIBLE_FIRST = {Visibility.PUBLIC: 0, Visibility.FOLLOWERS: 1, Visibility.PRIVATE: 2}
 
 
 async def create_post(
@@ -55,9 +56,12 @@ async def create_post(
     if reply_to_id is not None:
         await load_visible_post(ctx, reply_to_id, "replyTo")
 
-    tags = hashtags(text)
-    for artwork_id in artwork_ids:
-        tags.extend(t for t in artworks[artwork_id].tags if t not in tags)
+    # tag -> the artwork it comes from (None: a #hashtag of the text). A tag of several
+    # artworks comes from the most visible of them.
+    tags: dict[str, int | None] = dict.fromkeys(hashtags(text))
+    for artwork in sorted(artworks.values(), key=lambda a: _MOST_VISIBLE_FIRST[a.visibility]):
+        for tag in artwork.tags:
+            tags.setdefault(tag, artwork.id)
 
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         post = await Post.create(
@@ -71,12 +75,14 @@ async def create_post(
                 ]
             )
         if tags:
-            await PostTag.bulk_create([PostTag(post_id=post.id, tag=tag) for tag in tags])
-        await User.filter(id=viewer.id).update(post_count=F("post_count") + 1)
+            await PostTag.bulk_create(
+                [PostTag(post_id=post.id, tag=tag, artwork_id=a) for tag, a in tags.items()]
+            )
+        await User.filter(id=viewer.id).update(**counts.changes("post", visibility, 1))
         if reply_to_id is not None:
             await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
         await batch.save(MediaKind.POST, post_id=post.id)
-    viewer.post_count += 1
+    counts.apply(viewer, "post", visibility, 1)
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
     )
@@ -91,13 +97,15 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     keys = await media.keys_of_rows(post_id=post.id)
     async with in_transaction():
         await post.delete()
-        await User.filter(id=viewer.id).update(post_count=F("post_count") - 1)
+        await User.filter(id=viewer.id).update(**counts.changes("post", post.visibility, -1))
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
     await media.discard(ctx.services, keys)
-    viewer.post_count -= 1
+    counts.apply(viewer, "post", post.visibility, -1)
     await events.publish(
-        ctx.services, channels.author_posts(viewer.id), events.post_deleted(post_id, viewer.id)
+        ctx.services,
+        channels.author_posts(viewer.id),
+        events.post_deleted(post_id, viewer.id, post.visibility),
     )
     return post_id
 

@@ -54,6 +54,7 @@ from graphql import (
     parse,
 )
 
+from resolvers import counts
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagination import decode_cursor, page_size
@@ -289,10 +290,10 @@ _USER_PLAIN = {
     "bio": "bio",
     "followerCount": "follower_count",
     "followingCount": "following_count",
-    "postCount": "post_count",
-    "artworkCount": "artwork_count",
     "openForCommissions": "open_for_commissions",
 }
+# Counted as the viewer may see them (resolvers.counts), by GraphQL field name.
+_USER_COUNTS: dict[str, counts.Kind] = {"postCount": "post", "artworkCount": "artwork"}
 _ARTWORK_PLAIN = {
     "title": "title",
     "description": "description",
@@ -356,6 +357,11 @@ class _Compiler:
             elif name == "createdAt":
                 columns.add("created_at")
                 getter = _iso("created_at")
+            elif name in _USER_COUNTS:
+                kind = _USER_COUNTS[name]
+                columns.update(counts.columns(kind))
+                self.follows = True  # followers-only works count for followers
+                getter = _visible_count(kind)
             elif name == "isViewer":
                 getter = _IS_VIEWER
             elif name == "isFollowedByViewer":
@@ -493,6 +499,14 @@ def _policy_in_force(row: Row, page: FeedPage) -> str:
             raise Fallback("owner not read")
         policy = cast("TrainingPolicy", owner["ai_training_policy"])
     return policy.name
+
+
+def _visible_count(kind: counts.Kind) -> Getter:
+    def visible_count(row: Row, page: FeedPage) -> int | None:
+        follows = row["id"] in page.followed
+        return counts.visible(page.viewer_id, row["id"], counts.by_visibility(kind, row), follows)
+
+    return visible_count
 
 
 def _related(column: str, writer: ObjectWriter) -> Getter:

@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import feed, portfolio, social
+from resolvers import counts, feed, portfolio, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
@@ -42,10 +42,10 @@ class User(Node):
     )
     follower_count: int
     following_count: int
-    post_count: int
-    artwork_count: int
     created_at: datetime
     _email: strawberry.Private[str]
+    _posts: strawberry.Private[dict[Visibility, int]]
+    _artworks: strawberry.Private[dict[Visibility, int]]
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
@@ -60,11 +60,19 @@ class User(Node):
             ai_training_policy=row.ai_training_policy,
             follower_count=row.follower_count,
             following_count=row.following_count,
-            post_count=row.post_count,
-            artwork_count=row.artwork_count,
             created_at=row.created_at,
             _email=row.email,
+            _posts=counts.by_visibility("post", row),
+            _artworks=counts.by_visibility("artwork", row),
         )
+
+    @strawberry.field(description="The artist's posts that the viewer may see.")
+    def post_count(self, info: Info) -> int:
+        return _visible_count(info, self.pk, self._posts)
+
+    @strawberry.field(description="The artist's artworks that the viewer may see.")
+    def artwork_count(self, info: Info) -> int:
+        return _visible_count(info, self.pk, self._artworks)
 
     @strawberry.field(description="Only the account itself sees its email.")
     def email(self, info: Info) -> str | None:
@@ -127,6 +135,18 @@ def now_or_later(loader: DataLoader[int, T], key: int, convert: Callable[[T], R]
 
 async def _later(loader: DataLoader[int, T], key: int, convert: Callable[[T], R]) -> R:
     return convert(await loader.load(key))
+
+
+def _visible_count(info: Info, owner_pk: int, by_visibility: dict[Visibility, int]) -> int:
+    viewer_id = info.context.viewer_id
+    known = counts.visible(viewer_id, owner_pk, by_visibility, None)
+    if known is not None:
+        return known
+
+    def when(follows: bool) -> int:
+        return counts.visible(viewer_id, owner_pk, by_visibility, follows) or 0
+
+    return now_or_later(info.context.loaders.viewer_follows, owner_pk, when)
 
 
 def _policy_of(row: models.User | None) -> TrainingPolicy:

@@ -47,8 +47,14 @@ class User(Model):
     )
     follower_count = fields.IntField(default=0)
     following_count = fields.IntField(default=0)
+    # All of the account's posts and artworks, and of them the public and the followers-only
+    # ones: what another viewer may see is counted from these (resolvers.counts).
     post_count = fields.IntField(default=0)
     artwork_count = fields.IntField(default=0)
+    public_post_count = fields.IntField(default=0, db_default=0)
+    followers_post_count = fields.IntField(default=0, db_default=0)
+    public_artwork_count = fields.IntField(default=0, db_default=0)
+    followers_artwork_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -144,19 +150,28 @@ class PostArtwork(Model):
 
 
 class PostTag(Model):
-    """A tag of a post (its #hashtags and the tags of its attached artworks), for tagFeed."""
+    """A tag of a post, for tagFeed: one of its #hashtags (``artwork`` null), or else a tag of an
+    attached artwork (the most visible one that has it when posted), which counts only for
+    viewers who may see that artwork."""
 
     id = fields.BigIntField(primary_key=True)
     post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
         "gesso.Post", related_name="post_tags", on_delete=fields.CASCADE
     )
     tag = fields.CharField(max_length=50)
+    artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="post_tags", null=True, on_delete=fields.CASCADE
+    )
 
     post_id: int
+    artwork_id: int | None
 
     class Meta:
         table = "post_tags"
-        indexes = (Index(fields=("post_id",), name="post_tags_post"),)
+        indexes = (
+            Index(fields=("post_id",), name="post_tags_post"),
+            Index(fields=("artwork_id",), name="post_tags_artwork"),
+        )
         unique_together = (("tag", "post_id"),)
 
 

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from resolvers import media, posts
-from resolvers.access import can_see_artwork
+from resolvers.access import can_see_media
 from schema.base import Info, UserError
 from schema.media import MediaAsset, read_upload
 from schema.mutations.common import attempt
@@ -19,7 +19,9 @@ from storage import models
 @strawberry.type(description="What the watermark of an image says about where it comes from.")
 class IdentifyImagePayload:
     found: bool = strawberry.field(description="The image carries a watermark of this server.")
-    image: MediaAsset | None
+    image: MediaAsset | None = strawberry.field(
+        description="The published image it was made from; null when not visible to you."
+    )
     artist: User | None
     artwork: Artwork | None = strawberry.field(description="Null when not visible to you.")
     post: Post | None = strawberry.field(description="Null when not visible to you.")
@@ -31,18 +33,18 @@ class IdentifyImagePayload:
     ) -> IdentifyImagePayload:
         if row is None:
             return cls(found=False, image=None, artist=None, artwork=None, post=None, errors=errors)
-        owner = await info.context.loaders.user.load(row.owner_id)
-        artwork = (
-            await info.context.loaders.artwork.load(row.artwork_id) if row.artwork_id else None
-        )
-        post = await posts.get_post(info.context, row.post_id) if row.post_id else None
-        visible_artwork = artwork is not None and await can_see_artwork(info.context, artwork)
+        ctx = info.context
+        owner = await ctx.loaders.user.load(row.owner_id)
+        # A hidden work's image, report and URLs stay hidden; only its artist is named.
+        visible = await can_see_media(ctx, row)
+        artwork = await ctx.loaders.artwork.load(row.artwork_id) if row.artwork_id else None
+        post = await posts.get_post(ctx, row.post_id) if row.post_id else None
         return cls(
             found=True,
-            image=MediaAsset.from_row(row),
+            image=MediaAsset.from_row(row) if visible else None,
             artist=User.from_row(owner) if owner is not None else None,
-            artwork=Artwork.from_row(artwork) if artwork is not None and visible_artwork else None,
-            post=Post.from_row(post) if post is not None else None,
+            artwork=Artwork.from_row(artwork) if artwork is not None and visible else None,
+            post=Post.from_row(post) if post is not None and visible else None,
             errors=errors,
         )
 
