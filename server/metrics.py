@@ -59,7 +59,8 @@ class Metrics:
         )
         subscriptions = Gauge(
             "gesso_live_subscriptions",
-            "Live subscriptions listening to the broker now.",
+            "Listeners on the broker now: live subscriptions, and one for token revocations"
+            " once a socket has signed in.",
             registry=self.registry,
         )
         subscriptions.set_function(lambda: float(broker.subscriber_count()))
