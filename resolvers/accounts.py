@@ -19,6 +19,8 @@ from resolvers.errors import (
     InvalidToken,
 )
 from resolvers.validation import (
+    EMAIL_MAX,
+    HANDLE_MAX,
     check_email,
     check_handle,
     check_length,
@@ -83,7 +85,7 @@ _TOKEN_SQL = (
 
 
 async def find_by_handle(handle: str) -> User | None:
-    if len(handle) > 30 or not storable(handle):
+    if len(handle) > HANDLE_MAX or not storable(handle):
         return None
     return await User.filter(handle_key=handle.lower()).first()
 
@@ -144,12 +146,14 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     await limits.charge(ctx.services, "login_ip", limits.client_ip(ctx))
     login = login.strip().lower()
     user = None
-    if 0 < len(login) <= 254 and len(password) <= PASSWORD_MAX and storable(login):
-        lookup = {"email_key": login} if "@" in login else {"handle_key": login}
-        user = await User.filter(**lookup).first()
+    if 0 < len(login) <= EMAIL_MAX and len(password) <= PASSWORD_MAX and storable(login):
+        if "@" in login:
+            user = await User.filter(email_key=login).first()
+        else:
+            user = await find_by_handle(login)  # a login longer than any handle finds no one
     # Failed attempts are counted per account (by id, so handle and email share one count);
     # once over the limit, the password is not even checked until the window has room again.
-    account = user.id if user is not None else login[:254]
+    account = user.id if user is not None else login[:EMAIL_MAX]
     await limits.check(ctx.services, "login_account", account)
     ok = await passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not ok:

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from resolvers.errors import ErrorCode, FieldError, InputError
 
-HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
+HANDLE_MAX = 30  # users.handle_key
+EMAIL_MAX = 254  # users.email_key
+HANDLE_RE = re.compile(rf"^[A-Za-z0-9_]{{3,{HANDLE_MAX}}}$")
 # Names that would be confusing as profiles or collide with routes and system accounts.
 RESERVED_HANDLES = frozenset(
     {
@@ -95,7 +97,7 @@ def check_handle(field: str, handle: str) -> FieldError | None:
 
 
 def check_email(field: str, email: str) -> FieldError | None:
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email) or not storable(email):
+    if len(email) > EMAIL_MAX or not EMAIL_RE.fullmatch(email) or not storable(email):
         return FieldError(field, "enter a valid email address", ErrorCode.INVALID_EMAIL)
     return None
 

@@ -204,3 +204,16 @@ async def test_an_exception_message_reaches_the_developer_in_development(
     monkeypatch.setattr(accounts, "find_by_handle", _explode)
     result = await gql.execute('{ user(handle: "ada") { id } }')
     assert [e["message"] for e in result.errors] == [SECRET]
+
+
+@pytest.mark.parametrize("login", ["a" * 31, "a" * 254, "b" * 31 + "@example.com"])
+async def test_a_login_longer_than_any_account_is_wrong_credentials(
+    prod: GraphQLClient, login: str
+) -> None:
+    # when someone signs in with a handle or email longer than any stored one
+    result = await prod.execute(
+        "mutation($i: LogInInput!) { logIn(input: $i) { token errors { code } } }",
+        {"i": {"login": login, "password": "correct horse"}},
+    )
+    # then it is the same answer as for any unknown account, not an unexpected error
+    assert result.data == {"logIn": {"token": None, "errors": [{"code": "INVALID_CREDENTIALS"}]}}

@@ -66,6 +66,11 @@ async def test_a_hostile_home_feed_subscription_is_refused(server: LiveServer) -
     assert refused == {
         "id": op,
         "type": "error",
-        "payload": [{"message": "101 aliases found. Allowed: 100"}],
+        "payload": [
+            {
+                "message": "101 aliases found. Allowed: 100",
+                "extensions": {"code": "TOO_MANY_ALIASES"},
+            }
+        ],
     }
     await subscriber.close()
