@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -33,6 +35,7 @@ from server.wsprotocol import FRAME_MESSAGE, SEND_SCOPE_KEY, FrameCache
 log = logging.getLogger("gesso.websockets")
 
 REJECTED = 4403
+PROTOCOL_ERROR = 1002  # the legacy graphql-ws handler's code for a message it cannot read
 SLOW_CONSUMER = 4008
 
 # Every subscriber of an event gets the same payload text: it is framed once (server.wsprotocol).
@@ -72,12 +75,26 @@ def _reject(context: Context, code: str, message: str) -> Any:
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
-    """Closes a rejected connection with the reason itself instead of a bare 'Forbidden'."""
+    """Closes a rejected connection with the reason itself instead of a bare 'Forbidden', and a
+    connection that sends a message that does not decode (``server.requestbody``)."""
 
     async def close(self, code: int, reason: str) -> None:
         if code == REJECTED:
             reason = getattr(self.ws.state, "rejection", None) or reason
         await super().close(code, reason)
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        # On a message that does not decode (not JSON, or nested too deep), graphql-transport-ws
+        # closes the socket with 4400. The legacy graphql-ws handler asks to skip it instead,
+        # leaving the client waiting on an operation that never started: the socket is closed,
+        # as that handler closes one that sends a binary message.
+        try:
+            async for message in super().iter_json():
+                yield message
+        except NonJsonMessageReceived:
+            if not ignore_parsing_errors:
+                raise
+            await self.close(PROTOCOL_ERROR, "WebSocket message must be valid JSON")
 
 
 async def close_slow_consumer(websocket: WebSocket, reason: str) -> None:
