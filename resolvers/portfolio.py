@@ -192,7 +192,7 @@ async def portfolio(
     size = page_size(first)
     query = Artwork.filter(owner_id=owner.id, visibility__in=await visible_to_viewer(ctx, owner.id))
     if after is not None:
-        position, last_id = decode_cursor("portfolio", after, 2)
+        position, last_id = decode_cursor("portfolio", after)
         query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=last_id))
     rows = await query.order_by("position", "id").limit(size + 1)
     return paginate(rows, size, portfolio_cursor)

@@ -9,11 +9,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from resolvers.errors import GessoError
 from schema.mutations import Mutation
+from schema.operation import SelectedOperation
 from schema.persisted import execute_persisted
 from schema.query import Query
 from schema.routing import ReplicaReads
@@ -22,6 +24,9 @@ from schema.subscription import Subscription
 from schema.timing import OperationTiming
 
 DOCUMENT_CACHE_SIZE = 1024
+# Strawberry's refusals of the operation a request selects (over websockets they reach
+# ``process_errors``): the client's doing, not a fault of the server.
+OPERATION_REFUSALS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 class ErrorCodes(SchemaExtension):
@@ -47,10 +52,33 @@ class GessoSchema(strawberry.Schema):
         unexpected = [
             error
             for error in errors
-            if error.original_error is not None and not isinstance(error.original_error, GessoError)
+            if error.original_error is not None
+            and not isinstance(error.original_error, (GessoError, *OPERATION_REFUSALS))
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        # The operation the specification selects, not Strawberry's first one (schema.operation).
+        return SelectedOperation(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
 
     async def execute(
         self,

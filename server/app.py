@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from resolvers.context import Context, Services
@@ -29,8 +30,8 @@ from resolvers.tokens import OpenTokens
 from schema.compiled import Fallback, Plan, Plans, Unknown
 from schema.production import HardenedSchema, hardened_schema, timeout_error
 from schema.root import schema
-from server import graphql_http
-from server.auth import BearerAuth
+from server import graphql_http, requestbody
+from server.auth import BearerAuth, error_body
 from server.bodylimit import BodyLimit
 from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
@@ -137,6 +138,9 @@ class GessoGraphQL(GraphQL[Context, None]):
                 return compiled
         try:
             response = await super().run(request, context, root_value)
+        except requestbody.RequestRefused as refused:
+            body = error_body(refused.code, refused.message)
+            return Response(body, status_code=refused.status, media_type=graphql_http.JSON)
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes the temporary files of a multipart upload
@@ -214,6 +218,27 @@ class GessoGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
 
+    def decode_json(self, data: str | bytes) -> object:
+        # Bodies, multipart fields, query parameters and websocket messages alike.
+        return requestbody.decode(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return self.decode_json(data)  # ``parse_http_body`` reports what does not decode
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST" and requestbody.media_type(request.content_type) is None:
+            raise requestbody.unsupported(request.content_type)
+        try:
+            data = await super().parse_http_body(request)
+        except requestbody.InvalidJSON as error:
+            message = f"the request is not JSON this server reads: {error.reason}"
+            raise requestbody.RequestRefused(400, error.code, message) from None
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                message = "the operationName must be a string or null"
+                raise requestbody.RequestRefused(400, requestbody.BAD_REQUEST, message)
+        return data
+
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
         return await authenticate_connection(context, self.open_tokens)
 
@@ -226,15 +251,15 @@ async def _plan_request(
     headers = request.headers
     accept = headers.get("accept", "")
     if (
-        "application/json" not in headers.get("content-type", "")
+        requestbody.media_type(headers.get("content-type")) != requestbody.JSON
         or "multipart/mixed" in accept
         or "text/event-stream" in accept
     ):
         return None
     try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return None
+        data = requestbody.decode(await request.body())
+    except requestbody.InvalidJSON:
+        return None  # the regular path reports it
     if type(data) is not dict or data.get("extensions") is not None:
         return None
     query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")

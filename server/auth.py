@@ -83,7 +83,7 @@ async def send_error(
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Answer with a GraphQL-shaped JSON error before the GraphQL app runs."""
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    body = error_body(code, message)
     await send(
         {
             "type": "http.response.start",
@@ -96,3 +96,8 @@ async def send_error(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The JSON of a request refused before GraphQL: one error with its ``code``."""
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})

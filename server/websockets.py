@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -39,6 +41,7 @@ from server.wsprotocol import FRAME_MESSAGE, SEND_SCOPE_KEY, FrameCache
 log = logging.getLogger("gesso.websockets")
 
 REJECTED = 4403
+PROTOCOL_ERROR = 1002  # the legacy graphql-ws handler's code for a message it cannot read
 SLOW_CONSUMER = 4008
 # The token the connection signed in with was revoked or expired: sign in again, then reconnect.
 TOKEN_ENDED = 4401
@@ -85,7 +88,8 @@ def _reject(context: Context, code: str, message: str) -> Any:
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
-    """Closes a rejected connection with the reason itself instead of a bare 'Forbidden'."""
+    """Closes a rejected connection with the reason itself instead of a bare 'Forbidden', and a
+    connection that sends a message that does not decode (``server.requestbody``)."""
 
     async def close(self, code: int, reason: str) -> None:
         if code == REJECTED:
@@ -98,6 +102,19 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
         if self.ws.application_state is WebSocketState.DISCONNECTED:
             return
         await super().send_json(message)
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        # On a message that does not decode (not JSON, or nested too deep), graphql-transport-ws
+        # closes the socket with 4400. The legacy graphql-ws handler asks to skip it instead,
+        # leaving the client waiting on an operation that never started: the socket is closed,
+        # as that handler closes one that sends a binary message.
+        try:
+            async for message in super().iter_json():
+                yield message
+        except NonJsonMessageReceived:
+            if not ignore_parsing_errors:
+                raise
+            await self.close(PROTOCOL_ERROR, "WebSocket message must be valid JSON")
 
 
 async def close_slow_consumer(websocket: WebSocket, reason: str) -> None:
