@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, portfolio, social
+from resolvers import counts, feed, portfolio, replies, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
@@ -251,8 +251,9 @@ class Post(Node):
     visibility: Visibility
     like_count: int
     comment_count: int
-    reply_count: int
     created_at: datetime
+    _replies: strawberry.Private[int]
+    _public_replies: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Post) -> Post:
@@ -265,9 +266,17 @@ class Post(Node):
             visibility=row.visibility,
             like_count=row.like_count,
             comment_count=row.comment_count,
-            reply_count=row.reply_count,
             created_at=row.created_at,
+            _replies=row.reply_count,
+            _public_replies=row.public_reply_count,
         )
+
+    @strawberry.field(description="The replies to this post that the viewer may see.")
+    def reply_count(self, info: Info) -> int:
+        public = self._public_replies
+        if not replies.beyond_public(self._replies, public):
+            return public
+        return now_or_later(info.context.loaders.viewer_replies, self.pk, public.__add__)
 
     @strawberry.field
     def author(self, info: Info) -> User:
@@ -364,6 +373,7 @@ async def post_connection(
         authors="author" in names,
         attachments="artworks" in names,
         likes="viewerHasLiked" in names,
+        replies="replyCount" in names,
         # attached artworks seen by followers only need the follow status too
         follows="isFollowedByViewer" in names or "artworks" in names,
     )

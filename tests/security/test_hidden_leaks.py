@@ -318,3 +318,57 @@ async def test_profile_counts_are_what_the_viewer_may_see(prod: GraphQLClient) -
     assert await _counts(prod, None) == (2, 2)
     assert await _counts(prod, "fan") == (3, 3)
     assert await _counts(prod, "artist") == (3, 3)
+
+
+# -- reply counts -----------------------------------------------------------------------------
+
+REPLY = """mutation($r: ID!, $t: String!, $v: Visibility!) {
+  createPost(input: {text: $t, replyTo: $r, visibility: $v}) { post { id } errors { code } } }"""
+REPLY_COUNT = "query($p: ID!) { post(id: $p) { replyCount } }"
+DISCOVER_REPLIES = "query { discoverFeed(first: 20) { nodes { text replyCount } } }"
+HOME_REPLIES = "query { homeFeed(first: 20) { nodes { text replyCount } } }"
+
+
+async def _replied(gql: GraphQLClient, handle: str, post_id: str, visibility: str) -> str:
+    made = await gql.execute(REPLY, {"r": post_id, "t": "re", "v": visibility}, as_=handle)
+    assert made.data["createPost"]["errors"] == [], made.body
+    return str(made.data["createPost"]["post"]["id"])
+
+
+async def _reply_counts(gql: GraphQLClient, post_id: str, as_: str | None) -> set[int]:
+    """The post's replyCount as ``post(id:)`` and a feed page (twice: the second time a compiled
+    plan answers it) show it to ``as_``; one value when they agree."""
+    shown = {(await gql.execute(REPLY_COUNT, {"p": post_id}, as_=as_)).data["post"]["replyCount"]}
+    feeds = [DISCOVER_REPLIES] + ([HOME_REPLIES] if as_ in ("artist", "fan") else [])
+    for feed in feeds:
+        for _ in range(2):
+            page = await gql.execute(feed, as_=as_)
+            (nodes,) = page.data.values()
+            shown |= {n["replyCount"] for n in nodes["nodes"] if n["text"] == "the question"}
+    return shown
+
+
+async def test_reply_counts_are_of_the_replies_the_viewer_may_see(prod: GraphQLClient) -> None:
+    # given a public post with a public, a followers-only and a private reply by a friend, and
+    # the artist's own private reply
+    artist_id = await prod.sign_up("artist")
+    friend_id = await prod.sign_up("friend")
+    await prod.sign_up("fan")
+    await prod.sign_up("stranger")
+    await prod.execute(FOLLOW, {"u": friend_id}, as_="fan")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    question = await _posted(prod, "artist", "the question", "PUBLIC")
+    await _replied(prod, "friend", question, "PUBLIC")
+    await _replied(prod, "friend", question, "FOLLOWERS")
+    private_reply = await _replied(prod, "friend", question, "PRIVATE")
+    await _replied(prod, "artist", question, "PRIVATE")
+    # then each viewer counts the replies they may read, and nothing of the others
+    assert await _reply_counts(prod, question, None) == {1}
+    assert await _reply_counts(prod, question, "stranger") == {1}
+    assert await _reply_counts(prod, question, "fan") == {2}  # follows the friend
+    assert await _reply_counts(prod, question, "friend") == {3}
+    assert await _reply_counts(prod, question, "artist") == {2}  # not the friend's hidden ones
+    # and the counts follow a hidden reply deleted
+    await _deleted(prod, "friend", private_reply)
+    assert await _reply_counts(prod, question, "friend") == {2}
+    assert await _reply_counts(prod, question, "stranger") == {1}
