@@ -17,6 +17,7 @@ from resolvers import counts, feed, portfolio, replies, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
+from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from resolvers.social import CommentTarget
 from schema.base import Info, Node, to_global_id
@@ -348,18 +349,22 @@ class Comment(Node):
     async def author(self, info: Info) -> User:
         return User.from_row(await _user_row(info, self.author_pk))
 
-    @strawberry.field(description="The post commented on (null for a comment on an artwork).")
+    @strawberry.field(
+        description="The post commented on (null for a comment on an artwork, or when not visible)."
+    )
     async def post(self, info: Info) -> Post | None:
         if self.post_pk is None:
             return None
-        row = await info.context.loaders.post.load(self.post_pk)
+        row = await get_post(info.context, self.post_pk)
         return Post.from_row(row) if row is not None else None
 
-    @strawberry.field(description="The artwork commented on (null for a comment on a post).")
+    @strawberry.field(
+        description="The artwork commented on (null for a comment on a post, or when not visible)."
+    )
     async def artwork(self, info: Info) -> Artwork | None:
         if self.artwork_pk is None:
             return None
-        row = await info.context.loaders.artwork.load(self.artwork_pk)
+        row = await get_artwork(info.context, self.artwork_pk)
         return Artwork.from_row(row) if row is not None else None
 
 
