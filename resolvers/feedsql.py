@@ -4,7 +4,8 @@ This is the data side of the compiled plans (``schema.compiled``): the same rule
 ``resolvers.feed`` and ``resolvers.access`` in hand-written statements on one pooled connection,
 returning plain rows (dicts keyed by column) instead of model instances. A page is one statement
 (its posts with their authors, the viewer's likes and follows and the attached artworks joined
-in); a second and third run only for an artwork whose owner is not the post's author.
+in); a second and third run only for an artwork whose owner is not the post's author, and one
+more only for posts with non-public replies (how many of them the viewer may see).
 
 The statements run on both backends through ``storage.rawsql``.
 """
