@@ -27,7 +27,7 @@ USER_FIELDS = (
 )  # fmt: skip
 POST_FIELDS = (
     "id", "author_id", "text", "reply_to_id", "visibility", "like_count", "comment_count",
-    "reply_count", "created_at",
+    "reply_count", "public_reply_count", "created_at",
 )  # fmt: skip
 ARTWORK_FIELDS = (
     "id", "owner_id", "title", "description", "medium", "tags", "position", "visibility",

@@ -4,7 +4,8 @@ This is the data side of the compiled plans (``schema.compiled``): the same rule
 ``resolvers.feed`` and ``resolvers.access`` in hand-written statements on one pooled connection,
 returning plain rows (dicts keyed by column) instead of model instances. A page is one statement
 (its posts with their authors, the viewer's likes and follows and the attached artworks joined
-in); a second and third run only for an artwork whose owner is not the post's author.
+in); a second and third run only for an artwork whose owner is not the post's author, and one
+more only for posts with non-public replies (how many of them the viewer may see).
 
 The statements run on both backends through ``storage.rawsql``.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from resolvers.access import visible_unless_follows
 from resolvers.pagination import MAX_PAGE
+from resolvers.replies import beyond_public, seen_beyond_public
 from storage import rawsql
 from storage.models import Artwork, Post, User, Visibility
 from storage.rawsql import Row, convert, converters
@@ -29,6 +31,7 @@ POST_COLUMNS = (
     "like_count",
     "comment_count",
     "reply_count",
+    "public_reply_count",
     "created_at",
 )
 USER_COLUMNS = (
@@ -96,6 +99,7 @@ class Needs:
     artwork_columns: frozenset[str] | None = None  # None: attachments are not read
     likes: bool = False  # the viewer's likes among the page
     follows: bool = False  # the viewer's follows among the people shown
+    replies: bool = False  # the replies the viewer may see (reply_count, public_reply_count)
 
 
 def _ordered(columns: frozenset[str], known: tuple[str, ...], *always: str) -> tuple[str, ...]:
@@ -114,6 +118,8 @@ class FeedPage:
     attachments: dict[int, list[Row]] = field(default_factory=dict)
     liked: set[int] = field(default_factory=set)
     followed: set[int] = field(default_factory=set)
+    # post id -> how many of its non-public replies the viewer may see (posts that have any)
+    replies_seen: dict[int, int] = field(default_factory=dict)
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""
@@ -211,6 +217,8 @@ class PageReader:
             page, owners = self._page(viewer_id, size, rows)
             if owners:
                 await self._owners(page, owners, reader)
+        if self.needs.replies:
+            await _replies_seen(page)
         return page
 
     def _page(
@@ -263,6 +271,20 @@ class PageReader:
         if self.needs.follows and page.viewer_id is not None and strangers:
             followed = await reader.fetch(FOLLOWS_SQL, page.viewer_id, strangers)
             page.followed.update(row[0] for row in followed)
+
+
+async def _replies_seen(page: FeedPage) -> None:
+    """The viewer's share of the non-public replies, for the posts that have any: the same
+    count as the regular path's (``resolvers.replies``), one statement, and none at all for most
+    pages."""
+    counted = [
+        post["id"]
+        for post in page.posts
+        if beyond_public(post["reply_count"], post["public_reply_count"])
+    ]
+    if counted:
+        seen = await seen_beyond_public(page.viewer_id, counted)
+        page.replies_seen = dict(zip(counted, seen, strict=True))
 
 
 def _prefixed(prefix: str, columns: rawsql.Converters) -> rawsql.Converters:

@@ -92,6 +92,7 @@ class Loaders:
     viewer_likes_post: DataLoader[int, bool]
     viewer_likes_artwork: DataLoader[int, bool]
     viewer_follows: DataLoader[int, bool]
+    viewer_replies: DataLoader[int, int]
     artwork_images: DataLoader[int, list[MediaAsset]]
     post_images: DataLoader[int, list[MediaAsset]]
     avatar: DataLoader[int, MediaAsset | None]
@@ -106,6 +107,7 @@ class Loaders:
         self.viewer_likes_post = DataLoader(load_fn=self._likes_posts)
         self.viewer_likes_artwork = DataLoader(load_fn=self._likes_artworks)
         self.viewer_follows = DataLoader(load_fn=self._follows)
+        self.viewer_replies = DataLoader(load_fn=self._replies)
         self.artwork_images = DataLoader(load_fn=_media_of("artwork_id"))
         self.post_images = DataLoader(load_fn=_media_of("post_id"))
         self.avatar = DataLoader(load_fn=_avatars)
@@ -118,11 +120,14 @@ class Loaders:
         attachments: bool,
         likes: bool,
         follows: bool,
+        replies: bool = False,
     ) -> None:
         """Fetch what a page of posts will show, one batch per kind, all at once.
 
         The fields then read it synchronously from the loaders' caches (see ``peek``): a page of
-        twenty posts costs four queries and no per-field futures or tasks.
+        twenty posts costs four queries and no per-field futures or tasks. The replies the
+        viewer may see are counted only for posts with non-public replies (see
+        ``resolvers.replies``).
         """
         post_ids = [post.id for post in posts]
         author_ids = list(dict.fromkeys(post.author_id for post in posts))
@@ -135,6 +140,13 @@ class Loaders:
             jobs.append(_preload(self.viewer_likes_post, post_ids, self._likes_posts))
         if follows and self.viewer_id is not None:
             jobs.append(_preload(self.viewer_follows, author_ids, self._follows))
+        if replies:
+            from resolvers import replies as counters  # see _replies
+
+            counted = [
+                p.id for p in posts if counters.beyond_public(p.reply_count, p.public_reply_count)
+            ]
+            jobs.append(_preload(self.viewer_replies, counted, self._replies))
         await asyncio.gather(*jobs)
 
     async def _attachments(self, post_ids: Sequence[int]) -> list[list[Artwork]]:
@@ -160,6 +172,13 @@ class Loaders:
             )
         )
         return [post_id in liked for post_id in post_ids]
+
+    async def _replies(self, post_ids: Sequence[int]) -> list[int]:
+        """Of each post's non-public replies, how many the viewer may see."""
+        # Imported here: the count follows resolvers.access, which itself reads these loaders.
+        from resolvers.replies import seen_beyond_public
+
+        return await seen_beyond_public(self.viewer_id, post_ids)
 
     async def _likes_artworks(self, artwork_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:

@@ -8,7 +8,7 @@ from typing import Any, cast
 from tortoise.expressions import Q
 
 from resolvers import counts, limits, media
-from resolvers.access import load_owned_artwork, visible_to_viewer
+from resolvers.access import can_see_artwork, load_owned_artwork, visible_to_viewer
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, InputError
@@ -196,3 +196,11 @@ async def portfolio(
         query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=last_id))
     rows = await query.order_by("position", "id").limit(size + 1)
     return paginate(rows, size, portfolio_cursor)
+
+
+async def get_artwork(ctx: Context, artwork_id: int) -> Artwork | None:
+    """The artwork, or None when it is missing or the viewer may not see it."""
+    artwork = await ctx.loaders.artwork.load(artwork_id)
+    if artwork is None or not await can_see_artwork(ctx, artwork):
+        return None
+    return artwork

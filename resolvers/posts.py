@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tortoise.expressions import F
-
-from resolvers import channels, counts, events, limits, media
+from resolvers import channels, counts, events, limits, media, replies
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -80,7 +78,7 @@ async def create_post(
             )
         await User.filter(id=viewer.id).update(**counts.changes("post", visibility, 1))
         if reply_to_id is not None:
-            await Post.filter(id=reply_to_id).update(reply_count=F("reply_count") + 1)
+            await Post.filter(id=reply_to_id).update(**replies.changes(visibility, 1))
         await batch.save(MediaKind.POST, post_id=post.id)
     counts.apply(viewer, "post", visibility, 1)
     await events.publish_post_added(
@@ -99,7 +97,7 @@ async def delete_post(ctx: Context, post_id: int) -> int:
         await post.delete()
         await User.filter(id=viewer.id).update(**counts.changes("post", post.visibility, -1))
         if post.reply_to_id is not None:
-            await Post.filter(id=post.reply_to_id).update(reply_count=F("reply_count") - 1)
+            await Post.filter(id=post.reply_to_id).update(**replies.changes(post.visibility, -1))
     await media.discard(ctx.services, keys)
     counts.apply(viewer, "post", post.visibility, -1)
     await events.publish(

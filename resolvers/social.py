@@ -223,3 +223,11 @@ async def comment_visible(ctx: Context, comment: Comment) -> bool:
         return post is not None and await can_see_post(ctx, post)
     artwork = await ctx.loaders.artwork.load(comment.artwork_id or 0)
     return artwork is not None and await can_see_artwork(ctx, artwork)
+
+
+async def get_comment(ctx: Context, comment_id: int) -> Comment | None:
+    """The comment, or None when it is missing or on a work the viewer may not see."""
+    comment = await ctx.loaders.comment.load(comment_id)
+    if comment is None or not await comment_visible(ctx, comment):
+        return None
+    return comment

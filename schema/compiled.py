@@ -281,6 +281,8 @@ _IS_FOLLOWED = (
     "(page.viewer_id is not None and page.viewer_id != row['id'] and row['id'] in page.followed)"
 )
 _HAS_LIKED = "(page.viewer_id is not None and row['id'] in page.liked)"
+# The public replies, and of the others those the viewer may see (resolvers.replies).
+_REPLY_COUNT = "(row['public_reply_count'] + page.replies_seen.get(row['id'], 0))"
 
 
 # Columns shown as they are, by GraphQL field name, per type.
@@ -306,7 +308,6 @@ _POST_PLAIN = {
     "text": "text",
     "likeCount": "like_count",
     "commentCount": "comment_count",
-    "replyCount": "reply_count",
 }
 
 
@@ -314,6 +315,7 @@ class _Compiler:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
         self.authors = self.owners = self.attachments = self.likes = self.follows = False
+        self.replies = False
         self.columns: dict[str, set[str]] = {"post": set(), "user": set(), "artwork": set()}
 
     def needs(self) -> Needs:
@@ -325,6 +327,7 @@ class _Compiler:
             artwork_columns=frozenset(self.columns["artwork"]) if self.attachments else None,
             likes=self.likes,
             follows=self.follows,
+            replies=self.replies,
         )
 
     def fields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
@@ -434,6 +437,10 @@ class _Compiler:
             elif name == "viewerHasLiked":
                 self.likes = True
                 getter = _HAS_LIKED
+            elif name == "replyCount":
+                columns.update(("reply_count", "public_reply_count"))
+                self.replies = True
+                getter = _REPLY_COUNT
             elif name == "author":
                 getter = _related("author_id", self.user(field_nodes, author=True))
             elif name == "artworks":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import accounts, feed, social
-from resolvers.access import can_see_artwork
+from resolvers.access import can_see_media
+from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
@@ -15,10 +16,8 @@ from storage import models
 
 
 async def _artwork(info: Info, pk: int) -> Artwork | None:
-    row = await info.context.loaders.artwork.load(pk)
-    if row is None or not await can_see_artwork(info.context, row):
-        return None
-    return Artwork.from_row(row)
+    row = await get_artwork(info.context, pk)
+    return Artwork.from_row(row) if row is not None else None
 
 
 async def _post(info: Info, pk: int) -> Post | None:
@@ -32,19 +31,13 @@ async def _user(info: Info, pk: int) -> User | None:
 
 
 async def _comment(info: Info, pk: int) -> Comment | None:
-    row = await models.Comment.get_or_none(id=pk)
-    if row is None or not await social.comment_visible(info.context, row):
-        return None
-    return Comment.from_row(row)
+    row = await social.get_comment(info.context, pk)
+    return Comment.from_row(row) if row is not None else None
 
 
 async def _media(info: Info, pk: int) -> MediaAsset | None:
     row = await models.MediaAsset.get_or_none(id=pk)
-    if row is None:
-        return None
-    if row.artwork_id is not None and await _artwork(info, row.artwork_id) is None:
-        return None
-    if row.post_id is not None and await _post(info, row.post_id) is None:
+    if row is None or not await can_see_media(info.context, row):
         return None
     return MediaAsset.from_row(row)
 

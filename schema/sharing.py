@@ -36,6 +36,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 SHAREABLE: frozenset[tuple[str, str]] = frozenset(
     [("Subscription", "homeFeed")]
     + [("HomeFeedEvent", f) for f in ("kind", "cursor", "post", "deletedPostId")]
+    # replyCount depends on the viewer only for a post with non-public replies, and a live
+    # event's post is new: it has no replies yet.
     + [
         ("Post", f)
         for f in (

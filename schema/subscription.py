@@ -13,8 +13,10 @@ from typing import Any
 import strawberry
 
 from resolvers import live
-from resolvers.access import can_see_artwork, can_see_post
 from resolvers.context import Context
+from resolvers.portfolio import get_artwork
+from resolvers.posts import get_post
+from resolvers.social import get_comment
 from schema.base import Info, IsAuthenticated, to_global_id
 from schema.types import Artwork, Comment, Post, User
 
@@ -94,27 +96,25 @@ class Notification:
         row = await info.context.loaders.user.load(self.actor_pk)
         return User.from_row(row) if row is not None else None
 
-    @strawberry.field
+    @strawberry.field(description="The post, while it exists and is visible.")
     async def post(self, info: Info) -> Post | None:
         if self.post_pk is None:
             return None
-        row = await info.context.loaders.post.load(self.post_pk)
-        visible = row is not None and await can_see_post(info.context, row)
-        return Post.from_row(row) if row is not None and visible else None
+        row = await get_post(info.context, self.post_pk)
+        return Post.from_row(row) if row is not None else None
 
-    @strawberry.field
+    @strawberry.field(description="The artwork, while it exists and is visible.")
     async def artwork(self, info: Info) -> Artwork | None:
         if self.artwork_pk is None:
             return None
-        row = await info.context.loaders.artwork.load(self.artwork_pk)
-        visible = row is not None and await can_see_artwork(info.context, row)
-        return Artwork.from_row(row) if row is not None and visible else None
+        row = await get_artwork(info.context, self.artwork_pk)
+        return Artwork.from_row(row) if row is not None else None
 
-    @strawberry.field(description="The comment, while it exists.")
+    @strawberry.field(description="The comment, while it exists and its work is visible.")
     async def comment(self, info: Info) -> Comment | None:
         if self.comment_pk is None:
             return None
-        row = await info.context.loaders.comment.load(self.comment_pk)
+        row = await get_comment(info.context, self.comment_pk)
         return Comment.from_row(row) if row is not None else None
 
 

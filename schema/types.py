@@ -13,10 +13,11 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, portfolio, social
+from resolvers import counts, feed, portfolio, replies, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
+from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from resolvers.social import CommentTarget
 from schema.base import Info, Node, to_global_id
@@ -251,8 +252,9 @@ class Post(Node):
     visibility: Visibility
     like_count: int
     comment_count: int
-    reply_count: int
     created_at: datetime
+    _replies: strawberry.Private[int]
+    _public_replies: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Post) -> Post:
@@ -265,9 +267,17 @@ class Post(Node):
             visibility=row.visibility,
             like_count=row.like_count,
             comment_count=row.comment_count,
-            reply_count=row.reply_count,
             created_at=row.created_at,
+            _replies=row.reply_count,
+            _public_replies=row.public_reply_count,
         )
+
+    @strawberry.field(description="The replies to this post that the viewer may see.")
+    def reply_count(self, info: Info) -> int:
+        public = self._public_replies
+        if not replies.beyond_public(self._replies, public):
+            return public
+        return now_or_later(info.context.loaders.viewer_replies, self.pk, public.__add__)
 
     @strawberry.field
     def author(self, info: Info) -> User:
@@ -339,18 +349,22 @@ class Comment(Node):
     async def author(self, info: Info) -> User:
         return User.from_row(await _user_row(info, self.author_pk))
 
-    @strawberry.field(description="The post commented on (null for a comment on an artwork).")
+    @strawberry.field(
+        description="The post commented on (null for a comment on an artwork, or when not visible)."
+    )
     async def post(self, info: Info) -> Post | None:
         if self.post_pk is None:
             return None
-        row = await info.context.loaders.post.load(self.post_pk)
+        row = await get_post(info.context, self.post_pk)
         return Post.from_row(row) if row is not None else None
 
-    @strawberry.field(description="The artwork commented on (null for a comment on a post).")
+    @strawberry.field(
+        description="The artwork commented on (null for a comment on a post, or when not visible)."
+    )
     async def artwork(self, info: Info) -> Artwork | None:
         if self.artwork_pk is None:
             return None
-        row = await info.context.loaders.artwork.load(self.artwork_pk)
+        row = await get_artwork(info.context, self.artwork_pk)
         return Artwork.from_row(row) if row is not None else None
 
 
@@ -364,6 +378,7 @@ async def post_connection(
         authors="author" in names,
         attachments="artworks" in names,
         likes="viewerHasLiked" in names,
+        replies="replyCount" in names,
         # attached artworks seen by followers only need the follow status too
         follows="isFollowedByViewer" in names or "artworks" in names,
     )

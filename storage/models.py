@@ -113,7 +113,10 @@ class Post(Model):
     visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.PUBLIC)
     like_count = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
+    # Every reply, and of them the public ones: what a viewer may see is counted from these
+    # (resolvers.replies).
     reply_count = fields.IntField(default=0)
+    public_reply_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     author_id: int

@@ -443,3 +443,63 @@ async def test_an_artwork_of_someone_else_answers_the_same(
     # then both paths agree: the followers-only artwork shows once the reader follows its owner
     assert seen == [{"cyd public"}, {"cyd public", "cyd followers"}]
     assert plans_of(compiled).served == 3
+
+
+async def _hidden_replies(gql: GraphQLClient) -> None:
+    """Replies of every visibility to ana's first post: by ben (whom the reader follows), by
+    cyd (whom the reader does not follow) and by the reader."""
+    ana = await models.User.get(handle="ana")
+    first = await models.Post.filter(author_id=ana.id, text="new work #oil").get()
+    replied_to = global_id("Post", first.id)
+    for author in ("ben", "cyd", "reader"):
+        for visibility in ("PUBLIC", "FOLLOWERS", "PRIVATE"):
+            await _post(gql, author, text="re", replyTo=replied_to, visibility=visibility)
+
+
+async def test_reply_counts_answer_the_same(pair: tuple[GraphQLClient, GraphQLClient]) -> None:
+    # given posts with replies a viewer may or may not see
+    compiled, regular = pair
+    await seed(compiled)
+    await _hidden_replies(compiled)
+    rng = random.Random(20261205)
+    documents = [
+        "query($first: Int) { homeFeed(first: $first) { nodes { text replyCount } } }",
+        "query($first: Int) { discoverFeed(first: $first) { edges { node { replyCount } } } }",
+    ]
+    while len(documents) < 8:
+        query = random_document(rng)
+        if "replyCount" in query:
+            documents.append(query)
+    # then both paths count the same replies for each viewer
+    counts: dict[str | None, set[int]] = {}
+    for query in documents:
+        for as_ in ("reader", "ana", "cyd", None):
+            if as_ is None and "homeFeed(" in query:
+                continue
+            body = await _same(compiled, regular, query, {"first": 30}, as_)
+            page = next(iter(body["data"].values()))
+            nodes = page.get("nodes") or [edge["node"] for edge in page.get("edges", [])]
+            if query in documents[:2]:
+                counts.setdefault(as_, set()).update(n["replyCount"] for n in nodes)
+    # and they differ by viewer: 4 public (ana's seeded reply, ben's, cyd's, the reader's), and
+    # the viewer's own hidden 2, and for the reader ben's followers-only one
+    assert max(counts["reader"]) == 7
+    assert max(counts["ana"]) == 4
+    assert max(counts["cyd"]) == 6
+    assert max(counts[None]) == 4
+
+
+async def test_hidden_replies_cost_one_statement_per_page(gql: GraphQLClient) -> None:
+    # given a compiled feed page whose posts have replies the reader may not all see
+    await seed(gql)
+    await _hidden_replies(gql)
+    query = "query($first: Int) { homeFeed(first: $first) { nodes { text replyCount } } }"
+    await gql.execute(query, {"first": 1}, as_="reader")
+    counts = {}
+    for first in (1, 20, 30):
+        with QueryCounter.capture() as counter:
+            result = await gql.execute(query, {"first": first}, as_="reader")
+        texts = [n["text"] for n in result.data["homeFeed"]["nodes"]]
+        counts[first] = (len(counter.statements), "new work #oil" in texts)
+    # then a page without such posts costs the token and the page; with them, one more
+    assert counts == {1: (2, False), 20: (3, True), 30: (3, True)}, counter.statements

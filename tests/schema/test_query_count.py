@@ -67,3 +67,25 @@ async def test_home_feed_statement_count_is_constant(gql: GraphQLClient) -> None
         counts[first] = len(counter.statements)
     # then each costs the same, pinned number of statements
     assert counts == dict.fromkeys(counts, STATEMENTS_PER_PAGE), counter.statements
+
+
+async def test_hidden_replies_cost_one_statement_per_page(gql: GraphQLClient) -> None:
+    # given the newest post of the reader's home feed has a reply the reader may not see
+    await _seed(gql)
+    newest = (await gql.execute(HOME, {"first": 1}, as_="reader")).data["homeFeed"]["edges"]
+    replied_to = newest[0]["node"]["id"]
+    await gql.execute(
+        'mutation($r: ID!) { createPost(input: {text: "hm", replyTo: $r, visibility: PRIVATE})'
+        " { errors { code } } }",
+        {"r": replied_to},
+        as_="ana",
+    )
+    counts = {}
+    # when pages of different sizes are read
+    for first in (1, 5, 15):
+        with QueryCounter.capture() as counter:
+            result = await gql.execute(HOME, {"first": first}, as_="reader")
+        assert result.data["homeFeed"]["edges"][0]["node"]["id"] == replied_to
+        counts[first] = len(counter.statements)
+    # then each costs one statement more: the replies the reader may see, for the whole page
+    assert counts == dict.fromkeys(counts, STATEMENTS_PER_PAGE + 1), counter.statements

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult
 
+from resolvers import channels, events
 from resolvers.context import Context
 from schema import fastlane
 from schema.root import schema
 from storage.models import User
-from tests.graphql import GraphQLClient
+from tests.graphql import GraphQLClient, pk_of
 from tests.images import photo
 
 # -- identifyImage ----------------------------------------------------------------------------
@@ -318,3 +319,216 @@ async def test_profile_counts_are_what_the_viewer_may_see(prod: GraphQLClient) -
     assert await _counts(prod, None) == (2, 2)
     assert await _counts(prod, "fan") == (3, 3)
     assert await _counts(prod, "artist") == (3, 3)
+
+
+# -- reply counts -----------------------------------------------------------------------------
+
+REPLY = """mutation($r: ID!, $t: String!, $v: Visibility!) {
+  createPost(input: {text: $t, replyTo: $r, visibility: $v}) { post { id } errors { code } } }"""
+REPLY_COUNT = "query($p: ID!) { post(id: $p) { replyCount } }"
+DISCOVER_REPLIES = "query { discoverFeed(first: 20) { nodes { text replyCount } } }"
+HOME_REPLIES = "query { homeFeed(first: 20) { nodes { text replyCount } } }"
+
+
+async def _replied(gql: GraphQLClient, handle: str, post_id: str, visibility: str) -> str:
+    made = await gql.execute(REPLY, {"r": post_id, "t": "re", "v": visibility}, as_=handle)
+    assert made.data["createPost"]["errors"] == [], made.body
+    return str(made.data["createPost"]["post"]["id"])
+
+
+async def _reply_counts(gql: GraphQLClient, post_id: str, as_: str | None) -> set[int]:
+    """The post's replyCount as ``post(id:)`` and a feed page (twice: the second time a compiled
+    plan answers it) show it to ``as_``; one value when they agree."""
+    shown = {(await gql.execute(REPLY_COUNT, {"p": post_id}, as_=as_)).data["post"]["replyCount"]}
+    feeds = [DISCOVER_REPLIES] + ([HOME_REPLIES] if as_ in ("artist", "fan") else [])
+    for feed in feeds:
+        for _ in range(2):
+            page = await gql.execute(feed, as_=as_)
+            (nodes,) = page.data.values()
+            shown |= {n["replyCount"] for n in nodes["nodes"] if n["text"] == "the question"}
+    return shown
+
+
+async def test_reply_counts_are_of_the_replies_the_viewer_may_see(prod: GraphQLClient) -> None:
+    # given a public post with a public, a followers-only and a private reply by a friend, and
+    # the artist's own private reply
+    artist_id = await prod.sign_up("artist")
+    friend_id = await prod.sign_up("friend")
+    await prod.sign_up("fan")
+    await prod.sign_up("stranger")
+    await prod.execute(FOLLOW, {"u": friend_id}, as_="fan")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    question = await _posted(prod, "artist", "the question", "PUBLIC")
+    await _replied(prod, "friend", question, "PUBLIC")
+    await _replied(prod, "friend", question, "FOLLOWERS")
+    private_reply = await _replied(prod, "friend", question, "PRIVATE")
+    await _replied(prod, "artist", question, "PRIVATE")
+    # then each viewer counts the replies they may read, and nothing of the others
+    assert await _reply_counts(prod, question, None) == {1}
+    assert await _reply_counts(prod, question, "stranger") == {1}
+    assert await _reply_counts(prod, question, "fan") == {2}  # follows the friend
+    assert await _reply_counts(prod, question, "friend") == {3}
+    assert await _reply_counts(prod, question, "artist") == {2}  # not the friend's hidden ones
+    # and the counts follow a hidden reply deleted
+    await _deleted(prod, "friend", private_reply)
+    assert await _reply_counts(prod, question, "friend") == {2}
+    assert await _reply_counts(prod, question, "stranger") == {1}
+
+
+# -- comments ---------------------------------------------------------------------------------
+
+COMMENT = """mutation($s: ID!, $t: String!) { addComment(input: {subjectId: $s, text: $t}) {
+  comment { id post { text } artwork { title } } errors { code } } }"""
+COMMENT_NODE = """query($id: ID!) { node(id: $id) { ... on Comment {
+  text post { text } artwork { title } } } }"""
+UNFOLLOW = "mutation($u: ID!) { unfollow(userId: $u) { errors { code } } }"
+NOTIFICATIONS = """subscription { notifications { kind
+  comment { text post { text } artwork { title } } post { text } artwork { title } } }"""
+
+
+async def _commented(gql: GraphQLClient, handle: str, subject: str, text: str) -> dict[str, Any]:
+    made = await gql.execute(COMMENT, {"s": subject, "t": text}, as_=handle)
+    assert made.data["addComment"]["errors"] == [], made.body
+    comment: dict[str, Any] = made.data["addComment"]["comment"]
+    return comment
+
+
+async def _comment_node(gql: GraphQLClient, comment_id: str, as_: str | None) -> Any:
+    result = await gql.execute(COMMENT_NODE, {"id": comment_id}, as_=as_)
+    assert result.errors == [], result.body
+    return result.data["node"]
+
+
+async def _notification(gql: GraphQLClient, handle: str, event: dict[str, Any]) -> Any:
+    """What ``handle``'s live notifications show of ``event`` arriving in their inbox."""
+    viewer = await User.get(handle=handle)
+    stream = await schema.subscribe(
+        NOTIFICATIONS, context_value=Context(services=gql.services, viewer=viewer)
+    )
+    assert not isinstance(stream, ExecutionResult), stream
+    pending = asyncio.ensure_future(anext(stream))
+    try:
+        await asyncio.sleep(0.2)  # subscribed
+        await events.publish(gql.services, channels.user_inbox(viewer.id), event)
+        result = await asyncio.wait_for(pending, timeout=5)
+    finally:
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pending
+        await stream.aclose()
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data["notifications"]
+
+
+async def test_a_comment_on_a_hidden_work_is_hidden_with_its_work(prod: GraphQLClient) -> None:
+    # given comments on an artwork made private since, and on a followers-only post
+    artist_id = await prod.sign_up("artist")
+    await prod.sign_up("commenter")
+    await prod.sign_up("fan")
+    await prod.sign_up("stranger")
+    await prod.execute(FOLLOW, {"u": artist_id}, as_="fan")
+    work = await _artwork(prod, [], "PUBLIC")
+    on_work = await _commented(prod, "commenter", work, "lovely")
+    assert on_work["artwork"] == {"title": "w"}
+    changed = await prod.execute(
+        UPDATE_ARTWORK, {"id": work, "i": {"visibility": "PRIVATE"}}, as_="artist"
+    )
+    assert changed.data["updateArtwork"]["errors"] == []
+    for_fans = await _posted(prod, "artist", "for fans", "FOLLOWERS")
+    on_post = await _commented(prod, "fan", for_fans, "first!")
+    assert on_post["post"] == {"text": "for fans"}
+    # then node(id:) hands out neither comment nor its work to who may not see the work, the
+    # comment's own author included
+    for viewer in (None, "stranger", "commenter", "fan"):
+        assert await _comment_node(prod, on_work["id"], viewer) is None
+    assert await _comment_node(prod, on_work["id"], "artist") == {
+        "text": "lovely",
+        "post": None,
+        "artwork": {"title": "w"},
+    }
+    for viewer in (None, "stranger", "commenter"):
+        assert await _comment_node(prod, on_post["id"], viewer) is None
+    assert (await _comment_node(prod, on_post["id"], "fan"))["post"] == {"text": "for fans"}
+    await prod.execute(UNFOLLOW, {"u": artist_id}, as_="fan")
+    assert await _comment_node(prod, on_post["id"], "fan") is None
+    # and a live notification naming them shows nothing of them to who may not see the work
+    # (notifications go to the work's artist; this one stands for any that would not)
+    commenter = await User.get(handle="commenter")
+    for subject in ({"artwork_id": pk_of(work)}, {"post_id": pk_of(for_fans)}):
+        comment_id = on_work["id"] if "artwork_id" in subject else on_post["id"]
+        event = events.notification(
+            "comment", commenter.id, **subject, comment_id=pk_of(comment_id)
+        )
+        assert await _notification(prod, "stranger", event) == {
+            "kind": "COMMENT",
+            "comment": None,
+            "post": None,
+            "artwork": None,
+        }
+        # while the artist sees the comment and the work
+        own = await _notification(prod, "artist", event)
+        assert own["comment"] is not None
+        assert (own["comment"]["post"] or own["comment"]["artwork"]) is not None
+
+
+# -- reads by id and through visible works ----------------------------------------------------
+
+NODE = """query($id: ID!) { node(id: $id) { __typename id } }"""
+WITH_IMAGES = """mutation($i: CreatePostInput!) { createPost(input: $i) {
+  post { id images { id } } errors { code } } }"""
+SHOWN = """query($p: ID!, $r: ID!) {
+  post(id: $p) { artworks { title } } reply: post(id: $r) { text replyTo { id } } }"""
+DISCOVER_ARTWORKS = "query { discoverFeed(first: 20) { nodes { text artworks { title } } } }"
+
+
+async def _illustrated(gql: GraphQLClient, visibility: str) -> tuple[str, str]:
+    """A post of ``visibility`` with an image: (post id, image id)."""
+    made = await gql.upload(
+        WITH_IMAGES,
+        {"i": {"text": "diary", "visibility": visibility, "images": [{"file": None}]}},
+        {"i.images.0.file": ("sketch.jpg", photo(seed=9), "image/jpeg")},
+        as_="painter",
+    )
+    post = made.data["createPost"]["post"]
+    return str(post["id"]), str(post["images"][0]["id"])
+
+
+async def test_hidden_works_read_by_id_or_through_a_visible_one(prod: GraphQLClient) -> None:
+    # given an artwork (with an image) attached to a public post and made private since, a
+    # private post with an image, and a public reply to that private post
+    await prod.sign_up("painter")
+    await prod.sign_up("stranger")
+    made = await prod.upload(
+        CREATE_ARTWORK.replace("artwork { id", "artwork { id images { id }"),
+        {"i": {"title": "Harbour", "images": [{"file": None, "altText": "boats"}]}},
+        {"i.images.0.file": ("harbour.jpg", photo(seed=5), "image/jpeg")},
+        as_="painter",
+    )
+    work = made.data["createArtwork"]["artwork"]
+    shown = await prod.execute(POST_WITH, {"t": "see it", "a": [work["id"]]}, as_="painter")
+    see_it = shown.data["createPost"]["post"]["id"]
+    changed = await prod.execute(
+        UPDATE_ARTWORK, {"id": work["id"], "i": {"visibility": "PRIVATE"}}, as_="painter"
+    )
+    assert changed.data["updateArtwork"]["errors"] == []
+    diary, diary_image = await _illustrated(prod, "PRIVATE")
+    reply = await prod.execute(REPLY, {"r": diary, "t": "so", "v": "PUBLIC"}, as_="painter")
+    public_reply = reply.data["createPost"]["post"]["id"]
+    hidden = [work["id"], work["images"][0]["id"], diary, diary_image]
+    for viewer in (None, "stranger"):
+        # then none of them is read by id
+        for node_id in hidden:
+            assert (await prod.execute(NODE, {"id": node_id}, as_=viewer)).data["node"] is None
+        # nor through the visible post that attaches the artwork, or the visible reply
+        seen = await prod.execute(SHOWN, {"p": see_it, "r": public_reply}, as_=viewer)
+        assert seen.data == {"post": {"artworks": []}, "reply": {"text": "so", "replyTo": None}}
+        for _ in range(2):  # the regular path, then a compiled plan
+            page = await prod.execute(DISCOVER_ARTWORKS, as_=viewer)
+            assert {"text": "see it", "artworks": []} in page.data["discoverFeed"]["nodes"]
+    # while the artist reads each of them
+    for node_id in hidden:
+        assert (await prod.execute(NODE, {"id": node_id}, as_="painter")).data["node"] is not None
+    seen = await prod.execute(SHOWN, {"p": see_it, "r": public_reply}, as_="painter")
+    assert seen.data["post"] == {"artworks": [{"title": "Harbour"}]}
+    assert seen.data["reply"]["replyTo"] == {"id": diary}
