@@ -55,6 +55,7 @@ from bench.loadgen import LoadResult, LoadSpec, machine_busy_s, run_load
 from bench.record import replace_marked
 from bench.seed_graph import GraphSize, SeedSummary, seed
 from resolvers.pagination import encode_cursor
+from resolvers.rules import HOME, Relation
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -69,18 +70,17 @@ HOME_FEED_QUERY = (
     " pageInfo { hasNextPage endCursor } } }"
 )
 
-# The home feed's predicate, as resolvers/feed.py builds it ($1 = the viewer's id).
-FEED_WHERE = (
-    "(author_id = $1 OR (author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
-    " AND visibility IN ('public', 'followers')))"
-)
+# The home feed's predicate ($1 = the viewer's id).
+FEED_WHERE = HOME.to_sql("$1", owner="posts.author_id", visibility="posts.visibility")
 
-# Every user's home-feed size from per-author counts, without scanning each feed.
-FEED_SIZES_SQL = """
+# Every user's home-feed size from per-author counts, without scanning each feed: what a
+# follower sees of each author, and all of one's own (the seeded graph has no exclusions).
+FEED_SIZES_SQL = f"""
 WITH per_author AS (
     SELECT author_id,
-           count(*) FILTER (WHERE visibility IN ('public', 'followers')) AS visible,
-           count(*) AS total
+           count(*) FILTER (WHERE {HOME.visibilities_sql(Relation.FOLLOWER, "visibility")})
+               AS visible,
+           count(*) FILTER (WHERE {HOME.visibilities_sql(Relation.SELF, "visibility")}) AS total
     FROM posts GROUP BY author_id
 )
 SELECT u.id, u.handle,

@@ -2,10 +2,10 @@
 
 It answers ``GET /feed?first=20&after=<cursor>`` with the same document the GraphQL query of
 ``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), with the fewest statements we know for
-it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (same
-predicate, keyset on the post id) with its authors, the viewer's likes and follows and the
-attached artworks joined in. It shows what the database and an ASGI server cost without the API's
-layers.
+it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (the
+predicate of ``resolvers.rules.HOME``, keyset on the post id) with its authors, the viewer's
+likes and follows and the attached artworks joined in. It shows what the database and an ASGI
+server cost without the API's layers.
 
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
 database (default: ``DATABASE_URL``).
@@ -30,20 +30,18 @@ from starlette.routing import Route
 
 from resolvers.errors import BadRequest
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
+from resolvers.rules import FOLLOWS, HOME, VISIBLE
+from storage.models import Visibility
 
 POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-like comparison
 
 AUTH_SQL = "SELECT user_id, expires_at FROM auth_tokens WHERE token_hash = $1"
-_FEED_WHERE = (
-    "(p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
-    " AND p.visibility IN ('public', 'followers')))"
-)
+_FEED_WHERE = HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility")
 _FEED_COLUMNS = (
     "p.id, p.author_id, p.text, p.created_at, p.like_count, p.comment_count, u.handle,"
     " u.display_name,"
     " (SELECT 1 FROM post_likes l WHERE l.user_id = $1 AND l.post_id = p.id) AS liked,"
-    " (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)"
-    " AS follows"
+    f" ({FOLLOWS.exists_sql('$1', 'p.author_id', 'f')}) AS follows"
 )
 _FEED_FROM = "FROM posts p JOIN users u ON u.id = p.author_id"
 # The page's posts (the limit written out, as the API does: see resolvers/feedsql.py), then one
@@ -114,10 +112,11 @@ async def home_feed(request: Request) -> Response:
     followed = {row["author_id"] for row in posts if row["follows"] is not None}
 
     def visible(artwork: asyncpg.Record) -> bool:
-        owner, visibility = artwork["owner_id"], artwork["artwork_visibility"]
-        if visibility == "public" or owner == viewer:
-            return True
-        return visibility == "followers" and owner in followed
+        owner = artwork["owner_id"]
+        visibility = Visibility(artwork["artwork_visibility"])
+        # attached artworks are their author's own, and authors passed HOME, whose exclusions
+        # hold VISIBLE's: none of them is hidden
+        return VISIBLE.allows(viewer, owner, visibility, follows=owner in followed, hidden=False)
 
     edges: list[dict[str, Any]] = []
     for post in posts:

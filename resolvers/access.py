@@ -1,77 +1,60 @@
-"""Who may see what: the visibility rules of posts and artworks."""
+"""Who may see what: the visibility of posts and artworks (``resolvers.rules.VISIBLE``) applied
+to the rows a request reads."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.loaders import NotLoaded, peek
-from storage.models import Artwork, Follow, MediaAsset, MediaKind, Post, Visibility
+from resolvers.rules import VISIBLE
+from storage.models import Artwork, MediaAsset, MediaKind, Post, Visibility
 
 
 def visible_unless_follows(
     viewer_id: int | None, owner_id: int, visibility: Visibility
 ) -> bool | None:
     """Whether ``viewer_id`` may see a thing of ``owner_id`` with ``visibility``; None when that
-    is whether the viewer follows the owner."""
-    if visibility is Visibility.PUBLIC or owner_id == viewer_id:
-        return True
-    if visibility is Visibility.FOLLOWERS and viewer_id is not None:
-        return None
-    return False
-
-
-_SOMEONE_ELSE = 0  # no account has id 0
+    depends on the viewer's ties to the owner (whether the viewer follows the owner)."""
+    return VISIBLE.decide(viewer_id, owner_id, visibility)
 
 
 def visible_filter(viewer_id: int | None, *, owner: str, visibility: str) -> Q:
-    """``visible_unless_follows`` as a query filter, for rows whose owner and visibility are the
-    fields ``owner`` and ``visibility`` (related fields too: ``artwork__owner_id``)."""
-    classes: dict[bool | None, list[Visibility]] = {True: [], False: [], None: []}
-    for each in Visibility:
-        classes[visible_unless_follows(viewer_id, _SOMEONE_ELSE, each)].append(each)
-    found = _where({f"{visibility}__in": classes[True]})
-    if viewer_id is not None:
-        own = [v for v in Visibility if visible_unless_follows(viewer_id, viewer_id, v)]
-        found |= _where({owner: viewer_id, f"{visibility}__in": own})
-        if classes[None]:
-            followed = Follow.filter(follower_id=viewer_id).values("followee_id")
-            found |= _where(
-                {f"{owner}__in": Subquery(followed), f"{visibility}__in": classes[None]}
-            )
-    return found
-
-
-def _where(filters: dict[str, Any]) -> Q:
-    return Q(**filters)
+    """``VISIBLE`` as a query filter, for rows whose owner and visibility are the fields
+    ``owner`` and ``visibility`` (related fields too: ``artwork__owner_id``)."""
+    return VISIBLE.to_q(viewer_id, owner=owner, visibility=visibility)
 
 
 async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
-    seen = visible_unless_follows(ctx.viewer_id, owner_id, visibility)
+    seen = VISIBLE.decide(ctx.viewer_id, owner_id, visibility)
     if seen is None:
-        return await ctx.loaders.viewer_follows.load(owner_id)
+        follows = await ctx.loaders.viewer_follows.load(owner_id)
+        hidden = await VISIBLE.hides(ctx.viewer_id, owner_id)
+        return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=hidden)
     return seen
 
 
 def visible_now(ctx: Context, owner_id: int, visibility: Visibility) -> bool | None:
-    """``can_see`` without awaiting: None when it needs a follow status not loaded yet."""
-    seen = visible_unless_follows(ctx.viewer_id, owner_id, visibility)
+    """``can_see`` without awaiting: None when it needs a tie not loaded yet."""
+    seen = VISIBLE.decide(ctx.viewer_id, owner_id, visibility)
     if seen is None:
         follows = peek(ctx.loaders.viewer_follows, owner_id)
-        return None if isinstance(follows, NotLoaded) else follows
+        if isinstance(follows, NotLoaded) or VISIBLE.exclusions:
+            return None
+        return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=False)
     return seen
 
 
 async def visible_to_viewer(ctx: Context, owner_id: int) -> list[Visibility]:
     """The visibilities of ``owner_id``'s things that the viewer may see."""
-    if owner_id == ctx.viewer_id:
-        return list(Visibility)
-    if ctx.viewer_id is not None and await ctx.loaders.viewer_follows.load(owner_id):
-        return [Visibility.PUBLIC, Visibility.FOLLOWERS]
-    return [Visibility.PUBLIC]
+    follows = hidden = False
+    if ctx.viewer_id is not None and owner_id != ctx.viewer_id:
+        follows = await ctx.loaders.viewer_follows.load(owner_id)
+    if ctx.viewer_id is not None:
+        hidden = await VISIBLE.hides(ctx.viewer_id, owner_id)
+    passing = VISIBLE.passing(ctx.viewer_id, owner_id, follows=follows, hidden=hidden)
+    return [visibility for visibility in Visibility if visibility in passing]
 
 
 async def can_see_post(ctx: Context, post: Post) -> bool:

@@ -10,16 +10,26 @@ from __future__ import annotations
 from storage.models import MediaAsset, TrainingPolicy
 
 
+def policy_without_artist(artwork: str | None) -> TrainingPolicy | None:
+    """The policy in force when the artwork's own policy decides it; None when it is the
+    artist's default that does."""
+    return None if artwork is None else _policy(artwork)
+
+
 def effective_policy(artwork: str | None, artist: str | None) -> TrainingPolicy:
     """The policy in force given an artwork override and an artist default (either may be
     missing); anything unknown counts as DISALLOWED, never the other way round."""
-    for value in (artwork, artist):
-        if value is not None:
-            try:
-                return TrainingPolicy(value)
-            except ValueError:
-                return TrainingPolicy.DISALLOWED
-    return TrainingPolicy.DISALLOWED
+    found = policy_without_artist(artwork)
+    if found is None:
+        found = TrainingPolicy.DISALLOWED if artist is None else _policy(artist)
+    return found
+
+
+def _policy(value: str) -> TrainingPolicy:
+    try:
+        return TrainingPolicy(value)
+    except ValueError:
+        return TrainingPolicy.DISALLOWED
 
 
 async def media_policy(asset_id: int) -> TrainingPolicy | None:

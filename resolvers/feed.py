@@ -11,8 +11,9 @@ from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import BadRequest
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.rules import DISCOVER, HOME
 from resolvers.validation import normalize_tags
-from storage.models import Follow, Post, PostTag, User, Visibility
+from storage.models import Post, PostTag, User
 
 post_cursor: CursorFn[Post] = CursorFn("post", "id")
 
@@ -28,14 +29,11 @@ async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> 
 
 def home_posts(viewer_id: int) -> QuerySet[Post]:
     """The viewer's home timeline: own posts, and followed artists' posts the viewer may see."""
-    followed = Follow.filter(follower_id=viewer_id).values("followee_id")
-    return Post.filter(
-        Q(author_id=viewer_id)
-        | Q(
-            author_id__in=Subquery(followed),
-            visibility__in=[Visibility.PUBLIC, Visibility.FOLLOWERS],
-        )
-    )
+    return Post.filter(HOME.to_q(viewer_id, owner="author_id", visibility="visibility"))
+
+
+def discover_posts(viewer_id: int | None) -> QuerySet[Post]:
+    return Post.filter(DISCOVER.to_q(viewer_id, owner="author_id", visibility="visibility"))
 
 
 async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
@@ -44,7 +42,7 @@ async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Pa
 
 
 async def discover_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
-    return await _page(Post.filter(visibility=Visibility.PUBLIC), first, after)
+    return await _page(discover_posts(ctx.viewer_id), first, after)
 
 
 async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | None) -> Page[Post]:
@@ -56,9 +54,7 @@ async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | No
         ctx.viewer_id, owner="artwork__owner_id", visibility="artwork__visibility"
     )
     tagged = PostTag.filter(Q(artwork_id=None) | seen, tag=normalized[0]).values("post_id")
-    return await _page(
-        Post.filter(id__in=Subquery(tagged), visibility=Visibility.PUBLIC), first, after
-    )
+    return await _page(discover_posts(ctx.viewer_id).filter(id__in=Subquery(tagged)), first, after)
 
 
 async def user_posts(

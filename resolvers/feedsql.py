@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from resolvers.access import visible_unless_follows
 from resolvers.pagination import MAX_PAGE
 from resolvers.replies import beyond_public, seen_beyond_public
+from resolvers.rules import DISCOVER, FOLLOWS, HOME, VISIBLE, followed_by_viewer, liked_by_viewer
 from storage import rawsql
 from storage.models import Artwork, Post, User, Visibility
 from storage.rawsql import Row, convert, converters
@@ -68,24 +68,17 @@ ARTWORK_COLUMNS = (
     "updated_at",
 )
 
-_HOME_WHERE = (
-    "(p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)"
-    " AND p.visibility IN ('public', 'followers')))"
-)
-_DISCOVER_WHERE = "p.visibility = 'public'"
+# The page statement's rows: posts (alias p) of ``rules.HOME`` or ``rules.DISCOVER`` for the
+# viewer $1 (anonymous: no parameter).
+_POSTS = {"owner": "p.author_id", "visibility": "p.visibility"}
 # Per-row look-ups by primary key, not EXISTS: PostgreSQL may answer an EXISTS with a hash of
 # every like (or follow) of the viewer, which grows with the viewer's history, not with the page.
 _LIKED = "(SELECT 1 FROM post_likes l WHERE l.user_id = $1 AND l.post_id = p.id) AS viewer_liked"
-_FOLLOWS = (
-    "(SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)"
-    " AS viewer_follows"
-)
+_FOLLOWS = f"({FOLLOWS.exists_sql('$1', 'p.author_id', 'f')}) AS viewer_follows"
 AUTHOR = "author__"  # the prefix of the author's columns in a page row
 
 USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
-FOLLOWS_SQL = (
-    "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2::bigint[])"
-)
+FOLLOWS_SQL = FOLLOWS.among_sql()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +113,27 @@ class FeedPage:
     followed: set[int] = field(default_factory=set)
     # post id -> how many of its non-public replies the viewer may see (posts that have any)
     replies_seen: dict[int, int] = field(default_factory=dict)
+    hidden: set[int] = field(default_factory=set)  # owners an exclusion of VISIBLE hides
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""
-        seen = visible_unless_follows(self.viewer_id, owner_id, visibility)
-        return owner_id in self.followed if seen is None else seen
+        seen = VISIBLE.decide(self.viewer_id, owner_id, visibility)
+        if seen is None:
+            follows, hidden = owner_id in self.followed, owner_id in self.hidden
+            return VISIBLE.allows(
+                self.viewer_id, owner_id, visibility, follows=follows, hidden=hidden
+            )
+        return seen
+
+    def is_followed(self, user_id: int) -> bool:
+        """``isFollowedByViewer`` of a user the page shows."""
+        known = followed_by_viewer(self.viewer_id, user_id)
+        return user_id in self.followed if known is None else known
+
+    def has_liked(self, post_id: int) -> bool:
+        """``viewerHasLiked`` of a post of the page."""
+        known = liked_by_viewer(self.viewer_id)
+        return post_id in self.liked if known is None else known
 
 
 ARTWORK = "artwork__"  # the prefix of an attached artwork's columns in a page row
@@ -172,12 +181,14 @@ class PageReader:
             columns.append(_LIKED)
         if viewer and needs.follows:
             columns.append(_FOLLOWS)
+        rule = HOME if self.home else DISCOVER
+        where = rule.to_sql("$1" if viewer else None, **_POSTS)
         # $1 is the viewer where the statement uses one; the cursor follows.
-        uses_viewer = self.home or (viewer and (needs.likes or needs.follows))
+        uses_viewer = viewer and (needs.likes or needs.follows or "$1" in where)
         sql = (
             f"SELECT {', '.join(columns)} FROM posts p"
             + (" JOIN users u ON u.id = p.author_id" if needs.authors else "")
-            + f" WHERE {_HOME_WHERE if self.home else _DISCOVER_WHERE}"
+            + f" WHERE {where}"
             + (f" AND p.id < ${2 if uses_viewer else 1}" if after else "")
             # The limit is written out, not a parameter: for LIMIT $n PostgreSQL's generic plan
             # assumes a tenth of the table, so it would plan the statement anew on every
@@ -271,6 +282,11 @@ class PageReader:
         if self.needs.follows and page.viewer_id is not None and strangers:
             followed = await reader.fetch(FOLLOWS_SQL, page.viewer_id, strangers)
             page.followed.update(row[0] for row in followed)
+        # The page's authors passed the feed's rule, which holds VISIBLE's exclusions.
+        if page.viewer_id is not None and strangers:
+            for tie in VISIBLE.exclusions:
+                hidden = await reader.fetch(tie.among_sql(), page.viewer_id, strangers)
+                page.hidden.update(row[0] for row in hidden)
 
 
 async def _replies_seen(page: FeedPage) -> None:

@@ -18,12 +18,11 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
 from resolvers import channels
-from resolvers.access import visible_unless_follows
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
 from resolvers.errors import LiveUpdatesUnavailable
@@ -31,9 +30,10 @@ from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts
 from resolvers.loaders import Loaders
 from resolvers.pagination import decode_cursor, encode_cursor
+from resolvers.rules import FOLLOWS, HOME
 from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
-from storage.models import Artwork, Follow, Post, User, Visibility
+from storage.models import Artwork, Post, User, Visibility
 
 REPLAY_BATCH = 100
 # How long ids sent by a replay are remembered to drop their late live duplicates.
@@ -114,9 +114,18 @@ class UploadEvent:
     error: str | None
 
 
-async def _followees(user_id: int) -> set[int]:
-    query = Follow.filter(follower_id=user_id).values_list("followee_id", flat=True)
-    return set(cast("list[int]", await query))
+@dataclass(slots=True)
+class _Ties:
+    """What the home feed's rule needs to know of the viewer's ties, kept current as the viewer
+    follows and unfollows."""
+
+    viewer_id: int
+    followees: set[int]
+    hidden: set[int]  # the owners an exclusion of the rule hides
+
+    @classmethod
+    async def of(cls, viewer_id: int) -> _Ties:
+        return cls(viewer_id, await FOLLOWS.owners(viewer_id), await HOME.hidden_owners(viewer_id))
 
 
 class _Replayed:
@@ -164,7 +173,8 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
     replay = after is not None
     # Without a cursor, "missed" means "created after this subscription started".
     last_id = decode_cursor("post", after)[0] if after is not None else id_for_time(time.time())
-    followees = await _followees(viewer.id)
+    ties = await _Ties.of(viewer.id)
+    followees = ties.followees
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     replayed = _Replayed()
     try:
@@ -185,7 +195,7 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
                     if message["t"] == "follow":
                         await _follow_changed(listener, followees, message)
                         continue
-                    live_event = _accept(ctx, viewer, followees, replayed, message, decoded)
+                    live_event = _accept(ctx, ties, replayed, message, decoded)
                     if live_event is None:
                         continue
                     if live_event.post is not None:
@@ -218,8 +228,7 @@ async def _replay(
 
 def _accept(
     ctx: Context,
-    viewer: User,
-    followees: set[int],
+    ties: _Ties,
     replayed: _Replayed,
     event: dict[str, Any],
     feed_event: FeedEvent | None,
@@ -230,7 +239,7 @@ def _accept(
         return None
     if feed_event.post is not None and feed_event.author is not None:
         post = feed_event.post
-        if not _in_feed(viewer.id, followees, post.author_id, post.visibility):
+        if not _in_feed(ties, post.author_id, post.visibility):
             return None
         if replayed.seen(post.id):
             return None
@@ -238,18 +247,20 @@ def _accept(
         return feed_event
     # A tombstone without a visibility (published by an older release) reaches its author only.
     visibility = Visibility(event.get("visibility", Visibility.PRIVATE))
-    if _in_feed(viewer.id, followees, int(event["author_id"]), visibility):
+    if _in_feed(ties, int(event["author_id"]), visibility):
         return feed_event
     return None
 
 
-def _in_feed(viewer_id: int, followees: set[int], author_id: int, visibility: Visibility) -> bool:
-    """Whether a post (or its tombstone) belongs in the viewer's home feed: the viewer's own, or
-    a followed artist's that the viewer may see."""
-    if author_id == viewer_id:
-        return True
-    seen = visible_unless_follows(viewer_id, author_id, visibility)
-    return author_id in followees and seen is not False
+def _in_feed(ties: _Ties, author_id: int, visibility: Visibility) -> bool:
+    """Whether a post (or its tombstone) belongs in the viewer's home feed (``rules.HOME``)."""
+    return HOME.allows(
+        ties.viewer_id,
+        author_id,
+        visibility,
+        follows=author_id in ties.followees,
+        hidden=author_id in ties.hidden,
+    )
 
 
 async def _follow_changed(listener: Listener, followees: set[int], event: dict[str, Any]) -> None:

@@ -55,10 +55,10 @@ from graphql import (
 )
 
 from resolvers import counts
+from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagination import decode_cursor, page_size
-from storage.models import TrainingPolicy
 from storage.rawsql import Row
 
 PLANS_MAX = 256
@@ -277,10 +277,8 @@ def _global_id(type_name: str) -> str:
 
 
 _IS_VIEWER = "(page.viewer_id is not None and page.viewer_id == row['id'])"
-_IS_FOLLOWED = (
-    "(page.viewer_id is not None and page.viewer_id != row['id'] and row['id'] in page.followed)"
-)
-_HAS_LIKED = "(page.viewer_id is not None and row['id'] in page.liked)"
+_IS_FOLLOWED = "page.is_followed(row['id'])"
+_HAS_LIKED = "page.has_liked(row['id'])"
 # The public replies, and of the others those the viewer may see (resolvers.replies).
 _REPLY_COUNT = "(row['public_reply_count'] + page.replies_seen.get(row['id'], 0))"
 
@@ -499,12 +497,12 @@ class _Compiler:
 
 
 def _policy_in_force(row: Row, page: FeedPage) -> str:
-    policy: TrainingPolicy | None = row["ai_training_policy"]
+    policy = policy_without_artist(row["ai_training_policy"])
     if policy is None:
         owner = page.users.get(row["owner_id"])
         if owner is None:
             raise Fallback("owner not read")
-        policy = cast("TrainingPolicy", owner["ai_training_policy"])
+        policy = effective_policy(None, owner["ai_training_policy"])
     return policy.name
 
 

@@ -15,10 +15,12 @@ from strawberry.dataloader import DataLoader
 
 from resolvers import counts, feed, portfolio, replies, social
 from resolvers.access import can_see_artwork, visible_now
+from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.loaders import NotLoaded, peek
 from resolvers.pagination import Page
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
+from resolvers.rules import followed_by_viewer, liked_by_viewer
 from resolvers.social import CommentTarget
 from schema.base import Info, Node, to_global_id
 from schema.connections import Connection, selected_names
@@ -90,8 +92,9 @@ class User(Node):
 
     @strawberry.field
     def is_followed_by_viewer(self, info: Info) -> bool:
-        if info.context.viewer_id is None or info.context.viewer_id == self.pk:
-            return False
+        known = followed_by_viewer(info.context.viewer_id, self.pk)
+        if known is not None:
+            return known
         return now_or_later(info.context.loaders.viewer_follows, self.pk, bool)
 
     @strawberry.field(description="Artworks in the artist's chosen order.")
@@ -151,8 +154,9 @@ def _visible_count(info: Info, owner_pk: int, by_visibility: dict[Visibility, in
 
 
 def _policy_of(row: models.User | None) -> TrainingPolicy:
+    """The policy in force of an artwork without an override of its own, owned by ``row``."""
     assert row is not None
-    return row.ai_training_policy
+    return effective_policy(None, row.ai_training_policy)
 
 
 def _user(row: models.User | None) -> User:
@@ -226,12 +230,16 @@ class Artwork(Node):
 
     @strawberry.field(description="The policy in force: this artwork's override or the default.")
     def ai_training_policy(self, info: Info) -> TrainingPolicy:
-        if self.ai_training_policy_override is not None:
-            return self.ai_training_policy_override
+        policy = policy_without_artist(self.ai_training_policy_override)
+        if policy is not None:
+            return policy
         return now_or_later(info.context.loaders.user, self.owner_pk, _policy_of)
 
     @strawberry.field
     async def viewer_has_liked(self, info: Info) -> bool:
+        known = liked_by_viewer(info.context.viewer_id)
+        if known is not None:
+            return known
         return await info.context.loaders.viewer_likes_artwork.load(self.pk)
 
     @strawberry.field(description="Comments, oldest first.")
@@ -311,8 +319,9 @@ class Post(Node):
 
     @strawberry.field
     def viewer_has_liked(self, info: Info) -> bool:
-        if info.context.viewer_id is None:
-            return False
+        known = liked_by_viewer(info.context.viewer_id)
+        if known is not None:
+            return known
         return now_or_later(info.context.loaders.viewer_likes_post, self.pk, bool)
 
     @strawberry.field(description="Comments, oldest first.")
