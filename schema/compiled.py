@@ -9,24 +9,24 @@ object of the response. Executing the plan reads the rows and builds the respons
 directly.
 
 A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
-attached ``artworks`` that are plain columns, counts and viewer flags, with aliases, fragments and
-``__typename``. Anything else (directives, other root fields, fields that reach further, variables
-of other types) compiles to nothing, and the document keeps the regular path. At run time, any
+attached ``artworks`` that their tables in ``schema.fields`` say how to answer (columns, counts,
+viewer flags), with aliases, fragments and ``__typename``. Anything else (a field not covered,
+directives, other root fields, variables of other types) compiles to nothing, and the document
+keeps the regular path. At run time, any
 input the regular path would answer with an error (``first`` out of range, a foreign cursor, an
 anonymous home feed, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
 and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
-``server.app``. The differential tests (``tests/schema/test_compiled.py``) hold the two paths to
-identical answers.
+``schema.plans``, which answers a request from a plan under the regular path's rules. The
+differential tests (``tests/schema/test_compiled.py``) hold the two paths to identical answers.
 """
 
 from __future__ import annotations
 
 from base64 import urlsafe_b64encode
 from binascii import b2a_base64
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -77,10 +77,10 @@ from schema.fields import (
     Related,
 )
 from schema.root import schema
+from schema.routing import only_replica_fields
 from storage.models import TrainingPolicy
 from storage.rawsql import Row
 
-PLANS_MAX = 256
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 
 
@@ -553,6 +553,7 @@ class Plan:
     arguments: dict[str, Any]  # argument -> literal value or Variable
     reader: PageReader
     connection: ConnectionWriter
+    replica: bool  # its reads may go to a replica (schema.routing.only_replica_fields)
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -636,36 +637,5 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         arguments=arguments,
         reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
         connection=connection,
+        replica=only_replica_fields(document, operation_name),
     )
-
-
-class Plans:
-    """Compiled plans by (document text, operation name), bounded; None marks a document that
-    compiles to no plan, so it is not compiled again."""
-
-    def __init__(self, size: int = PLANS_MAX) -> None:
-        self.size = size
-        self.served = 0  # responses built by a plan
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
-
-    def get(self, query: str, operation_name: str | None) -> Plan | Unknown | None:
-        """The plan, None (no plan possible), or ``UNKNOWN`` (not compiled yet)."""
-        return self._plans.get((query, operation_name), UNKNOWN)
-
-    def learn(self, query: str, operation_name: str | None) -> Plan | None:
-        """Compile a document the regular path has just executed without an error."""
-        plan = compile_plan(query, operation_name)
-        self._plans[(query, operation_name)] = plan
-        if len(self._plans) > self.size:
-            self._plans.popitem(last=False)
-        return plan
-
-    def __len__(self) -> int:
-        return len(self._plans)
-
-
-class Unknown:
-    """What ``Plans.get`` returns for a document not compiled yet."""
-
-
-UNKNOWN = Unknown()
