@@ -175,8 +175,6 @@ ARTWORK: dict[str, How] = {
 
 # GraphQL type -> its table.
 REGISTRY: dict[str, dict[str, How]] = {"Post": POST, "User": USER, "Artwork": ARTWORK}
-# GraphQL type -> the storage table its rows come from (resolvers.feedsql reads them).
-TABLES = {"Post": "post", "User": "user", "Artwork": "artwork"}
 
 
 def shareable() -> frozenset[tuple[str, str]]:
