@@ -16,23 +16,15 @@ import orjson
 from resolvers import channels
 from resolvers.context import Services
 from storage.broker import BrokerUnavailable
-from storage.models import Artwork, Post, TrainingPolicy, User, Visibility
+from storage.models import Artwork, Post, TrainingPolicy, User, Visibility, public_columns
 
 log = logging.getLogger("gesso.events")
 
-USER_FIELDS = (
-    "id", "handle", "display_name", "bio", "links", "open_for_commissions", "ai_training_policy",
-    "follower_count", "following_count", "post_count", "artwork_count", "public_post_count",
-    "followers_post_count", "public_artwork_count", "followers_artwork_count", "created_at",
-)  # fmt: skip
-POST_FIELDS = (
-    "id", "author_id", "text", "reply_to_id", "visibility", "like_count", "comment_count",
-    "reply_count", "public_reply_count", "created_at",
-)  # fmt: skip
-ARTWORK_FIELDS = (
-    "id", "owner_id", "title", "description", "medium", "tags", "position", "visibility",
-    "ai_training_policy", "like_count", "comment_count", "created_at", "updated_at",
-)  # fmt: skip
+# What an event carries of each row: every column but the private ones, so a field added to a
+# model reaches live subscribers with no list to update here.
+USER_FIELDS = public_columns(User)
+POST_FIELDS = public_columns(Post)
+ARTWORK_FIELDS = public_columns(Artwork)
 
 
 async def publish(services: Services, channel: str, event: dict[str, Any]) -> None:

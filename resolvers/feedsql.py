@@ -15,58 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise.models import Model
+
 from resolvers.pagination import MAX_PAGE
 from resolvers.replies import beyond_public, seen_beyond_public
 from resolvers.rules import DISCOVER, FOLLOWS, HOME, VISIBLE, followed_by_viewer, liked_by_viewer
 from storage import rawsql
-from storage.models import Artwork, Post, User, Visibility
+from storage.models import Artwork, Post, User, Visibility, public_columns
 from storage.rawsql import Row, convert, converters
-
-# What a feed shows of each kind of row. Never email or password_hash.
-POST_COLUMNS = (
-    "id",
-    "author_id",
-    "text",
-    "visibility",
-    "like_count",
-    "comment_count",
-    "reply_count",
-    "public_reply_count",
-    "created_at",
-)
-USER_COLUMNS = (
-    "id",
-    "handle",
-    "display_name",
-    "bio",
-    "links",
-    "open_for_commissions",
-    "ai_training_policy",
-    "follower_count",
-    "following_count",
-    "post_count",
-    "artwork_count",
-    "public_post_count",
-    "followers_post_count",
-    "public_artwork_count",
-    "followers_artwork_count",
-    "created_at",
-)
-ARTWORK_COLUMNS = (
-    "id",
-    "owner_id",
-    "title",
-    "description",
-    "medium",
-    "tags",
-    "position",
-    "visibility",
-    "ai_training_policy",
-    "like_count",
-    "comment_count",
-    "created_at",
-    "updated_at",
-)
 
 # The page statement's rows: posts (alias p) of ``rules.HOME`` or ``rules.DISCOVER`` for the
 # viewer $1 (anonymous: no parameter).
@@ -83,7 +39,8 @@ FOLLOWS_SQL = FOLLOWS.among_sql()
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """What a selection shows. Column names are the tables' own."""
+    """What a selection shows. Column names are the tables' own; which columns a field shows is
+    decided by the plan's compiler (``schema.fields``), never a private one."""
 
     post_columns: frozenset[str] = frozenset()
     authors: bool = False  # the authors' rows (joined into the page)
@@ -95,11 +52,13 @@ class Needs:
     replies: bool = False  # the replies the viewer may see (reply_count, public_reply_count)
 
 
-def _ordered(columns: frozenset[str], known: tuple[str, ...], *always: str) -> tuple[str, ...]:
-    unknown = columns - set(known)
+def _ordered(columns: frozenset[str], model: type[Model], *always: str) -> tuple[str, ...]:
+    """``always`` then ``columns``, in a fixed order; each must be a column of ``model``'s table
+    that is not private (``storage.models.PRIVATE_COLUMNS``)."""
+    unknown = columns - set(public_columns(model))
     if unknown:
-        raise ValueError(f"unknown columns {sorted(unknown)}")
-    return tuple(column for column in known if column in columns or column in always)
+        raise ValueError(f"not columns a feed may read: {sorted(unknown)}")
+    return (*always, *sorted(columns - set(always)))
 
 
 @dataclass(slots=True)
@@ -147,10 +106,10 @@ class PageReader:
 
     def __init__(self, needs: Needs, *, home: bool) -> None:
         self.needs, self.home = needs, home
-        self.post_columns = _ordered(needs.post_columns, POST_COLUMNS, "id", "author_id")
-        self.user_columns = _ordered(needs.user_columns, USER_COLUMNS, "id")
+        self.post_columns = _ordered(needs.post_columns, Post, "id", "author_id")
+        self.user_columns = _ordered(needs.user_columns, User, "id")
         self.artwork_columns = (
-            _ordered(needs.artwork_columns, ARTWORK_COLUMNS, "id", "owner_id", "visibility")
+            _ordered(needs.artwork_columns, Artwork, "id", "owner_id", "visibility")
             if needs.artwork_columns is not None
             else ()
         )

@@ -22,6 +22,11 @@ class Observer(Protocol):
     def imaging(self, timings: Mapping[str, float]) -> None:
         """An image went through the protection pipeline: seconds spent in each stage."""
 
+    def compiled_fallback(self, reason: str) -> None:
+        """A query a compiled plan might answer went to the regular path instead, and why:
+        ``not_covered`` (its document has no plan), ``input``, ``anonymous`` or ``vanished``
+        (this request needs the regular path), ``error`` (the plan raised)."""
+
 
 class NullObserver:
     """Measures nothing: the default where no metrics are collected."""
@@ -35,4 +40,7 @@ class NullObserver:
         return None
 
     def imaging(self, timings: Mapping[str, float]) -> None:
+        return None
+
+    def compiled_fallback(self, reason: str) -> None:
         return None

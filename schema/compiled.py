@@ -9,33 +9,39 @@ object of the response. Executing the plan reads the rows and builds the respons
 directly.
 
 A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
-attached ``artworks`` that are plain columns, counts and viewer flags, with aliases, fragments and
-``__typename``. Anything else (directives, other root fields, fields that reach further, variables
-of other types) compiles to nothing, and the document keeps the regular path. At run time, any
+attached ``artworks`` that their tables in ``schema.fields`` say how to answer (columns, counts,
+viewer flags), with aliases, fragments and ``__typename``. Anything else (a field not covered,
+directives, other root fields, variables of other types) compiles to nothing, and the document
+keeps the regular path. At run time, any
 input the regular path would answer with an error (``first`` out of range, a foreign cursor, an
 anonymous home feed, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
 and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
-``server.app``. The differential tests (``tests/schema/test_compiled.py``) hold the two paths to
-identical answers.
+``schema.plans``, which answers a request from a plan under the regular path's rules. The
+differential tests (``tests/schema/test_compiled.py``) hold the two paths to identical answers.
 """
 
 from __future__ import annotations
 
 from base64 import urlsafe_b64encode
 from binascii import b2a_base64
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
@@ -59,9 +65,23 @@ from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagination import decode_cursor, page_size
+from schema.fields import (
+    REGISTRY,
+    VIEWER_FLAGS,
+    Attached,
+    Column,
+    Count,
+    Flag,
+    GlobalId,
+    How,
+    PolicyInForce,
+    Related,
+    Replies,
+)
+from schema.root import schema
+from schema.routing import only_replica_fields
 from storage.rawsql import Row
 
-PLANS_MAX = 256
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 
 
@@ -69,9 +89,17 @@ class Unsupported(Exception):
     """The document uses something a plan does not cover: it keeps the regular path."""
 
 
+FallbackReason = Literal["input", "anonymous", "vanished"]
+
+
 class Fallback(Exception):
-    """This request needs the regular path (it would answer with an error, or with a row the
-    plan did not read)."""
+    """This request needs the regular path: it would answer with an error (``input``: an
+    argument or variable the regular path refuses or converts; ``anonymous``: a home feed
+    without a viewer), or a row went away between two statements (``vanished``)."""
+
+    def __init__(self, reason: FallbackReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason: FallbackReason = reason
 
 
 _ABSENT = object()
@@ -93,18 +121,18 @@ class Variable:
             if self.default is not _ABSENT:
                 return self.default
             if self.non_null:
-                raise Fallback(self.name)
+                raise Fallback("input", self.name)
             return _ABSENT
         raw = variables[self.name]
         if raw is None:
             if self.non_null:
-                raise Fallback(self.name)
+                raise Fallback("input", self.name)
             return None
         if self.scalar is int:
             if type(raw) is not int or not INT_MIN <= raw <= INT_MAX:
-                raise Fallback(self.name)
+                raise Fallback("input", self.name)
         elif type(raw) is not str:
-            raise Fallback(self.name)
+            raise Fallback("input", self.name)
         return raw
 
 
@@ -276,180 +304,130 @@ def _global_id(type_name: str) -> str:
     return f"_global_id_of({type_name.encode() + b':'!r}, row['id'])"
 
 
-_IS_VIEWER = "(page.viewer_id is not None and page.viewer_id == row['id'])"
-_IS_FOLLOWED = "page.is_followed(row['id'])"
-_HAS_LIKED = "page.has_liked(row['id'])"
 # The public replies, and of the others those the viewer may see (resolvers.replies).
 _REPLY_COUNT = "(row['public_reply_count'] + page.replies_seen.get(row['id'], 0))"
 
 
-# Columns shown as they are, by GraphQL field name, per type.
-_USER_PLAIN = {
-    "handle": "handle",
-    "displayName": "display_name",
-    "bio": "bio",
-    "followerCount": "follower_count",
-    "followingCount": "following_count",
-    "openForCommissions": "open_for_commissions",
-}
-# Counted as the viewer may see them (resolvers.counts), by GraphQL field name.
-_USER_COUNTS: dict[str, counts.Kind] = {"postCount": "post", "artworkCount": "artwork"}
-_ARTWORK_PLAIN = {
-    "title": "title",
-    "description": "description",
-    "medium": "medium",
-    "position": "position",
-    "likeCount": "like_count",
-    "commentCount": "comment_count",
-}
-_POST_PLAIN = {
-    "text": "text",
-    "likeCount": "like_count",
-    "commentCount": "comment_count",
-}
+def graphql_field(type_name: str, field_name: str) -> GraphQLField:
+    """The field as the schema has it."""
+    object_type = schema._schema.type_map[type_name]
+    assert isinstance(object_type, GraphQLObjectType), type_name
+    return cast("GraphQLField", object_type.fields[field_name])
+
+
+def _convert(type_name: str, field_name: str, column: str) -> str:
+    """The expression of a ``Column`` field, by the field's GraphQL type."""
+    field_type = graphql_field(type_name, field_name).type
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    if isinstance(field_type, GraphQLList):
+        return _list(column)
+    if isinstance(field_type, GraphQLEnumType):
+        return _enum_name(column)
+    if isinstance(field_type, GraphQLScalarType) and field_type.name == "DateTime":
+        return _iso(column)
+    return _column(column)
+
+
+def column_of(type_name: str, field_name: str) -> str:
+    """The column a ``Column`` field shows: as the registry names it, else the Python name of
+    the field in the Strawberry type."""
+    how = REGISTRY[type_name][field_name]
+    assert isinstance(how, Column), (type_name, field_name)
+    if how.name is not None:
+        return how.name
+    definition = graphql_field(type_name, field_name).extensions["strawberry-definition"]
+    return cast("str", definition.python_name)
+
+
+def columns_of(type_name: str) -> frozenset[str]:
+    """Every column a plan may read for ``type_name`` (what ``resolvers.feedsql`` may select)."""
+    found: set[str] = set()
+    for field_name, how in REGISTRY[type_name].items():
+        if isinstance(how, Column):
+            found.add(column_of(type_name, field_name))
+        elif isinstance(how, Count):
+            found.update(counts.columns(how.kind))
+        elif isinstance(how, PolicyInForce):
+            found.add("ai_training_policy")
+    return frozenset(found)
+
+
+# (parent type, foreign key) -> which rows of users the page reads for it (resolvers.feedsql)
+_USERS_BY_KEY = {("Post", "author_id"): "authors", ("Artwork", "owner_id"): "owners"}
 
 
 class _Compiler:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
-        self.authors = self.owners = self.attachments = self.likes = self.follows = False
-        self.replies = False
-        self.columns: dict[str, set[str]] = {"post": set(), "user": set(), "artwork": set()}
+        self.reads: set[str] = set()  # "authors", "owners", "attachments", "likes", "follows"
+        self.columns: dict[str, set[str]] = {name: set() for name in REGISTRY}
 
     def needs(self) -> Needs:
+        reads = self.reads
         return Needs(
-            post_columns=frozenset(self.columns["post"]),
-            authors=self.authors,
-            owners=self.owners,
-            user_columns=frozenset(self.columns["user"]),
-            artwork_columns=frozenset(self.columns["artwork"]) if self.attachments else None,
-            likes=self.likes,
-            follows=self.follows,
-            replies=self.replies,
+            post_columns=frozenset(self.columns["Post"]),
+            authors="authors" in reads,
+            owners="owners" in reads,
+            user_columns=frozenset(self.columns["User"]),
+            artwork_columns=frozenset(self.columns["Artwork"]) if "attachments" in reads else None,
+            likes="likes" in reads,
+            follows="follows" in reads,
+            replies="replies" in reads,
         )
 
     def fields(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         return collect(_sub(nodes), type_name, self.fragments)
 
-    def user(self, nodes: list[FieldNode], *, author: bool) -> ObjectWriter:
-        if author:
-            self.authors = True
-        else:
-            self.owners = True
-        columns = self.columns["user"]
+    def object(self, nodes: list[FieldNode], type_name: str) -> ObjectWriter:
+        """The writer of a ``type_name`` object with the selection of ``nodes``, each field as
+        its registry entry (``schema.fields``) says."""
+        table = REGISTRY[type_name]
         writer: list[tuple[str, Field]] = []
-        for key, field_nodes in self.fields(nodes, "User").items():
+        for key, field_nodes in self.fields(nodes, type_name).items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
-            getter: Field
-            if name in _USER_PLAIN:
-                columns.add(_USER_PLAIN[name])
-                getter = _column(_USER_PLAIN[name])
-            elif name == "__typename":
-                getter = _constant("User")
-            elif name == "id":
-                getter = _global_id("User")
-            elif name == "links":
-                columns.add("links")
-                getter = _list("links")
-            elif name == "aiTrainingPolicy":
-                columns.add("ai_training_policy")
-                getter = _enum_name("ai_training_policy")
-            elif name == "createdAt":
-                columns.add("created_at")
-                getter = _iso("created_at")
-            elif name in _USER_COUNTS:
-                kind = _USER_COUNTS[name]
-                columns.update(counts.columns(kind))
-                self.follows = True  # followers-only works count for followers
-                getter = _visible_count(kind)
-            elif name == "isViewer":
-                getter = _IS_VIEWER
-            elif name == "isFollowedByViewer":
-                self.follows = True
-                getter = _IS_FOLLOWED
+            if name == "__typename":
+                writer.append((key, _constant(type_name)))
             else:
-                raise Unsupported(f"User.{name}")
-            writer.append((key, getter))
+                writer.append((key, self.field(type_name, name, table.get(name), field_nodes)))
         return cast("ObjectWriter", make_writer(writer))
 
-    def artwork(self, nodes: list[FieldNode]) -> ObjectWriter:
-        columns = self.columns["artwork"]
-        writer: list[tuple[str, Field]] = []
-        for key, field_nodes in self.fields(nodes, "Artwork").items():
-            _no_arguments(field_nodes)
-            name = _name(field_nodes)
-            getter: Field
-            if name in _ARTWORK_PLAIN:
-                columns.add(_ARTWORK_PLAIN[name])
-                getter = _column(_ARTWORK_PLAIN[name])
-            elif name == "__typename":
-                getter = _constant("Artwork")
-            elif name == "id":
-                getter = _global_id("Artwork")
-            elif name == "tags":
-                columns.add("tags")
-                getter = _list("tags")
-            elif name == "visibility":
-                getter = _enum_name("visibility")
-            elif name == "aiTrainingPolicyOverride":
-                columns.add("ai_training_policy")
-                getter = _enum_name("ai_training_policy")
-            elif name == "aiTrainingPolicy":
-                # the artwork's override, else its owner's default
-                columns.add("ai_training_policy")
-                self.owners = True
-                self.columns["user"].add("ai_training_policy")
-                getter = _policy_in_force
-            elif name in {"createdAt", "updatedAt"}:
-                column = "created_at" if name == "createdAt" else "updated_at"
-                columns.add(column)
-                getter = _iso(column)
-            elif name == "owner":
-                getter = _related("owner_id", self.user(field_nodes, author=False))
-            else:
-                raise Unsupported(f"Artwork.{name}")
-            writer.append((key, getter))
-        return cast("ObjectWriter", make_writer(writer))
-
-    def post(self, nodes: list[FieldNode]) -> ObjectWriter:
-        columns = self.columns["post"]
-        writer: list[tuple[str, Field]] = []
-        for key, field_nodes in self.fields(nodes, "Post").items():
-            _no_arguments(field_nodes)
-            name = _name(field_nodes)
-            getter: Field
-            if name in _POST_PLAIN:
-                columns.add(_POST_PLAIN[name])
-                getter = _column(_POST_PLAIN[name])
-            elif name == "__typename":
-                getter = _constant("Post")
-            elif name == "id":
-                getter = _global_id("Post")
-            elif name == "visibility":
-                columns.add("visibility")
-                getter = _enum_name("visibility")
-            elif name == "createdAt":
-                columns.add("created_at")
-                getter = _iso("created_at")
-            elif name == "viewerHasLiked":
-                self.likes = True
-                getter = _HAS_LIKED
-            elif name == "replyCount":
-                columns.update(("reply_count", "public_reply_count"))
-                self.replies = True
-                getter = _REPLY_COUNT
-            elif name == "author":
-                getter = _related("author_id", self.user(field_nodes, author=True))
-            elif name == "artworks":
-                self.attachments = True
-                # attached artworks seen by followers only need the follow status
-                self.follows = True
-                getter = _attached(self.artwork(field_nodes))
-            else:
-                raise Unsupported(f"Post.{name}")
-            writer.append((key, getter))
-        return cast("ObjectWriter", make_writer(writer))
+    def field(self, type_name: str, name: str, how: How | None, nodes: list[FieldNode]) -> Field:
+        columns = self.columns[type_name]
+        if isinstance(how, Column):
+            column = column_of(type_name, name)
+            columns.add(column)
+            return _convert(type_name, name, column)
+        if isinstance(how, Replies):
+            columns.update(("reply_count", "public_reply_count"))
+            self.reads.add("replies")
+            return _REPLY_COUNT
+        if isinstance(how, GlobalId):
+            return _global_id(type_name)
+        if isinstance(how, Count):
+            columns.update(counts.columns(how.kind))
+            self.reads.add("follows")  # followers-only works count for followers
+            return _visible_count(how.kind)
+        if isinstance(how, Flag):
+            flag = VIEWER_FLAGS[how.name]
+            if flag.reads is not None:
+                self.reads.add(flag.reads)
+            return flag.expression
+        if isinstance(how, PolicyInForce):
+            columns.add("ai_training_policy")
+            self.reads.add("owners")
+            self.columns["User"].add("ai_training_policy")
+            return _policy_in_force
+        if isinstance(how, Related) and (type_name, how.column) in _USERS_BY_KEY:
+            self.reads.add(_USERS_BY_KEY[(type_name, how.column)])
+            return _related(how.column, self.object(nodes, how.type_name))
+        if isinstance(how, Attached) and type_name == "Post":
+            self.reads.add("attachments")
+            # attached artworks seen by followers only need the follow status
+            self.reads.add("follows")
+            return _attached(self.object(nodes, how.type_name))
+        raise Unsupported(f"{type_name}.{name}")
 
     def connection(self, nodes: list[FieldNode]) -> ConnectionWriter:
         parts: list[tuple[str, str, Any]] = []
@@ -459,7 +437,7 @@ class _Compiler:
             if name == "__typename":
                 parts.append((key, "constant", "PostConnection"))
             elif name == "nodes":
-                parts.append((key, "nodes", self.post(field_nodes)))
+                parts.append((key, "nodes", self.object(field_nodes, "Post")))
             elif name == "edges":
                 parts.append((key, "edges", self.edge(field_nodes)))
             elif name == "pageInfo":
@@ -479,7 +457,7 @@ class _Compiler:
             elif name == "cursor":
                 fields.append((key, "cursor"))
             elif name == "node":
-                fields.append((key, self.post(field_nodes)))
+                fields.append((key, self.object(field_nodes, "Post")))
             else:
                 raise Unsupported(f"PostEdge.{name}")
         return make_writer(fields, "row, cursor, page")
@@ -501,7 +479,7 @@ def _policy_in_force(row: Row, page: FeedPage) -> str:
     if policy is None:
         owner = page.users.get(row["owner_id"])
         if owner is None:
-            raise Fallback("owner not read")
+            raise Fallback("vanished", "owner")
         policy = effective_policy(None, owner["ai_training_policy"])
     return policy.name
 
@@ -518,7 +496,7 @@ def _related(column: str, writer: ObjectWriter) -> Getter:
     def related(row: Row, page: FeedPage) -> dict[str, Any]:
         user = page.users.get(row[column])
         if user is None:  # deleted between two statements: the regular path decides
-            raise Fallback("user not read")
+            raise Fallback("vanished", "user")
         return writer(user, page)
 
     return related
@@ -585,6 +563,7 @@ class Plan:
     arguments: dict[str, Any]  # argument -> literal value or Variable
     reader: PageReader
     connection: ConnectionWriter
+    replica: bool  # its reads may go to a replica (schema.routing.only_replica_fields)
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -595,23 +574,23 @@ class Plan:
                 values[name] = value
         first, after = values["first"], values["after"]
         if first is not None and type(first) is not int:
-            raise Fallback("first")
+            raise Fallback("input", "first")
         if after is not None and type(after) is not str:
-            raise Fallback("after")
+            raise Fallback("input", "after")
         try:
             return page_size(first), after
         except BadRequest:
-            raise Fallback("first") from None
+            raise Fallback("input", "first") from None
 
     async def execute(self, viewer_id: int | None, variables: dict[str, Any]) -> dict[str, Any]:
         """The response's ``data``."""
         size, after = self.arguments_of(variables)
         if self.reader.home and viewer_id is None:
-            raise Fallback("anonymous home feed")
+            raise Fallback("anonymous")
         try:
             after_id = decode_cursor("post", after)[0] if after is not None else None
         except BadRequest:
-            raise Fallback("cursor") from None
+            raise Fallback("input", "cursor") from None
         page = await self.reader.read(viewer_id, size, after_id)
         data: dict[str, Any] = {}
         for key, name in self.root:
@@ -668,36 +647,5 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         arguments=arguments,
         reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
         connection=connection,
+        replica=only_replica_fields(document, operation_name),
     )
-
-
-class Plans:
-    """Compiled plans by (document text, operation name), bounded; None marks a document that
-    compiles to no plan, so it is not compiled again."""
-
-    def __init__(self, size: int = PLANS_MAX) -> None:
-        self.size = size
-        self.served = 0  # responses built by a plan
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
-
-    def get(self, query: str, operation_name: str | None) -> Plan | Unknown | None:
-        """The plan, None (no plan possible), or ``UNKNOWN`` (not compiled yet)."""
-        return self._plans.get((query, operation_name), UNKNOWN)
-
-    def learn(self, query: str, operation_name: str | None) -> Plan | None:
-        """Compile a document the regular path has just executed without an error."""
-        plan = compile_plan(query, operation_name)
-        self._plans[(query, operation_name)] = plan
-        if len(self._plans) > self.size:
-            self._plans.popitem(last=False)
-        return plan
-
-    def __len__(self) -> int:
-        return len(self._plans)
-
-
-class Unknown:
-    """What ``Plans.get`` returns for a document not compiled yet."""
-
-
-UNKNOWN = Unknown()

@@ -97,13 +97,26 @@ async def execute_persisted(
             data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})]
         )
     result = await execute(query)
+    await remember_after(persisted, remember, query, context, result)
+    return result
+
+
+async def remember_after(
+    persisted: PersistedQueries,
+    remember: str | None,
+    query: str | None,
+    context: Any,
+    result: ExecutionResult,
+) -> None:
+    """Once a text sent with its hash ran (``remember`` from ``resolve``): remember it, or say
+    in the result's ``extensions.persistedQuery`` why not (the regular path and compiled plans
+    alike)."""
     if remember is not None and query is not None and _ran(result):
         # Only a document that parsed and validated is remembered, so the cache cannot be
         # filled with junk that would never run.
         refused = await _remember(persisted, remember, query, context)
         if refused is not None:
             result.extensions = {**(result.extensions or {}), "persistedQuery": refused}
-    return result
 
 
 async def _remember(

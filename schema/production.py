@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from graphql import GraphQLError
@@ -54,19 +54,34 @@ class HardenedSchema(GessoSchema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        try:
-            async with asyncio.timeout(self.operation_timeout):
-                return await super().execute(
-                    query,
-                    variable_values,
-                    context_value,
-                    root_value,
-                    operation_name,
-                    allowed_operation_types,
-                    operation_extensions,
-                )
-        except TimeoutError:
-            return ExecutionResult(data=None, errors=[timeout_error(self.operation_timeout)])
+        run = super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        return await within_time_limit(self.operation_timeout, run)
+
+
+async def within_time_limit(
+    seconds: float | None, run: Awaitable[ExecutionResult]
+) -> ExecutionResult:
+    """The result of ``run``, or the ``OPERATION_TIMEOUT`` error once it took ``seconds`` (the
+    regular path and compiled plans alike; None: no limit)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await run
+    except TimeoutError:
+        assert seconds is not None
+        return ExecutionResult(data=None, errors=[timeout_error(seconds)])
+
+
+def operation_timeout(schema: object) -> float | None:
+    """The time limit of an operation on ``schema`` (None in development)."""
+    return schema.operation_timeout if isinstance(schema, HardenedSchema) else None
 
 
 def timeout_error(seconds: float) -> GraphQLError:

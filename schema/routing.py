@@ -3,7 +3,9 @@ viewer wrote within the last few seconds; the primary for everything else."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode
 from graphql.utilities import get_operation_ast
@@ -36,19 +38,24 @@ class ReplicaReads(SchemaExtension):
             yield
             state.wrote = state.viewer_id is not None
             return
-        if (
-            kind is OperationType.QUERY
-            and not state.wrote_recently
-            and context.graphql_document is not None
-            and _only_replica_fields(context.graphql_document, context.operation_name)
-        ):
-            with reads_from_replica():
+        if kind is OperationType.QUERY and context.graphql_document is not None:
+            with query_reads(only_replica_fields(context.graphql_document, context.operation_name)):
                 yield
             return
         yield
 
 
-def _only_replica_fields(document: DocumentNode, name: str | None) -> bool:
+def query_reads(replica_fields_only: bool) -> AbstractContextManager[None]:
+    """Where the reads of a query go (the regular path and compiled plans alike): the replica
+    when the query is made of replica fields only (``only_replica_fields``) and the request's
+    viewer did not write lately, else the primary."""
+    state = request_reads()
+    if replica_fields_only and state is not None and not state.wrote_recently:
+        return reads_from_replica()
+    return contextlib.nullcontext()
+
+
+def only_replica_fields(document: DocumentNode, name: str | None) -> bool:
     operation = get_operation_ast(document, name)
     if not isinstance(operation, OperationDefinitionNode):
         return False

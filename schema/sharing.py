@@ -8,7 +8,8 @@ variables, viewer class) and hands the same result to the others.
 It shares only when it is safe: the live event must offer ``share_class(context)`` (the viewer's
 class for that event, e.g. "the author" or "a follower"), and every field the document selects must
 be in ``SHAREABLE`` (fields whose value is the same for every viewer of one class: no per-viewer
-visibility, no per-viewer state that is not primed identically). Anything else executes as usual.
+visibility, no per-viewer state that is not primed identically; for ``Post``, ``User`` and
+``Artwork`` the ``shared`` of their entries in ``schema.fields``). Anything else executes as usual.
 """
 
 from __future__ import annotations
@@ -33,36 +34,15 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-SHAREABLE: frozenset[tuple[str, str]] = frozenset(
-    [("Subscription", "homeFeed")]
-    + [("HomeFeedEvent", f) for f in ("kind", "cursor", "post", "deletedPostId")]
-    # replyCount depends on the viewer only for a post with non-public replies, and a live
-    # event's post is new: it has no replies yet.
-    + [
-        ("Post", f)
-        for f in (
-            "id", "text", "visibility", "likeCount", "commentCount", "replyCount", "createdAt",
-            "author", "artworks", "viewerHasLiked",
-        )
-    ]
-    + [
-        ("User", f)
-        for f in (
-            "id", "handle", "displayName", "bio", "links", "openForCommissions",
-            "aiTrainingPolicy", "followerCount", "followingCount", "postCount", "artworkCount",
-            "createdAt", "email", "isViewer", "isFollowedByViewer",
-        )
-    ]
-    + [
-        ("Artwork", f)
-        for f in (
-            "id", "title", "description", "medium", "tags", "position", "visibility",
-            "aiTrainingPolicyOverride", "aiTrainingPolicy", "likeCount", "commentCount",
-            "createdAt", "updatedAt", "owner",
-        )
-    ]
-    + [(t, "id") for t in ("Node",)]
-)  # fmt: skip
+from schema.fields import shareable
+
+SHAREABLE: frozenset[tuple[str, str]] = (
+    frozenset(
+        [("Subscription", "homeFeed"), ("Node", "id")]
+        + [("HomeFeedEvent", f) for f in ("kind", "cursor", "post", "deletedPostId")]
+    )
+    | shareable()
+)  # Post, User and Artwork: as their tables in schema.fields say
 _ANALYSED_MAX = 512
 _analysed: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
 

@@ -9,6 +9,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from resolvers.errors import GessoError
+from resolvers.observer import Observer
 
 # Codes for top-level errors that carry none of our own.
 BAD_REQUEST = "GRAPHQL_INVALID"  # the document did not parse or validate
@@ -36,7 +37,7 @@ class OperationTiming(SchemaExtension):
             if kind is OperationType.SUBSCRIPTION:
                 return  # a subscription lasts as long as its socket; gauges count those
             kind_name = kind.value
-        observer.operation(context.operation_name, kind_name, seconds, _codes(context.result))
+        operation_done(observer, context.operation_name, kind_name, seconds, context.result)
 
     def on_execute(self) -> Iterator[None]:
         # The document is parsed by now, so an operation the client did not name by
@@ -46,6 +47,13 @@ class OperationTiming(SchemaExtension):
         if observer is not None:
             observer.operation_started(self.execution_context.operation_name)
         yield
+
+
+def operation_done(
+    observer: Observer, name: str | None, kind: str, seconds: float, result: object
+) -> None:
+    """Report a finished query or mutation (the regular path and compiled plans alike)."""
+    observer.operation(name, kind, seconds, _codes(result))
 
 
 def _codes(result: object) -> list[str]:

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -27,10 +26,11 @@ from strawberry.types import ExecutionResult
 from resolvers.context import Context, Services
 from resolvers.media import IMAGES_MAX, sweep_orphans
 from resolvers.tokens import OpenTokens
-from schema.compiled import Fallback, Plan, Plans, Unknown
-from schema.production import HardenedSchema, hardened_schema, timeout_error
+from schema import requestbody
+from schema.plans import CompiledPath
+from schema.production import hardened_schema, operation_timeout
 from schema.root import schema
-from server import graphql_http, requestbody
+from server import graphql_http
 from server.auth import BearerAuth, error_body
 from server.bodylimit import BodyLimit
 from server.crawlers import RefuseAICrawlers
@@ -58,13 +58,10 @@ from server.websockets import (
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
-from storage.persisted import sha256_of
 from storage.replica import (
     RecentWrites,
     begin_request,
     end_request,
-    reads_from_replica,
-    request_reads,
 )
 
 log = logging.getLogger("gesso.app")
@@ -96,8 +93,17 @@ class GessoGraphQL(GraphQL[Context, None]):
         self.services = services
         # The tokens open websockets signed in with, to close them when a token ends.
         self.open_tokens = OpenTokens(services.broker)
-        # Compiled plans for the feed documents clients repeat (schema.compiled).
-        self.plans = Plans() if settings.compiled_queries else None
+        # Compiled plans for the feed documents clients repeat (schema.plans).
+        self.compiled = (
+            CompiledPath(
+                services,
+                operation_timeout=operation_timeout(self.schema),
+                strict=settings.compiled_queries_strict,
+            )
+            if settings.compiled_queries
+            else None
+        )
+        self.plans = self.compiled.plans if self.compiled is not None else None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -132,10 +138,12 @@ class GessoGraphQL(GraphQL[Context, None]):
                 return await super().run(request, context, root_value)
             finally:
                 await self.open_tokens.release(context)
-        if self.plans is not None and isinstance(request, Request) and request.method == "POST":
-            compiled = await self._run_compiled(request)
-            if compiled is not None:
-                return compiled
+        if self.compiled is not None and isinstance(request, Request) and request.method == "POST":
+            result = await self.compiled.answer(request)
+            if result is not None:
+                body = await self.process_result(request, result)
+                response = Response(self.encode_json(body), media_type="application/json")
+                return _graphql_response_status(request, response)
         try:
             response = await super().run(request, context, root_value)
         except requestbody.RequestRefused as refused:
@@ -148,67 +156,9 @@ class GessoGraphQL(GraphQL[Context, None]):
                     await end_request(self.services.recent_writes)
         return _graphql_response_status(request, response)
 
-    async def _run_compiled(self, request: Request) -> Response | None:
-        """The response from a compiled plan (``schema.compiled``), or None: the regular path
-        answers (no plan for this document yet or ever, or a request it must answer)."""
-        assert self.plans is not None
-        found = await _plan_request(request, self.plans, self.services)
-        if found is None:
-            return None
-        plan, variables = found
-        services = self.services
-        viewer = request.state.viewer
-        viewer_id = viewer.id if viewer is not None else None
-        if services.recent_writes is not None:
-            await begin_request(services.recent_writes, viewer_id)
-        try:
-            services.observer.operation_started(plan.operation_name)
-            started = time.perf_counter()
-            try:
-                result = await self._execute_plan(plan, viewer_id, variables)
-            except Fallback:
-                return None
-            except Exception:  # the regular path runs it again, and reports what fails
-                log.warning("a compiled plan failed; the regular path answers", exc_info=True)
-                return None
-            codes = [str((error.extensions or {}).get("code")) for error in result.errors or ()]
-            services.observer.operation(
-                plan.operation_name, "query", time.perf_counter() - started, codes
-            )
-        finally:
-            if services.recent_writes is not None:
-                await end_request(services.recent_writes)
-        self.plans.served += 1
-        body = await self.process_result(request, result)
-        response = Response(self.encode_json(body), media_type="application/json")
-        _graphql_response_status(request, response)
-        return response
-
-    async def _execute_plan(
-        self, plan: Plan, viewer_id: int | None, variables: dict[str, Any]
-    ) -> ExecutionResult:
-        state = request_reads()
-        replica = state is not None and not state.wrote_recently  # as schema.routing decides
-        timeout = self.schema.operation_timeout if isinstance(self.schema, HardenedSchema) else None
-        try:
-            async with asyncio.timeout(timeout):
-                if replica:
-                    with reads_from_replica():
-                        data = await plan.execute(viewer_id, variables)
-                else:
-                    data = await plan.execute(viewer_id, variables)
-        except TimeoutError:
-            assert timeout is not None
-            return ExecutionResult(data=None, errors=[timeout_error(timeout)])
-        return ExecutionResult(data=data, errors=None)
-
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
-        candidate = getattr(request.state, "plan_candidate", None)
-        if candidate is not None and self.plans is not None and not result.errors:
-            # The regular path ran this document cleanly: it parsed, validated and passed the
-            # limits and the persisted-query rules. Compile it (or note that it cannot be).
-            request.state.plan_candidate = None
-            self.plans.learn(*candidate)
+        if self.compiled is not None:
+            await self.compiled.learn(request, result)
         body = await super().process_result(request, result)
         if not graphql_http.accepts_graphql_response(request.headers):
             return body
@@ -241,48 +191,6 @@ class GessoGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
         return await authenticate_connection(context, self.open_tokens)
-
-
-async def _plan_request(
-    request: Request, plans: Plans, services: Services
-) -> tuple[Plan, dict[str, Any]] | None:
-    """The plan and variables of a plain JSON POST whose document has a plan. A document not
-    compiled yet is marked as a candidate for ``process_result``."""
-    headers = request.headers
-    accept = headers.get("accept", "")
-    if (
-        requestbody.media_type(headers.get("content-type")) != requestbody.JSON
-        or "multipart/mixed" in accept
-        or "text/event-stream" in accept
-    ):
-        return None
-    try:
-        data = requestbody.decode(await request.body())
-    except requestbody.InvalidJSON:
-        return None  # the regular path reports it
-    if type(data) is not dict or data.get("extensions") is not None:
-        return None
-    query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
-    if type(query) is not str or (name is not None and type(name) is not str):
-        return None
-    if variables is None:
-        variables = {}
-    elif type(variables) is not dict:
-        return None
-    plan = plans.get(query, name)
-    if isinstance(plan, Unknown):
-        request.state.plan_candidate = (query, name)
-        return None
-    if plan is None:
-        return None
-    persisted = services.persisted
-    if (
-        persisted is not None
-        and persisted.mode == "allowlist"
-        and not persisted.is_registered(sha256_of(query))
-    ):
-        return None
-    return plan, variables
 
 
 def _graphql_response_status(request: Any, response: Any) -> Any:

@@ -52,6 +52,14 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.compiled_fallbacks = Counter(
+            "gesso_compiled_fallbacks",
+            "Queries a compiled plan might answer that took the regular path, by reason:"
+            " not_covered (the document has no plan), input, anonymous, vanished (the request"
+            " needs the regular path), error (an exception in the plan).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.websockets = Gauge(
             "gesso_websocket_connections",
             "Websocket connections open now.",
@@ -101,6 +109,9 @@ class Metrics:
         self.latency.labels(self.operation_name(name), kind).observe(seconds)
         for code in error_codes:
             self.errors.labels(code).inc()
+
+    def compiled_fallback(self, reason: str) -> None:
+        self.compiled_fallbacks.labels(reason).inc()
 
     def imaging(self, timings: Mapping[str, float]) -> None:
         for stage, seconds in timings.items():

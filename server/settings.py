@@ -77,6 +77,7 @@ class Settings:
     apq_max_bytes: int = 32 * 1024 * 1024
     apq_max_query_bytes: int = 64 * 1024
     compiled_queries: bool = True
+    compiled_queries_strict: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
 
     @property
@@ -216,6 +217,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         apq_max_bytes=apq_max_bytes,
         apq_max_query_bytes=_apq_max_query_bytes(values, apq_max_bytes),
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
+        compiled_queries_strict=_bool(values, "GESSO_COMPILED_QUERIES_STRICT", env == "test"),
         forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
     )
 

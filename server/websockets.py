@@ -89,7 +89,7 @@ def _reject(context: Context, code: str, message: str) -> Any:
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
     """Closes a rejected connection with the reason itself instead of a bare 'Forbidden', and a
-    connection that sends a message that does not decode (``server.requestbody``)."""
+    connection that sends a message that does not decode (``schema.requestbody``)."""
 
     async def close(self, code: int, reason: str) -> None:
         if code == REJECTED:

@@ -15,6 +15,18 @@ from tortoise.models import Model
 
 from storage.ids import new_id
 
+# Columns that never leave the database except to their owner: reads of other people's rows
+# (a feed page, a live event) never select them.
+PRIVATE_COLUMNS = frozenset({"email", "email_key", "password_hash"})
+
+
+def public_columns(model: type[Model]) -> tuple[str, ...]:
+    """The columns of ``model``'s table, in declaration order, without the private ones (a
+    foreign key as its ``<name>_id`` column)."""
+    meta = model._meta
+    columns = (f"{name}_id" if name in meta.fk_fields else name for name in meta.fields_map)
+    return tuple(column for column in columns if column not in PRIVATE_COLUMNS)
+
 
 class Visibility(enum.StrEnum):
     PUBLIC = "public"

@@ -16,8 +16,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from resolvers.pagination import encode_cursor
-from schema.compiled import Plans
-from server.requestbody import MAX_DEPTH
+from schema.plans import Plans
+from schema.requestbody import MAX_DEPTH
 from tests.e2e.live import LiveServer, Subscriber
 from tests.graphql import GraphQLClient
 from tests.security.conftest import PRODUCTION

@@ -1,6 +1,6 @@
 """What the GraphQL endpoint reads: which content types, and what JSON.
 
-One rule for every reader of a request (the regular path, the compiled plans of ``server.app``,
+One rule for every reader of a request (the regular path, the compiled plans of ``schema.plans``,
 multipart fields, query parameters and websocket messages), so no reader accepts what another
 refuses:
 

@@ -1,0 +1,196 @@
+"""How each field of a compiled type is answered: one table per type, the one place to decide.
+
+A compiled plan (``schema.compiled``) answers a feed page from rows; the live home feed
+(``schema.sharing``) executes one event once for every viewer of a class. Both need to know, per
+field of ``Post``, ``User`` and ``Artwork``, what the field is made of. This module says it once:
+
+* ``Column(name)``: a column of the type's own row, shown as it is (the writer converts it by the
+  field's GraphQL type: an enum by its name, a date-time as ISO 8601, a list as a list). ``name``
+  defaults to the field's Python name in the Strawberry type.
+* ``Count(kind)``: a count as the viewer may see it (``resolvers.counts``).
+* ``Flag(name)``: a viewer flag, defined in ``VIEWER_FLAGS``.
+* ``GlobalId()``, ``Related(type, column)``, ``Attached(type)``, ``PolicyInForce()``: the id, one
+  object a foreign key reaches, the artworks attached to a post, the training policy in force.
+* ``Replies()``: a post's replies as the viewer may count them.
+* ``NotCovered(reason)``: a plan does not answer it on purpose; a document selecting it keeps the
+  regular path.
+
+``shared`` says whether the field's value on a live event is the same for every viewer of one
+share class (``schema.subscription.HomeFeedEvent.share_class``); ``schema.sharing.SHAREABLE`` is
+made from it. ``tests/schema/test_fields.py`` fails when a field of these types is in no table, so
+a new field is a decision here, not a silent trip to the slow path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from resolvers import counts
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str | None = None  # None: the field's Python name
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    kind: counts.Kind
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    name: str  # in VIEWER_FLAGS
+
+    @property
+    def shared(self) -> bool:
+        return VIEWER_FLAGS[self.name].shared
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalId:
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    type_name: str
+    column: str  # the foreign key in this type's row
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    type_name: str
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInForce:
+    """The artwork's own training policy, else its owner's default."""
+
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    """The replies to a post the viewer may see: the public ones, and of the others those the
+    viewer may see (``resolvers.replies``)."""
+
+    # a live event's post is new: it has no replies yet, so every viewer reads the same
+    shared: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NotCovered:
+    reason: str
+    shared: bool = False
+
+
+How = Column | Count | Flag | GlobalId | Related | Attached | PolicyInForce | Replies | NotCovered
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerFlag:
+    """A yes/no about the viewer and the object, from what the page read for the viewer."""
+
+    reads: Literal["likes", "follows"] | None  # what the page must read for it
+    expression: str  # over ``row`` (the object's row) and ``page`` (resolvers.feedsql.FeedPage)
+    shared: bool
+
+
+VIEWER_FLAGS: dict[str, ViewerFlag] = {
+    "isViewer": ViewerFlag(
+        None, "(page.viewer_id is not None and page.viewer_id == row['id'])", shared=True
+    ),
+    "isFollowedByViewer": ViewerFlag(
+        "follows",
+        "page.is_followed(row['id'])",  # resolvers.rules.followed_by_viewer
+        shared=True,  # the share class tells the author from the followers
+    ),
+    "hasLikedPost": ViewerFlag(
+        "likes",
+        "page.has_liked(row['id'])",  # resolvers.rules.liked_by_viewer
+        shared=True,  # nobody has liked a post that is just published
+    ),
+}
+
+_CONNECTION = "a connection of its own: one more page per object"
+_IMAGES = "media rows and signed URLs are not read with a page"
+
+POST: dict[str, How] = {
+    "id": GlobalId(),
+    "text": Column(),
+    "visibility": Column(),
+    "likeCount": Column(),
+    "commentCount": Column(),
+    "replyCount": Replies(),
+    "createdAt": Column(),
+    "viewerHasLiked": Flag("hasLikedPost"),
+    "author": Related("User", "author_id"),
+    "artworks": Attached("Artwork"),
+    "images": NotCovered(_IMAGES),
+    "replyTo": NotCovered("another post, with its own visibility for the viewer"),
+    "comments": NotCovered(_CONNECTION),
+}
+
+USER: dict[str, How] = {
+    "id": GlobalId(),
+    "handle": Column(),
+    "displayName": Column(),
+    "bio": Column(),
+    "links": Column(),
+    "openForCommissions": Column(),
+    "aiTrainingPolicy": Column(),
+    "followerCount": Column(),
+    "followingCount": Column(),
+    "createdAt": Column(),
+    "postCount": Count("post"),
+    "artworkCount": Count("artwork"),
+    "isViewer": Flag("isViewer"),
+    "isFollowedByViewer": Flag("isFollowedByViewer"),
+    # the share class tells the account itself from everyone else, so it is shared
+    "email": NotCovered("private: never read with a page", shared=True),
+    "avatar": NotCovered(_IMAGES),
+    "portfolio": NotCovered(_CONNECTION),
+    "posts": NotCovered(_CONNECTION),
+    "followers": NotCovered(_CONNECTION),
+    "following": NotCovered(_CONNECTION),
+}
+
+ARTWORK: dict[str, How] = {
+    "id": GlobalId(),
+    "title": Column(),
+    "description": Column(),
+    "medium": Column(),
+    "tags": Column(),
+    "position": Column(),
+    "visibility": Column(),
+    "aiTrainingPolicyOverride": Column("ai_training_policy"),
+    "aiTrainingPolicy": PolicyInForce(),
+    "likeCount": Column(),
+    "commentCount": Column(),
+    "createdAt": Column(),
+    "updatedAt": Column(),
+    "owner": Related("User", "owner_id"),
+    "images": NotCovered(_IMAGES),
+    # an older artwork: whether a follower liked it differs per follower
+    "viewerHasLiked": NotCovered("the viewer's artwork likes are not read with a page"),
+    "comments": NotCovered(_CONNECTION),
+}
+
+# GraphQL type -> its table.
+REGISTRY: dict[str, dict[str, How]] = {"Post": POST, "User": USER, "Artwork": ARTWORK}
+
+
+def shareable() -> frozenset[tuple[str, str]]:
+    """(type, field) of the compiled types whose value one share class of viewers has alike."""
+    return frozenset(
+        (type_name, field)
+        for type_name, table in REGISTRY.items()
+        for field, how in table.items()
+        if how.shared
+    )
