@@ -15,8 +15,8 @@ from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
-    from resolvers.limits import Limiter
     from resolvers.media import MediaService
+    from resolvers.ratelimit import Limiter
 
 
 def _no_media_urls(key: str, asset_id: int) -> str:

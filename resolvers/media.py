@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from imaging.errors import ImagingError
-from resolvers import channels, events, limits
+from resolvers import channels, events, ratelimit
 from resolvers.accounts import require_viewer
 from resolvers.context import Context, Services
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
@@ -199,7 +199,7 @@ async def protect_uploads(
     if not uploads:
         return []
     media = _media(services)
-    await limits.charge(services, "upload", owner.id, cost=len(uploads))
+    await ratelimit.charge(services, "upload", owner.id, cost=len(uploads))
     loop = asyncio.get_running_loop()
     rights = f"© {owner.display_name or owner.handle} (@{owner.handle}). All rights reserved."
     done: list[Protected] = []

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from tortoise.expressions import Q
 
-from resolvers import counts, limits, media
+from resolvers import counts, media, ratelimit
 from resolvers.access import load_owned_artwork, visible_to_viewer
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -61,7 +61,7 @@ async def create_artwork(
         title=title, description=description, medium=medium, tags=tags or []
     )
     raise_if_any(errors + media.check_uploads("images", images))
-    await limits.charge(ctx.services, "artwork", viewer.id)
+    await ratelimit.charge(ctx.services, "artwork", viewer.id)
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         # New work goes to the top of the portfolio.
         top = cast(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tortoise.expressions import F
 
-from resolvers import channels, counts, events, limits, media
+from resolvers import channels, counts, events, media, ratelimit
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.accounts import require_viewer
 from resolvers.context import Context
@@ -30,7 +30,7 @@ async def create_post(
     images: Sequence[media.ImageUpload] = (),
 ) -> Post:
     viewer = require_viewer(ctx)
-    await limits.charge(ctx.services, "post", viewer.id)
+    await ratelimit.charge(ctx.services, "post", viewer.id)
     text = clean_text(text)
     artwork_ids = artwork_ids or []
     errors: list[FieldError | None] = [check_length("text", text, high=TEXT_MAX)]
