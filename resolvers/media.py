@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 from imaging.errors import ImagingError
 from resolvers import channels, events, ratelimit
 from resolvers.accounts import require_viewer
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
+from resolvers.services import Services
 from storage.db import in_transaction
 from storage.models import MediaAsset, MediaKind, OrphanedObject, User
 from storage.objects import IMMUTABLE, ObjectStore, ObjectStoreError, content_key

@@ -23,8 +23,9 @@ from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
+from resolvers.services import Services
 from resolvers.tokens import OpenTokens
 from schema.compiled import Fallback, Plan, Plans, Unknown
 from schema.production import HardenedSchema, hardened_schema, timeout_error
