@@ -3,7 +3,9 @@ start-up; ``resolvers.context`` holds what belongs to one request."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -13,8 +15,37 @@ from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
-    from resolvers.media import MediaService
+    from imaging.provenance import SigningCredentials
     from resolvers.ratelimit import Limiter
+    from storage.objects import ObjectStore
+
+
+@dataclass
+class MediaService:
+    """What uploads need: the store, the keys and the worker pool (made on first use)."""
+
+    store: ObjectStore
+    watermark_key: bytes
+    cloak_keys: Callable[[int], bytes]  # the cloak key of an artist
+    intensity: str = "default"
+    workers: int = 1
+    keep_originals: bool = False
+    # C2PA content credentials for the JPEG derivatives (None: not signed).
+    c2pa: SigningCredentials | None = None
+    _pool: Executor | None = field(default=None, init=False, repr=False)
+
+    def pool(self) -> Executor:
+        if self._pool is None:
+            # spawn: the server process holds threads (database driver) that fork would copy
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 def _no_media_urls(key: str, asset_id: int) -> str:
