@@ -1,5 +1,8 @@
 """The process-wide services every resolver is given (``Context.services``), built once at
-start-up; ``resolvers.context`` holds what belongs to one request."""
+start-up; ``resolvers.context`` holds what belongs to one request.
+
+Nearly a leaf: of the resolvers it imports only ``observer``, so any resolver module may name
+these types without importing itself back (``tests/test_layers.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from resolvers.observer import NullObserver, Observer
 from storage.broker import Broker, InProcessBroker
@@ -16,8 +19,14 @@ from storage.replica import RecentWrites
 
 if TYPE_CHECKING:
     from imaging.provenance import SigningCredentials
-    from resolvers.ratelimit import Limiter
     from storage.objects import ObjectStore
+
+
+class RateLimiter(Protocol):
+    """What the resolvers ask of the rate limiter (``resolvers.ratelimit.Limiter``), named here
+    so that Services needs nothing from the module that charges limits through it."""
+
+    async def charge(self, name: str, subject: str | int, cost: int = 1) -> None: ...
 
 
 @dataclass
@@ -71,6 +80,6 @@ class Services:
     # With a read replica: who wrote recently, so their reads stay on the primary (else None).
     recent_writes: RecentWrites | None = None
     # Rate limits (write limits and sign-in throttles are charged by resolvers); None: no limits.
-    limiter: Limiter | None = None
+    limiter: RateLimiter | None = None
     # Automatic persisted queries and the allowlist (schema.persisted); None: not offered.
     persisted: PersistedQueries | None = None
