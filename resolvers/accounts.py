@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from resolvers import passwords, ratelimit, tokens
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import (
-    AuthenticationRequired,
     ErrorCode,
     FieldError,
     InputError,
@@ -35,12 +34,6 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 256
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 500
-
-
-def require_viewer(ctx: Context) -> User:
-    if ctx.viewer is None:
-        raise AuthenticationRequired()
-    return ctx.viewer
 
 
 def hash_token(token: str) -> str:

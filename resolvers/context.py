@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from resolvers.errors import InvalidToken
+from resolvers.errors import AuthenticationRequired, InvalidToken
 from resolvers.loaders import Loaders
 from resolvers.services import Services
 from storage.models import User
@@ -53,3 +53,9 @@ class Context:
         fills the next loaders with what an event already carries; it runs only if a resolver
         needs the loaders at all, which a shared execution (``schema.sharing``) does not."""
         self._loaders, self._primer = None, primer
+
+
+def require_viewer(ctx: Context) -> User:
+    if ctx.viewer is None:
+        raise AuthenticationRequired()
+    return ctx.viewer

@@ -24,8 +24,7 @@ import orjson
 
 from resolvers import channels
 from resolvers.access import visible_unless_follows
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts

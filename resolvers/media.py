@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from imaging.errors import ImagingError
 from resolvers import channels, events, ratelimit
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
 from resolvers.services import MediaService, Services
 from storage.db import in_transaction

@@ -9,8 +9,7 @@ from tortoise.expressions import Q
 
 from resolvers import counts, media, ratelimit
 from resolvers.access import load_owned_artwork, visible_to_viewer
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any

@@ -8,8 +8,7 @@ from tortoise.expressions import F
 
 from resolvers import channels, counts, events, media, ratelimit
 from resolvers.access import can_see_post, load_visible_post
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
 from storage.db import in_transaction

@@ -13,8 +13,7 @@ from resolvers.access import (
     load_visible_artwork,
     load_visible_post,
 )
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.edges import add_edge, remove_edge
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
