@@ -42,7 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.fanout import _free_port, _machine, _rss_mib
 from bench.record import replace_marked
-from resolvers.limits import DEFAULT_LIMITS
+from resolvers.ratelimit import DEFAULT_LIMITS
 
 REPO = Path(__file__).resolve().parents[1]
 ARTISTS = 40

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from resolvers import limits, passwords, tokens
-from resolvers.context import Context
+from resolvers import passwords, ratelimit, tokens
+from resolvers.context import Context, require_viewer
 from resolvers.errors import (
-    AuthenticationRequired,
     ErrorCode,
     FieldError,
     InputError,
@@ -37,12 +36,6 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 256
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 500
-
-
-def require_viewer(ctx: Context) -> User:
-    if ctx.viewer is None:
-        raise AuthenticationRequired()
-    return ctx.viewer
 
 
 def hash_token(token: str) -> str:
@@ -143,7 +136,7 @@ class Session:
 
 async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     """Sign in by handle or email; the same error for an unknown account and a wrong password."""
-    await limits.charge(ctx.services, "login_ip", limits.client_ip(ctx))
+    await ratelimit.charge(ctx.services, "login_ip", ratelimit.client_ip(ctx))
     login = login.strip().lower()
     user = None
     if 0 < len(login) <= EMAIL_MAX and len(password) <= PASSWORD_MAX and storable(login):
@@ -154,10 +147,10 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     # Failed attempts are counted per account (by id, so handle and email share one count);
     # once over the limit, the password is not even checked until the window has room again.
     account = user.id if user is not None else login[:EMAIL_MAX]
-    await limits.check(ctx.services, "login_account", account)
+    await ratelimit.check(ctx.services, "login_account", account)
     ok = await passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
-        await limits.charge(ctx.services, "login_account", account)
+        await ratelimit.charge(ctx.services, "login_account", account)
         raise InputError.single(
             None, "wrong handle, email or password", ErrorCode.INVALID_CREDENTIALS
         )

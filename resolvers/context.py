@@ -4,47 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from resolvers.errors import InvalidToken
+from resolvers.errors import AuthenticationRequired, InvalidToken
 from resolvers.loaders import Loaders
-from resolvers.observer import NullObserver, Observer
-from storage.broker import Broker, InProcessBroker
+from resolvers.services import Services
 from storage.models import User
-from storage.persisted import PersistedQueries
-from storage.replica import RecentWrites
-
-if TYPE_CHECKING:
-    from resolvers.limits import Limiter
-    from resolvers.media import MediaService
-
-
-def _no_media_urls(key: str, asset_id: int) -> str:
-    raise RuntimeError("media URLs are not set up (Services.media_url)")
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Process-wide configuration and services the resolvers need; built once at start-up."""
-
-    token_ttl_seconds: int
-    broker: Broker = field(default_factory=InProcessBroker)
-    # Events a live subscriber may fall behind before it is disconnected.
-    subscriber_inbox: int = 256
-    # Protected uploads (object store, keys, worker pool); None where uploads are not set up.
-    media: MediaService | None = None
-    # The URL a client fetches a stored object from: (object key, media asset id) -> a signed,
-    # expiring URL (server.signing); the server sets it up, so without it no URL can be made.
-    media_url: Callable[[str, int], str] = field(default=_no_media_urls)
-    upload_max_bytes: int = 30 * 1024 * 1024
-    # Where operations and pipeline runs are measured (server.metrics in the app).
-    observer: Observer = field(default_factory=NullObserver)
-    # With a read replica: who wrote recently, so their reads stay on the primary (else None).
-    recent_writes: RecentWrites | None = None
-    # Rate limits (write limits and sign-in throttles are charged by resolvers); None: no limits.
-    limiter: Limiter | None = None
-    # Automatic persisted queries and the allowlist (schema.persisted); None: not offered.
-    persisted: PersistedQueries | None = None
 
 
 @dataclass(slots=True)
@@ -88,3 +53,9 @@ class Context:
         fills the next loaders with what an event already carries; it runs only if a resolver
         needs the loaders at all, which a shared execution (``schema.sharing``) does not."""
         self._loaders, self._primer = None, primer
+
+
+def require_viewer(ctx: Context) -> User:
+    if ctx.viewer is None:
+        raise AuthenticationRequired()
+    return ctx.viewer

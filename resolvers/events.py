@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from resolvers import channels
-from resolvers.context import Services
+from resolvers.services import Services
 from storage.broker import BrokerUnavailable
 from storage.models import Artwork, Post, TrainingPolicy, User, Visibility, public_columns
 

@@ -23,8 +23,7 @@ from typing import Any
 import orjson
 
 from resolvers import channels
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts

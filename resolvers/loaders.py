@@ -11,6 +11,7 @@ from typing import TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
+from resolvers.replies import seen_beyond_public
 from storage.models import (
     Artwork,
     ArtworkLike,
@@ -175,9 +176,6 @@ class Loaders:
 
     async def _replies(self, post_ids: Sequence[int]) -> list[int]:
         """Of each post's non-public replies, how many the viewer may see."""
-        # Imported here: the count follows resolvers.access, which itself reads these loaders.
-        from resolvers.replies import seen_beyond_public
-
         return await seen_beyond_public(self.viewer_id, post_ids)
 
     async def _likes_artworks(self, artwork_ids: Sequence[int]) -> list[bool]:

@@ -15,21 +15,19 @@ import asyncio
 import contextlib
 import io
 import logging
-import multiprocessing
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from imaging.errors import ImagingError
-from resolvers import channels, events, limits
-from resolvers.accounts import require_viewer
-from resolvers.context import Context, Services
+from resolvers import channels, events, ratelimit
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
+from resolvers.services import MediaService, Services
 from storage.db import in_transaction
 from storage.models import MediaAsset, MediaKind, OrphanedObject, User
-from storage.objects import IMMUTABLE, ObjectStore, ObjectStoreError, content_key
+from storage.objects import IMMUTABLE, ObjectStoreError, content_key
 
 if TYPE_CHECKING:
     from imaging.pipeline import ProtectedImage
@@ -59,34 +57,6 @@ class ImageUpload:
     filename: str = ""
     alt_text: str = ""
     upload_id: str | None = None
-
-
-@dataclass
-class MediaService:
-    """What uploads need: the store, the keys and the worker pool (made on first use)."""
-
-    store: ObjectStore
-    watermark_key: bytes
-    cloak_keys: Callable[[int], bytes]  # the cloak key of an artist
-    intensity: str = "default"
-    workers: int = 1
-    keep_originals: bool = False
-    # C2PA content credentials for the JPEG derivatives (None: not signed).
-    c2pa: SigningCredentials | None = None
-    _pool: Executor | None = field(default=None, init=False, repr=False)
-
-    def pool(self) -> Executor:
-        if self._pool is None:
-            # spawn: the server process holds threads (database driver) that fork would copy
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        return self._pool
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +169,7 @@ async def protect_uploads(
     if not uploads:
         return []
     media = _media(services)
-    await limits.charge(services, "upload", owner.id, cost=len(uploads))
+    await ratelimit.charge(services, "upload", owner.id, cost=len(uploads))
     loop = asyncio.get_running_loop()
     rights = f"© {owner.display_name or owner.handle} (@{owner.handle}). All rights reserved."
     done: list[Protected] = []

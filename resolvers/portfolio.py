@@ -7,10 +7,9 @@ from typing import Any, cast
 
 from tortoise.expressions import Q
 
-from resolvers import counts, limits, media
+from resolvers import counts, media, ratelimit
 from resolvers.access import can_see_artwork, load_owned_artwork, visible_to_viewer
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
@@ -61,7 +60,7 @@ async def create_artwork(
         title=title, description=description, medium=medium, tags=tags or []
     )
     raise_if_any(errors + media.check_uploads("images", images))
-    await limits.charge(ctx.services, "artwork", viewer.id)
+    await ratelimit.charge(ctx.services, "artwork", viewer.id)
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         # New work goes to the top of the portfolio.
         top = cast(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resolvers import channels, counts, events, limits, media, replies
+from resolvers import channels, counts, events, media, ratelimit, replies
 from resolvers.access import can_see_post, load_visible_post
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
 from storage.db import in_transaction
@@ -28,7 +27,7 @@ async def create_post(
     images: Sequence[media.ImageUpload] = (),
 ) -> Post:
     viewer = require_viewer(ctx)
-    await limits.charge(ctx.services, "post", viewer.id)
+    await ratelimit.charge(ctx.services, "post", viewer.id)
     text = clean_text(text)
     artwork_ids = artwork_ids or []
     errors: list[FieldError | None] = [check_length("text", text, high=TEXT_MAX)]

@@ -3,7 +3,7 @@
 ``posts.reply_count`` counts every reply of a post and ``public_reply_count`` the public ones;
 both change in the transaction that adds or removes a reply. Everyone sees the public replies.
 The others (followers-only and private replies, by anyone) are counted for the viewer with the
-visibility rule of ``resolvers.access``: in one statement for a page of posts, and only for the
+visibility rule of ``resolvers.rules``: in one statement for a page of posts, and only for the
 posts that have such replies. Most posts have none, and an anonymous viewer sees none, so most
 pages cost no statement more than before.
 """
@@ -16,7 +16,7 @@ from typing import Any, cast
 from tortoise.expressions import F
 from tortoise.functions import Count
 
-from resolvers.access import visible_filter, visible_unless_follows
+from resolvers.rules import VISIBLE
 from storage.models import Post, Visibility
 
 _NOT_PUBLIC = tuple(v for v in Visibility if v is not Visibility.PUBLIC)
@@ -41,7 +41,7 @@ def beyond_public(total: int, public: int) -> bool:
 def _sees_only_public(viewer_id: int | None) -> bool:
     """Whether the viewer may see nobody's non-public posts (an anonymous viewer writes none)."""
     return viewer_id is None and all(
-        visible_unless_follows(None, _SOMEONE_ELSE, v) is False for v in _NOT_PUBLIC
+        VISIBLE.decide(None, _SOMEONE_ELSE, v) is False for v in _NOT_PUBLIC
     )
 
 
@@ -49,7 +49,7 @@ async def seen_beyond_public(viewer_id: int | None, post_ids: Sequence[int]) -> 
     """For each post (in key order), how many of its non-public replies the viewer may see."""
     if not post_ids or _sees_only_public(viewer_id):
         return [0] * len(post_ids)
-    seen = visible_filter(viewer_id, owner="author_id", visibility="visibility")
+    seen = VISIBLE.to_q(viewer_id, owner="author_id", visibility="visibility")
     rows = await (
         Post.filter(seen, reply_to_id__in=list(post_ids), visibility__in=_NOT_PUBLIC)
         .annotate(replies=Count("id"))

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 
 from tortoise.expressions import F
 
-from resolvers import channels, events, limits
+from resolvers import channels, events, ratelimit
 from resolvers.access import (
     can_see_artwork,
     can_see_post,
     load_visible_artwork,
     load_visible_post,
 )
-from resolvers.accounts import require_viewer
-from resolvers.context import Context
+from resolvers.context import Context, require_viewer
 from resolvers.edges import add_edge, remove_edge
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
@@ -40,7 +39,7 @@ async def follow(ctx: Context, user_id: int) -> User:
     if user_id == viewer.id:
         raise InputError.single("userId", "you cannot follow yourself", ErrorCode.SELF_FOLLOW)
     await _load_user(user_id)
-    await limits.charge(ctx.services, "follow", viewer.id)
+    await ratelimit.charge(ctx.services, "follow", viewer.id)
     created = await add_edge(
         Follow,
         {"follower_id": viewer.id, "followee_id": user_id},
@@ -96,7 +95,7 @@ async def set_post_like(ctx: Context, post_id: int, *, liked: bool) -> Post:
     viewer = require_viewer(ctx)
     post = await load_visible_post(ctx, post_id, "postId")
     if liked:
-        await limits.charge(ctx.services, "like", viewer.id)
+        await ratelimit.charge(ctx.services, "like", viewer.id)
     change = add_edge if liked else remove_edge
     changed = await change(
         PostLike, {"user_id": viewer.id, "post_id": post_id}, [(Post, post_id, "like_count")]
@@ -110,7 +109,7 @@ async def set_artwork_like(ctx: Context, artwork_id: int, *, liked: bool) -> Art
     viewer = require_viewer(ctx)
     artwork = await load_visible_artwork(ctx, artwork_id, "artworkId")
     if liked:
-        await limits.charge(ctx.services, "like", viewer.id)
+        await ratelimit.charge(ctx.services, "like", viewer.id)
     change = add_edge if liked else remove_edge
     changed = await change(
         ArtworkLike,
@@ -132,7 +131,7 @@ async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment
     viewer = require_viewer(ctx)
     text = clean_text(text)
     raise_if_any([check_length("text", text, low=1, high=COMMENT_MAX)])
-    await limits.charge(ctx.services, "comment", viewer.id)
+    await ratelimit.charge(ctx.services, "comment", viewer.id)
     async with in_transaction():
         if target.post_id is not None:
             subject_owner = (await load_visible_post(ctx, target.post_id, "subjectId")).author_id

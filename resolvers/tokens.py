@@ -33,8 +33,9 @@ from typing import Any
 import orjson
 
 from resolvers import channels, events
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.errors import InvalidToken
+from resolvers.services import Services
 from storage.broker import Broker, BrokerError, BrokerUnavailable, Listener
 from storage.models import AuthToken
 

@@ -22,7 +22,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from resolvers.limits import RateLimited, charge, client_ip
+from resolvers.ratelimit import RateLimited, charge, client_ip
 from storage.persisted import HASH_PATTERN, PersistedQueries, QueryTooLarge, sha256_of
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"

@@ -26,7 +26,8 @@ from typing import Any
 from starlette.requests import Request
 from strawberry.types import ExecutionResult
 
-from resolvers.context import Context, Services
+from resolvers.context import Context
+from resolvers.services import Services
 from schema import requestbody
 from schema.compiled import Fallback, Plan, compile_plan
 from schema.persisted import PersistedQueryError, remember_after, resolve

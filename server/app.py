@@ -23,8 +23,9 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
+from resolvers.services import Services
 from resolvers.tokens import OpenTokens
 from schema import requestbody
 from schema.plans import CompiledPath

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from imaging.provenance import SigningCredentials
 from resolvers.consent import media_policy
-from resolvers.media import MediaService
+from resolvers.services import MediaService
 from server.crawlers import ai_crawler
 from server.origin import origin_of
 from server.secrets import cloak_key, platform_secret, watermark_key

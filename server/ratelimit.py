@@ -21,7 +21,7 @@ import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers.limits import Limiter, parse_limits
+from resolvers.ratelimit import Limiter, parse_limits
 from server.settings import Settings, SettingsError
 from storage.ratelimit import (
     Decision,

@@ -11,8 +11,9 @@ import random
 from rich.progress import Progress
 
 from resolvers import accounts, portfolio, posts, social
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.errors import InputError
+from resolvers.services import Services
 from resolvers.social import CommentTarget
 from storage import db
 from storage.models import Post, User

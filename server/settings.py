@@ -276,7 +276,7 @@ def _path(values: dict[str, str], name: str) -> Path | None:
 
 
 def _rate_limits(values: dict[str, str], name: str) -> str:
-    from resolvers.limits import parse_limits  # the limit names live with the limits
+    from resolvers.ratelimit import parse_limits  # the limit names live with the limits
 
     raw = values.get(name, "").strip()
     try:

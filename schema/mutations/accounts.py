@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import accounts, limits, media
+from resolvers import accounts, media, ratelimit
 from schema.base import Info, IsAuthenticated, UserError
 from schema.media import ImageInput, image_uploads
 from schema.mutations.common import UNSET, attempt, present, user_or_none
@@ -70,7 +70,7 @@ class UpdateProfilePayload:
 class AccountMutations:
     @strawberry.mutation
     async def sign_up(self, info: Info, input: SignUpInput) -> SignUpPayload:
-        await limits.charge(info.context.services, "signup", limits.client_ip(info.context))
+        await ratelimit.charge(info.context.services, "signup", ratelimit.client_ip(info.context))
         row, errors = await attempt(
             lambda: accounts.sign_up(
                 handle=input.handle,

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import strategies as gql_st
 
-from resolvers.limits import DEFAULT_LIMITS
+from resolvers.ratelimit import DEFAULT_LIMITS
 from tests.e2e.live import REPO, LiveServer
 from tests.security.conftest import PRODUCTION
 

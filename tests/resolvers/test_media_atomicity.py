@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from resolvers import portfolio
-from resolvers.context import Context, Services
-from resolvers.media import ImageUpload, MediaService, StorageUnavailable, sweep_orphans
+from resolvers.context import Context
+from resolvers.media import ImageUpload, StorageUnavailable, sweep_orphans
+from resolvers.services import MediaService, Services
 from storage.models import Artwork, MediaAsset, OrphanedObject, User
 from storage.objects import S3ObjectStore, StoredObject
 from tests.images import photo

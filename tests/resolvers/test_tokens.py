@@ -11,8 +11,9 @@ import orjson
 
 from resolvers import channels
 from resolvers.accounts import hash_token
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.errors import InvalidToken
+from resolvers.services import Services
 from resolvers.tokens import OpenTokens, revoke_tokens
 from storage.broker import InProcessBroker
 from storage.models import AuthToken, User

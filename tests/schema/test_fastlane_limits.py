@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from resolvers.context import Context, Services
+from resolvers.context import Context
+from resolvers.services import Services
 from schema import fastlane
 from schema.limits import PRODUCTION_LIMITS, check_document
 from schema.root import schema

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resolvers.limits import DEFAULT_LIMITS, Limit, parse_limits
+from resolvers.ratelimit import DEFAULT_LIMITS, Limit, parse_limits
 from server.settings import SettingsError, read_settings
 from storage.models import Post
 from tests.graphql import GraphQLClient

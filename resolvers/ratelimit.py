@@ -23,7 +23,8 @@ from resolvers.errors import GessoError
 from storage.ratelimit import Decision, RateLimitStore, RateLimitUnavailable, seconds
 
 if TYPE_CHECKING:
-    from resolvers.context import Context, Services
+    from resolvers.context import Context
+    from resolvers.services import Services
 
 log = logging.getLogger("gesso.ratelimit")
 
