@@ -73,15 +73,20 @@ async def database(
         await admin.close()
 
 
-@pytest.fixture
-async def clean_db(database: str) -> str:
-    """The database, emptied before the test."""
+async def empty(database: str) -> None:
+    """Delete every row of the connected ``database``."""
     conn = connections.get("default")
     tables = _tables()
     if database.startswith("postgres"):
         await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     else:
         await conn.execute_script("".join(f"DELETE FROM {t};" for t in tables))
+
+
+@pytest.fixture
+async def clean_db(database: str) -> str:
+    """The database, emptied before the test."""
+    await empty(database)
     return database
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,11 +16,11 @@ from graphql import ExecutionResult
 
 from resolvers import channels, events
 from resolvers.context import Context
-from schema import fastlane
 from schema.root import schema
 from storage.models import User
 from tests.graphql import GraphQLClient, pk_of
 from tests.images import photo
+from tests.security.subscriptions import Feed
 
 # -- identifyImage ----------------------------------------------------------------------------
 
@@ -123,48 +121,9 @@ async def test_identify_does_not_hand_out_the_image_of_a_private_post(
 
 # -- live tombstones --------------------------------------------------------------------------
 
-HOME_FEED = "subscription { homeFeed { kind deletedPostId post { id } } }"
 POST = """mutation($t: String!, $v: Visibility!) { createPost(input: {text: $t, visibility: $v}) {
   post { id } errors { code } } }"""
 DELETE_POST = "mutation($p: ID!) { deletePost(id: $p) { deletedId errors { code } } }"
-
-
-class Feed:
-    """One in-process homeFeed subscription of ``viewer``, through the regular executor or the
-    fast lane (both serve real clients)."""
-
-    def __init__(self, gql: GraphQLClient, viewer: User, *, fast: bool) -> None:
-        self.context = Context(services=gql.services, viewer=viewer)
-        self.fast = fast
-        self.stream: AsyncIterator[Any]
-
-    async def start(self) -> None:
-        if self.fast:
-            operation = fastlane.prepare({"query": HOME_FEED}, self.context)
-            assert operation is not None
-            self.stream = fastlane.payloads(operation, self.context)
-        else:
-            stream = await schema.subscribe(HOME_FEED, context_value=self.context)
-            assert not isinstance(stream, ExecutionResult), stream
-            self.stream = stream
-        # the generator subscribes on its first step: start it, then let it reach the broker
-        self.pending = asyncio.ensure_future(anext(self.stream))
-        await asyncio.sleep(0.2)
-
-    async def next(self) -> tuple[str, str]:
-        """(kind, the id of the post or of its tombstone) of the next event."""
-        result = await asyncio.wait_for(self.pending, timeout=5)
-        self.pending = asyncio.ensure_future(anext(self.stream))
-        data = json.loads(result)["data"] if isinstance(result, str) else result.data
-        assert data is not None, result
-        event = data["homeFeed"]
-        return event["kind"], event["deletedPostId"] or event["post"]["id"]
-
-    async def close(self) -> None:
-        self.pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.pending
-        await self.stream.aclose()  # type: ignore[attr-defined]
 
 
 async def _posted(gql: GraphQLClient, handle: str, text: str, visibility: str) -> str:
