@@ -24,8 +24,14 @@ def public_columns(model: type[Model]) -> tuple[str, ...]:
     """The columns of ``model``'s table, in declaration order, without the private ones (a
     foreign key as its ``<name>_id`` column)."""
     meta = model._meta
-    columns = (f"{name}_id" if name in meta.fk_fields else name for name in meta.fields_map)
-    return tuple(column for column in columns if column not in PRIVATE_COLUMNS)
+    # Once Tortoise is set up, fields_map also holds the reverse relations and each foreign
+    # key's ``<name>_id``: keep the table's own columns, once each.
+    columns = dict.fromkeys(
+        f"{name}_id" if name in meta.fk_fields else name
+        for name in meta.fields_map
+        if name in meta.fk_fields or name in meta.db_fields
+    )
+    return tuple(c for c in columns if c not in PRIVATE_COLUMNS)
 
 
 class Visibility(enum.StrEnum):

@@ -104,3 +104,11 @@ def test_the_live_sharing_follows_the_registry() -> None:
     # what differs per viewer within a share class is never shared
     assert ("Artwork", "viewerHasLiked") not in SHAREABLE
     assert ("Post", "replyTo") not in SHAREABLE
+
+
+async def test_public_columns_are_the_tables_own_once_models_are_set_up(database: str) -> None:
+    # Tortoise adds reverse relations and each foreign key's column to fields_map at set-up
+    for model in MODELS.values():
+        columns = public_columns(model)
+        assert len(columns) == len(set(columns)), columns
+        assert set(columns) <= set(model._meta.db_fields), columns

@@ -43,9 +43,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(
         tmp_path_factory.mktemp("worst"), {**PRODUCTION, "GESSO_RATE_LIMITS": limits}
     ).start()
-    asyncio.run(_seed(live))
-    yield live
-    live.stop()
+    try:
+        asyncio.run(_seed(live))
+        yield live
+    finally:
+        live.stop()
     assert "Traceback" not in live.log(), live.log()
 
 
