@@ -3,8 +3,8 @@
 The previous release had migrations 0001..0004. A database is migrated that far, seeded through
 SQL with what an artist's account holds (posts with tags and attached artworks, follows, likes,
 comments, tokens, media assets), then migrated to the head: every row must still be there and read
-back through the models, 0005 must name the artwork each copied tag comes from, and 0006 must count
-each account's posts and artworks per visibility.
+back through the models, 0005 must name the artwork each copied tag comes from, 0006 must count
+each account's posts and artworks per visibility, and 0007 each post's public replies.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from storage.models import (
 from tests.conftest import postgres_admin, postgres_url
 
 PREVIOUS_RELEASE = "gesso.0004_orphaned_objects"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"
 TABLES = (
     "users", "artworks", "posts", "post_artworks", "post_tags", "follows", "post_likes",
     "artwork_likes", "comments", "auth_tokens", "media_assets", "orphaned_objects",
@@ -49,8 +50,9 @@ AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # ids: users 1xx, artworks 2xx, posts 3xx, media 4xx (the app's ids are larger; any BIGINT does)
 ADA, BOB, CYD = 101, 102, 103
 PUBLIC_INK, FOLLOWERS_CAT, PRIVATE_SKETCH, BOB_PUBLIC = 201, 202, 203, 204
-# ada's posts: one per visibility, one more public; bob's: one public, replying to ada
+# ada's posts: one per visibility, one more public; bob's: two replies to ada, one for followers
 ATTACHED_TWO, FOLLOWERS_NOTE, PRIVATE_NOTE, PLAIN, BOB_REPLY = 301, 302, 303, 304, 305
+BOB_QUIET_REPLY = 306
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _json(value: Any) -> str:
 def _seed() -> list[tuple[str, tuple[Any, ...]]]:
     users = [
         (ADA, "Ada", "ada", 2, 0, 4, 3),
-        (BOB, "Bob", "bob", 1, 1, 1, 1),
+        (BOB, "Bob", "bob", 1, 1, 2, 1),
         (CYD, "Cyd", "cyd", 0, 2, 0, 0),
     ]
     statements: list[tuple[str, tuple[Any, ...]]] = [
@@ -196,11 +198,12 @@ def _seed() -> list[tuple[str, tuple[Any, ...]]]:
         for n, (aid, owner, title, tags, visibility, policy) in enumerate(artworks)
     ]
     posts = [
-        (ATTACHED_TWO, ADA, "New pieces! #ink #Inktober", "public", None, 1, 1, 1),
+        (ATTACHED_TWO, ADA, "New pieces! #ink #Inktober", "public", None, 1, 1, 2),
         (FOLLOWERS_NOTE, ADA, "for my followers", "followers", None, 0, 0, 0),
         (PRIVATE_NOTE, ADA, "note to self #secret", "private", None, 0, 0, 0),
         (PLAIN, ADA, "#sketch of the day", "public", None, 0, 0, 0),
         (BOB_REPLY, BOB, "lovely", "public", ATTACHED_TWO, 0, 0, 0),
+        (BOB_QUIET_REPLY, BOB, "(for the fans)", "followers", ATTACHED_TWO, 0, 0, 0),
     ]
     statements += [
         (
@@ -320,7 +323,7 @@ async def test_an_upgrade_keeps_every_row_and_fills_the_new_columns(
     await old_database.run(_seed())
     before = await _counts(old_database)
     assert before == {
-        "users": 3, "artworks": 4, "posts": 5, "post_artworks": 2, "post_tags": 6,
+        "users": 3, "artworks": 4, "posts": 6, "post_artworks": 2, "post_tags": 6,
         "follows": 3, "post_likes": 1, "artwork_likes": 1, "comments": 1, "auth_tokens": 2,
         "media_assets": 3, "orphaned_objects": 1,
     }  # fmt: skip
@@ -331,7 +334,7 @@ async def test_an_upgrade_keeps_every_row_and_fills_the_new_columns(
     # then every row is still there
     assert await _counts(old_database) == before
     applied = await old_database.rows("SELECT name FROM tortoise_migrations ORDER BY name")
-    assert [r["name"] for r in applied][-2:] == ["0005_post_tag_sources", "0006_visible_counts"]
+    assert [r["name"] for r in applied] == sorted(path.stem for path in MIGRATIONS.glob("0*.py"))
 
     await db.connect(old_database.url)
     try:
@@ -357,7 +360,7 @@ async def test_an_upgrade_keeps_every_row_and_fills_the_new_columns(
         }  # fmt: skip
         assert counters == {
             ADA: (4, 2, 1, 3, 1, 1, 2, 0),
-            BOB: (1, 1, 0, 1, 1, 0, 1, 1),
+            BOB: (2, 1, 1, 1, 1, 0, 1, 1),
             CYD: (0, 0, 0, 0, 0, 0, 0, 2),
         }
 
@@ -375,6 +378,12 @@ async def test_an_upgrade_keeps_every_row_and_fills_the_new_columns(
             Visibility.FOLLOWERS,
             "allowed",
         )
+        # the replies a post counts for every viewer are its public ones
+        replies = {
+            p.id: (p.reply_count, p.public_reply_count)
+            for p in await Post.filter(id__in=[ATTACHED_TWO, BOB_REPLY])
+        }
+        assert replies == {ATTACHED_TWO: (2, 1), BOB_REPLY: (0, 0)}
         reply = await Post.get(id=BOB_REPLY)
         assert (reply.reply_to_id, reply.visibility) == (ATTACHED_TWO, Visibility.PUBLIC)
         assert [
