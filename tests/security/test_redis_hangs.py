@@ -1,6 +1,6 @@
 """A Redis that hangs (accepts, never answers) costs a request a bounded wait, never the request:
-rate limits are not enforced meanwhile, a post is saved and answered, and when Redis answers
-again limits hold and the live feed delivers what was posted."""
+rate limits are not enforced meanwhile, a post is saved and answered, the server starts, and when
+Redis answers again limits hold and the live feed delivers what was posted."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.broker import BrokerUnavailable, RedisBroker
 from tests.e2e.live import LiveServer, Subscriber
 from tests.graphql import GraphQLClient
 from tests.services import RedisProcess
@@ -114,3 +115,29 @@ async def test_a_post_is_saved_while_redis_hangs_and_its_followers_see_it_after(
     finally:
         server.stop()
     assert "rate limits not enforced" in server.log()
+
+
+async def test_the_broker_starts_on_a_hung_redis_and_goes_live_when_it_answers(
+    redis: RedisProcess,
+) -> None:
+    broker = RedisBroker(redis.url, reconnect_delays=(0.1,))
+    try:
+        with hung(redis):
+            # when the server starts while Redis hangs, its start is not held
+            started = time.monotonic()
+            await asyncio.wait_for(broker.start(), 10)
+            took = time.monotonic() - started
+            assert not broker.available
+            # and a publish fails, in bounded time, rather than waiting
+            with pytest.raises(BrokerUnavailable):
+                await asyncio.wait_for(broker.publish("test:hung", b"lost"), 5)
+        assert took < 3.0, took
+        # then once Redis answers, live delivery begins
+        await asyncio.wait_for(broker.wait_available(), 10)
+        listener = broker.listener()
+        await listener.add(["test:hung"])
+        await broker.publish("test:hung", b"hello")
+        assert await asyncio.wait_for(listener.get(), 5) == ("test:hung", b"hello")
+        await listener.close()
+    finally:
+        await broker.close()
