@@ -9,8 +9,8 @@ The Redis store runs the check and the insert as one Lua script (atomic, one rou
 server's clock, so any number of processes share one count without racing. Every request waits on
 it, so a call is bounded (``REDIS_TIMEOUT``): a Redis that hangs rather than refuses fails the call
 (``RateLimitUnavailable``) instead of the request, and after a failure the store does not ask Redis
-again for ``RETRY_AFTER_FAILURE`` seconds, so an outage costs one timeout per second, not one per
-request.
+again for ``RETRY_AFTER_FAILURE`` seconds, so an outage makes a request wait now and then, not
+every request.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 PREFIX = "gesso:rl:"
-# Seconds one call to Redis may take (a connection, the script, its answer).
-REDIS_TIMEOUT = 0.25
+# Seconds one call to Redis may take (a connection, the script, its answer). Not less: a burst of
+# concurrent hits opens connections, and on a busy host those took over 0.25 s.
+REDIS_TIMEOUT = 1.0
 # Seconds after a failed call during which the store fails at once, without asking Redis.
 RETRY_AFTER_FAILURE = 1.0
 

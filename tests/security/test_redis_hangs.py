@@ -68,11 +68,11 @@ async def test_rate_limits_fail_open_while_redis_hangs_and_hold_again_after(
     assert [r.status_code for r in during] == [200] * 5
     assert all("ratelimit" not in r.headers for r in during)
     # one timeout, then the store does not ask a hung Redis again for a while
-    assert took < 1.5, took
+    assert took < 2.0, took
     assert after.status_code == 429
     # and the outage was logged once when it began and once when it ended
     assert [r.getMessage() for r in caplog.records if r.name == "gesso.ratelimit"] == [
-        "rate limits not enforced, their store is unavailable: no answer within 0.25 s",
+        "rate limits not enforced, their store is unavailable: no answer within 1.0 s",
         "rate limits enforced again, their store answers",
     ]
 
@@ -107,7 +107,7 @@ async def test_a_post_is_saved_while_redis_hangs_and_its_followers_see_it_after(
             # then the post was saved and answered within the bounded waits (a rate-limit
             # timeout, then the publish timeout), not held as long as Redis hangs
             assert posted.data["createPost"] == {"post": {"text": "made in the dark"}, "errors": []}
-            assert took < 3.0, took
+            assert took < 5.0, took
             # and once Redis answers again, the follower's live feed delivers it
             event = (await fan.next_data(within=10))["homeFeed"]
             assert event == {"kind": "ADDED", "post": {"text": "made in the dark"}}
@@ -131,7 +131,7 @@ async def test_the_broker_starts_on_a_hung_redis_and_goes_live_when_it_answers(
             # and a publish fails, in bounded time, rather than waiting
             with pytest.raises(BrokerUnavailable):
                 await asyncio.wait_for(broker.publish("test:hung", b"lost"), 5)
-        assert took < 3.0, took
+        assert took < 4.0, took
         # then once Redis answers, live delivery begins
         await asyncio.wait_for(broker.wait_available(), 10)
         listener = broker.listener()
