@@ -8,7 +8,8 @@ its limit is a top-level GraphQL error with ``extensions.code`` ``RATE_LIMITED``
 ``schema.persisted`` when an automatic persisted query would be stored: over it, the document still
 runs, unstored.
 
-If the shared store (Redis) is down, limits are not enforced (logged): the API stays up.
+If the shared store (Redis) is down or hangs, limits are not enforced and the API stays up: a
+warning is logged when that starts and another when limits are enforced again.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Limiter:
     store: RateLimitStore
     overrides: Mapping[str, Limit] = field(default_factory=dict)
     enabled: bool = True
+    _unavailable: bool = field(default=False, init=False)
 
     def limit(self, name: str) -> Limit:
         return self.overrides.get(name) or DEFAULT_LIMITS[name][0]
@@ -104,12 +106,18 @@ class Limiter:
             return None
         limit = self.limit(name)
         try:
-            return await self.store.hit(
+            decision = await self.store.hit(
                 f"{name}:{subject}", limit=limit.count, window=limit.window, cost=cost
             )
         except RateLimitUnavailable as error:
-            log.warning("rate limits not enforced, their store is unavailable: %s", error)
+            if not self._unavailable:
+                self._unavailable = True
+                log.warning("rate limits not enforced, their store is unavailable: %s", error)
             return None
+        if self._unavailable:
+            self._unavailable = False
+            log.warning("rate limits enforced again, their store answers")
+        return decision
 
     async def charge(self, name: str, subject: str | int, cost: int = 1) -> None:
         """Count the hits, or raise ``RateLimited`` (and count nothing) if they do not fit;

@@ -46,7 +46,6 @@ class User(Node):
     follower_count: int
     following_count: int
     created_at: datetime
-    _email: strawberry.Private[str]
     _posts: strawberry.Private[dict[Visibility, int]]
     _artworks: strawberry.Private[dict[Visibility, int]]
 
@@ -64,7 +63,6 @@ class User(Node):
             follower_count=row.follower_count,
             following_count=row.following_count,
             created_at=row.created_at,
-            _email=row.email,
             _posts=counts.by_visibility("post", row),
             _artworks=counts.by_visibility("artwork", row),
         )
@@ -79,7 +77,10 @@ class User(Node):
 
     @strawberry.field(description="Only the account itself sees its email.")
     def email(self, info: Info) -> str | None:
-        return self._email if info.context.viewer_id == self.pk else None
+        # From the signed-in account, not from the row this object was built from: a live
+        # event's snapshot of its author carries no email.
+        viewer = info.context.viewer
+        return viewer.email if viewer is not None and viewer.id == self.pk else None
 
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:

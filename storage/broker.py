@@ -35,6 +35,9 @@ log = logging.getLogger("gesso.broker")
 DEFAULT_INBOX = 256
 # A write must not wait long on a sick Redis: the row is committed, only the doorbell is late.
 PUBLISH_TIMEOUT = 1.0
+# Connecting the subscriber connection (at start and on each reconnection attempt) may take this
+# long: a Redis that accepts connections and never answers must not hold the server's start.
+CONNECT_TIMEOUT = 2.0
 # On Redis Cluster, sharded subscriptions live on one connection per node and redis-py reads them
 # round-robin, waiting up to this long on each: with N nodes an idle message waits at most
 # (N - 1) x this before it is read.
@@ -270,8 +273,8 @@ class RedisBroker(Broker):
         self._available.clear()
         try:
             await self._connect()
-        except (RedisError, OSError) as error:
-            log.warning("Redis unreachable at start (%s); live updates wait for it", error)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("Redis unreachable at start (%r); live updates wait for it", error)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
 
     async def close(self) -> None:
@@ -309,15 +312,24 @@ class RedisBroker(Broker):
             raise BrokerUnavailable(f"Redis does not answer: {error}") from error
 
     async def _connect(self) -> None:
-        if self.cluster:
-            # Learns the slot map; the cluster's pub/sub routes each shard channel with it.
-            await self._client.initialize()
-        pubsub = self._client.pubsub()
-        # Subscribe to a channel of our own first: redis-py reads nothing without a subscription.
-        await self._send(pubsub, True, ["gesso:broker:alive"])
+        """Open the subscriber connection, within ``CONNECT_TIMEOUT`` (else ``TimeoutError``)."""
+        pubsub = None
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                if self.cluster:
+                    # Learns the slot map; the cluster's pub/sub routes each shard channel with it.
+                    await self._client.initialize()
+                pubsub = self._client.pubsub()
+                # Subscribe to a channel of our own first: redis-py reads nothing without one.
+                await self._send(pubsub, True, ["gesso:broker:alive"])
+                if self._routes:
+                    await self._send(pubsub, True, list(self._routes))
+        except BaseException:
+            if pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            raise
         self._pubsub = pubsub
-        if self._routes:
-            await self._send(pubsub, True, list(self._routes))
         self._available.set()
 
     async def _send(self, pubsub: Any, subscribe: bool, channels: list[str]) -> None:
@@ -363,7 +375,7 @@ class RedisBroker(Broker):
                     await self._connect()
                     log.info("reconnected to Redis; live updates resume")
                     attempt = 0
-                except (RedisError, OSError) as error:
+                except (RedisError, OSError, TimeoutError) as error:
                     log.debug("Redis still unreachable: %s", error)
                 continue
             try:

@@ -6,24 +6,36 @@ refused client learns precisely when the next hit fits (``retry_after``). Refuse
 recorded, so a client that keeps hammering is not locked out longer than the window.
 
 The Redis store runs the check and the insert as one Lua script (atomic, one round trip) with the
-server's clock, so any number of processes share one count without racing.
+server's clock, so any number of processes share one count without racing. Every request waits on
+it, so a call is bounded (``REDIS_TIMEOUT``): a Redis that hangs rather than refuses fails the call
+(``RateLimitUnavailable``) instead of the request, and after a failure the store does not ask Redis
+again for ``RETRY_AFTER_FAILURE`` seconds, so an outage makes a request wait now and then, not
+every request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 PREFIX = "gesso:rl:"
+# Seconds one call to Redis may take (a connection, the script, its answer). Not less: a burst of
+# concurrent hits opens connections, and on a busy host those took over 0.25 s.
+REDIS_TIMEOUT = 1.0
+# Seconds after a failed call during which the store fails at once, without asking Redis.
+RETRY_AFTER_FAILURE = 1.0
 
 
 class RateLimitUnavailable(Exception):
@@ -138,25 +150,53 @@ return {1, count + cost, reset, 0}
 class RedisRateLimitStore:
     """Shared by every process using the same Redis."""
 
-    def __init__(self, url: str, *, cluster: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cluster: bool = False,
+        timeout: float = REDIS_TIMEOUT,
+        retry_after_failure: float = RETRY_AFTER_FAILURE,
+    ) -> None:
         # One key per script call, so a Redis Cluster routes each call to the key's node.
+        # No retries of its own: a call is bounded by ``timeout`` as a whole.
+        options: dict[str, Any] = {
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
         self._redis: Any = (
-            aioredis.RedisCluster.from_url(url) if cluster else aioredis.from_url(url)
+            aioredis.RedisCluster.from_url(url, **options)
+            if cluster
+            else aioredis.from_url(url, **options)
         )
         self._script = self._redis.register_script(_SCRIPT)
         self._ids = itertools.count()
         self._origin = f"{os.getpid()}-{id(self):x}"
+        self._timeout = timeout
+        self._retry_after_failure = retry_after_failure
+        self._failed_at: float | None = None
+        self._failure = ""
+
+    async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        if self._failed_at is not None:
+            if time.monotonic() - self._failed_at < self._retry_after_failure:
+                raise RateLimitUnavailable(f"Redis failed a moment ago: {self._failure}")
+            self._failed_at = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await command()
+        except (TimeoutError, RedisError, OSError) as error:
+            self._failed_at = time.monotonic()
+            self._failure = str(error) or f"no answer within {self._timeout} s"
+            raise RateLimitUnavailable(self._failure) from error
 
     async def hit(self, key: str, *, limit: int, window: float, cost: int = 1) -> Decision:
         _check(limit, window, cost)
         window_us = max(1, round(window * 1_000_000))
         member = f"{self._origin}-{next(self._ids)}"
-        try:
-            allowed, count, reset, retry = await self._script(
-                keys=[PREFIX + key], args=[limit, window_us, cost, member]
-            )
-        except (TimeoutError, RedisError, OSError) as error:
-            raise RateLimitUnavailable(str(error)) from error
+        allowed, count, reset, retry = await self._call(
+            lambda: self._script(keys=[PREFIX + key], args=[limit, window_us, cost, member])
+        )
         remaining = max(0, limit - int(count))
         return Decision(
             bool(allowed),
@@ -167,10 +207,7 @@ class RedisRateLimitStore:
         )
 
     async def reset(self, key: str) -> None:
-        try:
-            await self._redis.delete(PREFIX + key)
-        except (RedisError, OSError) as error:
-            raise RateLimitUnavailable(str(error)) from error
+        await self._call(lambda: self._redis.delete(PREFIX + key))
 
     async def close(self) -> None:
         await self._redis.aclose()

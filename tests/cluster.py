@@ -31,37 +31,7 @@ class RedisClusterProcesses:
         return f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def start(self) -> RedisClusterProcesses:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install redis-server)")
-        for port, bus_port in zip(self.ports, self.bus_ports, strict=True):
-            node_dir = self.workdir / f"node-{port}"
-            node_dir.mkdir(parents=True, exist_ok=True)
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        binary,
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-port",
-                        str(bus_port),
-                        "--cluster-config-file",
-                        str(node_dir / "nodes.conf"),
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(node_dir),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+        self.processes = [self._spawn(index) for index in range(len(self.ports))]
         clients = [
             redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
             for port in self.ports
@@ -78,6 +48,58 @@ class RedisClusterProcesses:
                 client.close()
         return self
 
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        port, bus_port = self.ports[index], self.bus_ports[index]
+        node_dir = self.workdir / f"node-{port}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                str(bus_port),
+                "--cluster-config-file",
+                str(node_dir / "nodes.conf"),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(node_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop_node(self, index: int) -> None:
+        """Stop one primary: its slots are unserved (no replica takes over) until it restarts."""
+        process = self.processes[index]
+        process.terminate()
+        process.wait(timeout=10)
+
+    def restart_node(self, index: int) -> None:
+        """Start a stopped primary again on its port; it rejoins with its slots (its nodes.conf)
+        and the test waits until every node agrees the cluster is ok."""
+        self.processes[index] = self._spawn(index)
+        clients = [
+            redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
+            for port in self.ports
+        ]
+        try:
+            _wait_for_ping(clients[index])
+            _wait_until_ok(clients)
+        finally:
+            for client in clients:
+                client.close()
+
     def _form(self, clients: list[redis.Redis]) -> None:
         """Split the slots evenly, introduce the nodes, and wait until all agree it is ok."""
         share = CLUSTER_SLOTS // len(clients)
@@ -89,14 +111,7 @@ class RedisClusterProcesses:
             clients[0].execute_command(  # type: ignore[no-untyped-call]
                 "CLUSTER", "MEET", "127.0.0.1", port, bus_port
             )
-        deadline = time.monotonic() + 30
-        while True:
-            states = [client.cluster("INFO") for client in clients]
-            if all(state["cluster_state"] == "ok" for state in states):
-                return
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Redis Cluster did not reach cluster_state:ok: {states!r}")
-            time.sleep(0.1)
+        _wait_until_ok(clients)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -116,3 +131,14 @@ def _wait_for_ping(client: redis.Redis) -> None:
             if time.monotonic() > deadline:
                 pytest.fail("a redis-server of the cluster did not start")
             time.sleep(0.05)
+
+
+def _wait_until_ok(clients: list[redis.Redis]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        states = [client.cluster("INFO") for client in clients]
+        if all(state["cluster_state"] == "ok" for state in states):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Redis Cluster did not reach cluster_state:ok: {states!r}")
+        time.sleep(0.1)

@@ -1,16 +1,24 @@
 """Rate limits through the HTTP API: 429 with Retry-After and RateLimit headers, write limits,
-sign-in throttling, a limit shared by processes through Redis, and normal use never limited."""
+sign-in throttling, a limit shared by processes through Redis or a Redis Cluster, served unlimited
+while Redis is away and enforced again when it returns, and normal use never limited."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from redis.crc import key_slot
 
 from resolvers.ratelimit import DEFAULT_LIMITS, Limit, parse_limits
 from server.settings import SettingsError, read_settings
 from storage.models import Post
-from tests.graphql import GraphQLClient
+from storage.ratelimit import PREFIX, RETRY_AFTER_FAILURE
+from tests.cluster import CLUSTER_SLOTS, RedisClusterProcesses
+from tests.graphql import GraphQLClient, pk_of
 from tests.services import RedisProcess
 
 TYPENAME = {"query": "{ __typename }"}
@@ -119,6 +127,126 @@ async def test_processes_sharing_redis_share_the_count(clean_db: str, tmp_path: 
         redis.stop()
     assert statuses == [200, 200, 200, 200, 429, 429]
     assert 59 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def _statuses(site: GraphQLClient, count: int) -> list[int]:
+    return [(await site.http.post("/graphql", json=TYPENAME)).status_code for _ in range(count)]
+
+
+async def test_requests_are_served_unlimited_while_redis_is_down_and_limited_after(
+    clean_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gesso.ratelimit")
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with GraphQLClient.for_app(REDIS_URL=redis.url, GESSO_RATE_LIMITS="ip=3/1m") as site:
+            before = await _statuses(site, 4)
+            # when Redis stops mid-run
+            redis.stop()
+            during = [await site.http.post("/graphql", json=TYPENAME) for _ in range(6)]
+            # and comes back (empty: it kept nothing on disk)
+            redis.start()
+            await asyncio.sleep(RETRY_AFTER_FAILURE)
+            after = await _statuses(site, 4)
+    finally:
+        redis.stop()
+    assert before == [200, 200, 200, 429]
+    # then meanwhile every request was served, without limit headers
+    assert [r.status_code for r in during] == [200] * 6
+    assert all("ratelimit" not in r.headers for r in during)
+    # and afterwards the limit holds again, from a fresh count
+    assert after == [200, 200, 200, 429]
+    logged = [r.getMessage() for r in caplog.records if r.name == "gesso.ratelimit"]
+    assert len(logged) == 2
+    assert logged[0].startswith("rate limits not enforced, their store is unavailable: ")
+    assert logged[1] == "rate limits enforced again, their store answers"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[RedisClusterProcesses]:
+    nodes = RedisClusterProcesses(tmp_path / "cluster").start()
+    yield nodes
+    nodes.stop()
+
+
+def _node_of(key: str, cluster: RedisClusterProcesses) -> int:
+    """The index of the primary serving ``key`` (the fixture splits the slots evenly)."""
+    return key_slot(key.encode()) * len(cluster.ports) // CLUSTER_SLOTS
+
+
+def _cluster_environ(cluster: RedisClusterProcesses) -> tuple[dict[str, str], int]:
+    """Settings naming a node that does NOT hold the per-IP counter (a client that is not
+    cluster-aware would be answered MOVED, and would not count), and the node that holds it."""
+    holder = _node_of(f"{PREFIX}ip:127.0.0.1", cluster)
+    named = cluster.ports[(holder + 1) % len(cluster.ports)]
+    environ = {
+        "REDIS_URL": f"redis://127.0.0.1:{named}/0",
+        "GESSO_REDIS_CLUSTER": "true",
+        "GESSO_RATE_LIMITS": "ip=4/1m,account=2/5m",
+    }
+    return environ, holder
+
+
+async def test_processes_on_a_redis_cluster_share_the_count(
+    clean_db: str, cluster: RedisClusterProcesses
+) -> None:
+    environ, _ = _cluster_environ(cluster)
+    async with (
+        GraphQLClient.for_app(**environ) as first,
+        GraphQLClient.for_app(**environ) as second,
+    ):
+        statuses = [
+            (await site.http.post("/graphql", json=TYPENAME)).status_code
+            for site in (first, second, first, second, first, second)
+        ]
+    assert statuses == [200, 200, 200, 200, 429, 429]
+
+
+async def test_per_account_counters_on_every_cluster_node_are_kept_apart(
+    clean_db: str, cluster: RedisClusterProcesses
+) -> None:
+    environ, _ = _cluster_environ(cluster)
+    environ["GESSO_RATE_LIMITS"] = "account=2/5m"
+    async with GraphQLClient.for_app(**environ) as site:
+        # given accounts whose counters live on each of the three nodes
+        handles: dict[int, str] = {}
+        for n in range(40):
+            handle = f"node_user_{n}"
+            user_id = pk_of(await site.sign_up(handle))
+            handles.setdefault(_node_of(f"{PREFIX}account:{user_id}", cluster), handle)
+            if len(handles) == len(cluster.ports):
+                break
+        assert sorted(handles) == [0, 1, 2]
+        # when each reads past its limit (signing up and in are not counted per account)
+        answers = {
+            node: [(await site.execute(VIEWER, as_=handle)).status for _ in range(3)]
+            for node, handle in handles.items()
+        }
+    # then each is refused its third request, on whichever node its counter lives
+    assert answers == {node: [200, 200, 429] for node in handles}
+
+
+async def test_a_cluster_node_stopping_mid_run_fails_open_then_limits_hold(
+    clean_db: str, cluster: RedisClusterProcesses
+) -> None:
+    environ, holder = _cluster_environ(cluster)
+    async with GraphQLClient.for_app(**environ) as site:
+        before = await _statuses(site, 5)
+        # when the node holding the per-IP counter stops
+        cluster.stop_node(holder)
+        during: list[httpx.Response] = []
+        async with asyncio.timeout(15):
+            for _ in range(6):
+                during.append(await site.http.post("/graphql", json=TYPENAME))
+        # and comes back (it kept nothing on disk)
+        cluster.restart_node(holder)
+        await asyncio.sleep(RETRY_AFTER_FAILURE)
+        after = await _statuses(site, 5)
+    assert before == [200, 200, 200, 200, 429]
+    assert [r.status_code for r in during] == [200] * 6
+    assert all("ratelimit" not in r.headers for r in during)
+    assert after == [200, 200, 200, 200, 429]
 
 
 async def test_limits_can_be_turned_off(clean_db: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -148,3 +151,39 @@ async def test_an_unreachable_redis_is_reported(tmp_path: Path, key: str) -> Non
 async def test_nonsense_limits_are_refused(call: Callable[[MemoryRateLimitStore], object]) -> None:
     with pytest.raises(ValueError, match="bad rate limit"):
         await call(MemoryRateLimitStore())  # type: ignore[misc]
+
+
+async def test_a_hung_redis_fails_a_hit_in_bounded_time_and_is_not_asked_again_at_once(
+    tmp_path: Path, key: str
+) -> None:
+    server = RedisProcess(tmp_path)
+    server.start()
+    assert server.process is not None
+    store = RedisRateLimitStore(server.url, timeout=0.2, retry_after_failure=0.5)
+    try:
+        assert (await store.hit(key, limit=2, window=60)).allowed
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            # when Redis hangs, a hit fails after the timeout ...
+            started = time.monotonic()
+            with pytest.raises(RateLimitUnavailable, match=r"no answer within 0\.2 s"):
+                await asyncio.wait_for(store.hit(key, limit=2, window=60), 5)
+            first = time.monotonic() - started
+            # ... and the next ones at once, without waiting on Redis again
+            started = time.monotonic()
+            for _ in range(10):
+                with pytest.raises(RateLimitUnavailable, match="failed a moment ago"):
+                    await store.hit(key, limit=2, window=60)
+            rest = time.monotonic() - started
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert 0.2 <= first < 0.5
+        assert rest < 0.05
+        # then, once it answers and the pause is over, the count it kept applies (the hit that
+        # timed out may have been counted when Redis woke up: either way the limit is reached)
+        await asyncio.sleep(0.5)
+        assert (await store.hit(key, limit=2, window=60)).remaining == 0
+        assert not (await store.hit(key, limit=2, window=60)).allowed
+    finally:
+        await store.close()
+        server.stop()
