@@ -120,7 +120,7 @@ class _Ties:
 
     viewer_id: int
     followees: set[int]
-    hidden: set[int]  # the owners an exclusion of the rule hides
+    hidden: frozenset[int]  # the owners an exclusion of the rule hides
 
     @classmethod
     async def of(cls, viewer_id: int) -> _Ties:

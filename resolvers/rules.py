@@ -30,6 +30,8 @@ from tortoise.models import Model
 
 from storage.models import Follow, Visibility
 
+_NOBODY: frozenset[int] = frozenset()
+
 EVERY_VISIBILITY = frozenset(Visibility)
 
 
@@ -164,13 +166,15 @@ class ReadRule:
                 return True
         return False
 
-    async def hidden_owners(self, viewer_id: int | None) -> set[int]:
-        """Every owner an exclusion hides from the viewer (no query without any)."""
+    async def hidden_owners(self, viewer_id: int | None) -> frozenset[int]:
+        """Every owner an exclusion hides from the viewer (no query, and one shared empty set,
+        without any: a live subscriber keeps this for its whole life)."""
+        if viewer_id is None or not self.exclusions:
+            return _NOBODY
         hidden: set[int] = set()
-        if viewer_id is not None:
-            for tie in self.exclusions:
-                hidden |= await tie.owners(viewer_id)
-        return hidden
+        for tie in self.exclusions:
+            hidden |= await tie.owners(viewer_id)
+        return frozenset(hidden)
 
     # --- as an ORM filter --------------------------------------------------------------------
 
