@@ -62,13 +62,15 @@ SKEW = (
     # Tags: 'ink' on half the posts, 'rare' on 20 old public posts, 'sketch' on the sparse
     # artist's posts (almost all private), 'copied' on a third of the others' posts, copied
     # from a private artwork.
-    "INSERT INTO post_tags (tag, post_id) SELECT 'ink', id FROM posts WHERE id % 2 = 0",
-    f"""INSERT INTO post_tags (tag, post_id) SELECT 'rare', id FROM posts
-        WHERE visibility = 'public' AND author_id <> {SPARSE} ORDER BY id LIMIT 20""",
-    f"""INSERT INTO post_tags (tag, post_id)
-        SELECT 'sketch', id FROM posts WHERE author_id = {SPARSE}""",
-    f"""INSERT INTO post_tags (tag, post_id, artwork_id)
-        SELECT 'copied', p.id, (SELECT min(id) FROM artworks WHERE owner_id = {SPARSE})
+    """INSERT INTO post_tags (tag, post_id, post_visibility)
+       SELECT 'ink', id, visibility FROM posts WHERE id % 2 = 0""",
+    f"""INSERT INTO post_tags (tag, post_id, post_visibility) SELECT 'rare', id, visibility
+        FROM posts WHERE visibility = 'public' AND author_id <> {SPARSE} ORDER BY id LIMIT 20""",
+    f"""INSERT INTO post_tags (tag, post_id, post_visibility)
+        SELECT 'sketch', id, visibility FROM posts WHERE author_id = {SPARSE}""",
+    f"""INSERT INTO post_tags (tag, post_id, post_visibility, artwork_id)
+        SELECT 'copied', p.id, p.visibility,
+          (SELECT min(id) FROM artworks WHERE owner_id = {SPARSE})
         FROM posts p WHERE p.author_id <> {SPARSE} AND p.id % 3 = 0""",
     # Followed by 2M; the stranger's one follow is the oldest row; a collector following 200k.
     f"""INSERT INTO follows (id, created_at, followee_id, follower_id)

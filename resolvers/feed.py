@@ -63,8 +63,17 @@ async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | No
     seen = visible_filter(
         ctx.viewer_id, owner="artwork__owner_id", visibility="artwork__visibility"
     )
-    tagged = PostTag.filter(Q(artwork_id=None) | seen, tag=normalized[0]).values("post_id")
-    return await _page(discover_posts(ctx.viewer_id).filter(id__in=Subquery(tagged)), first, after)
+    # The posts the discover rule shows, judged by the visibility each tag row keeps of its post:
+    # the page is one range of the tag's index, however many of the tag's posts are hidden.
+    shown = DISCOVER.to_q(ctx.viewer_id, owner="post__author_id", visibility="post_visibility")
+    tagged = PostTag.filter(shown, Q(artwork_id=None) | seen, tag=normalized[0])
+    size = page_size(first)
+    if after is not None:
+        (last_id,) = decode_cursor("post", after)
+        tagged = tagged.filter(post_id__lt=last_id)
+    page = tagged.order_by("-post_id").limit(size + 1).values("post_id")
+    rows = await Post.filter(id__in=Subquery(page)).order_by(*ORDER)
+    return paginate(rows, size, post_cursor)
 
 
 async def user_posts(

@@ -203,6 +203,11 @@ class PostTag(Model):
     artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
         "gesso.Artwork", related_name="post_tags", null=True, on_delete=fields.CASCADE
     )
+    # The post's visibility (a post's never changes), so that a tag's page is one range of an
+    # index whatever share of the tag's posts a viewer may not see.
+    post_visibility = fields.CharEnumField(
+        Visibility, max_length=16, default=Visibility.PUBLIC, db_default=Visibility.PUBLIC.value
+    )
 
     post_id: int
     artwork_id: int | None
@@ -212,6 +217,12 @@ class PostTag(Model):
         indexes = (
             Index(fields=("post_id",), name="post_tags_post"),
             Index(fields=("artwork_id",), name="post_tags_artwork"),
+            # A tag's posts of one visibility, newest first, with the artwork a tag was copied
+            # from (resolvers.feed.tag_feed).
+            Index(
+                fields=("tag", "post_visibility", "post_id", "artwork_id"),
+                name="post_tags_tag_visibility",
+            ),
         )
         unique_together = (("tag", "post_id"),)
 

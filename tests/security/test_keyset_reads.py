@@ -24,24 +24,26 @@ from tortoise import connections
 from resolvers import feed, portfolio, social
 from resolvers.context import Context
 from resolvers.rules import DISCOVER, Relation
-from storage.models import PUBLIC_POSTS, Artwork, Follow, Post, User, Visibility
+from storage.models import PUBLIC_POSTS, Artwork, Follow, Post, PostTag, User, Visibility
 
 ARTIST, FOLLOWER, STRANGER, FAMOUS = 1, 2, 3, 4
 OTHERS = range(10, 40)
+FANS = range(1000, 3000)
 
 
 @pytest.fixture
 async def skewed(clean_db: str) -> str:
-    users = [*(ARTIST, FOLLOWER, STRANGER, FAMOUS), *OTHERS]
+    users = [*(ARTIST, FOLLOWER, STRANGER, FAMOUS), *OTHERS, *FANS]
     await User.bulk_create(
         [User(id=i, handle=f"u{i}", handle_key=f"u{i}", email=f"{i}@e", email_key=f"{i}@e",
               password_hash="") for i in users]
     )  # fmt: skip
-    # Follows: the famous account's followers are the oldest rows, the rest follow each other.
-    follows = [Follow(id=1 + i, follower_id=i, followee_id=FAMOUS) for i in OTHERS]
+    # Follows: most rows are the famous account's followers, and the oldest; the newest are
+    # others following each other.
+    follows = [Follow(id=i, follower_id=i, followee_id=FAMOUS) for i in FANS]
     follows.append(Follow(id=100, follower_id=FOLLOWER, followee_id=ARTIST))
     follows += [
-        Follow(id=1000 + 100 * a + b, follower_id=a, followee_id=b)
+        Follow(id=10_000 + 100 * a + b, follower_id=a, followee_id=b)
         for a in OTHERS
         for b in OTHERS
         if a != b
@@ -60,6 +62,10 @@ async def skewed(clean_db: str) -> str:
         for n in range(1000)
     ]
     await Artwork.bulk_create(artworks)
+    # A tag on every post: nearly all of its newest posts are private.
+    await PostTag.bulk_create(
+        [PostTag(tag="sketch", post_id=p.id, post_visibility=p.visibility) for p in posts]
+    )
     # As autovacuum keeps a table: statistics, and the visibility map that index-only scans use.
     await connections.get("default").execute_script(
         "VACUUM ANALYZE" if clean_db.startswith("postgres") else "ANALYZE"
@@ -210,6 +216,18 @@ async def test_follow_lists_read_their_index(skewed: str, followers: bool) -> No
         else ("follows_follower_id", "follower_id")
     )
     await _assert_indexed(skewed, read, "follows", index, f"{column}=?")
+
+
+@pytest.mark.parametrize("viewer", [STRANGER, None])
+async def test_tag_feed_reads_one_range_of_the_tag(skewed: str, viewer: int | None) -> None:
+    async def read() -> object:
+        page = await feed.tag_feed(await _ctx(viewer), "sketch", first=20, after=None)
+        assert len(page.items) == 20
+        return page
+
+    await _assert_indexed(
+        skewed, read, "post_tags", "post_tags_tag_visibility", "tag=? AND post_visibility=?"
+    )
 
 
 async def test_discover_reads_the_public_posts_index(skewed: str) -> None:
