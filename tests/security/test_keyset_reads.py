@@ -12,10 +12,8 @@ plan is the assertion.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import pytest
@@ -25,6 +23,7 @@ from resolvers import feed, portfolio, social
 from resolvers.context import Context
 from resolvers.rules import DISCOVER, Relation
 from storage.models import PUBLIC_POSTS, Artwork, Follow, Post, PostTag, User, Visibility
+from tests.graphql import QueryCounter
 
 ARTIST, FOLLOWER, STRANGER, FAMOUS = 1, 2, 3, 4
 OTHERS = range(10, 40)
@@ -82,32 +81,6 @@ def _sparse(rank: int) -> Visibility:
     return Visibility.PRIVATE
 
 
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent: list[tuple[str, list[Any]]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if record.msg == "%s: %s" and isinstance(args, tuple) and len(args) == 2:
-            sql = str(args[0])
-            if sql.lstrip().upper().startswith("SELECT"):
-                self.sent.append((sql, list(cast("list[Any]", args[1]) or [])))
-
-
-@contextlib.contextmanager
-def _captured() -> Iterator[_Statements]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 async def _ctx(viewer: int | None) -> Context:
     user = await User.get(id=viewer) if viewer is not None else None
     return Context(services=cast("Any", None), viewer=user)
@@ -115,10 +88,14 @@ async def _ctx(viewer: int | None) -> Context:
 
 async def _page_statements(read: Callable[[], Awaitable[object]], table: str) -> list[Any]:
     """The statements of ``read`` that page through ``table`` (not the look-ups by id)."""
-    with _captured() as statements:
+    with QueryCounter.capture() as sent:
         await read()
-    found = [(sql, args) for sql, args in statements.sent if f'"{table}"' in sql and "LIMIT" in sql]
-    assert found, statements.sent
+    found = [
+        (sql, args)
+        for sql, args in zip(sent.statements, sent.arguments, strict=True)
+        if f'"{table}"' in sql and "LIMIT" in sql and sql.lstrip().upper().startswith("SELECT")
+    ]
+    assert found, sent.statements
     return found
 
 
