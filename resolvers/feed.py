@@ -9,12 +9,14 @@ from tortoise.queryset import QuerySet
 from resolvers.access import visible_filter, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import BadRequest
+from resolvers.keyset import by_index, by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.rules import DISCOVER, HOME
 from resolvers.validation import normalize_tags
 from storage.models import Post, PostTag, User
 
 post_cursor: CursorFn[Post] = CursorFn("post", "id")
+ORDER = ("-id",)  # newest first
 
 
 async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> Page[Post]:
@@ -40,8 +42,17 @@ async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Pa
     return await _page(home_posts(viewer.id), first, after)
 
 
+def _older(query: QuerySet[Post], after: str | None) -> QuerySet[Post]:
+    if after is None:
+        return query
+    (last_id,) = decode_cursor("post", after)
+    return query.filter(id__lt=last_id)
+
+
 async def discover_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
-    return await _page(discover_posts(ctx.viewer_id), first, after)
+    size = page_size(first)
+    rows = await by_index(_older(discover_posts(ctx.viewer_id), after), ORDER, size + 1)
+    return paginate(rows, size, post_cursor)
 
 
 async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | None) -> Page[Post]:
@@ -52,12 +63,30 @@ async def tag_feed(ctx: Context, tag: str, *, first: int | None, after: str | No
     seen = visible_filter(
         ctx.viewer_id, owner="artwork__owner_id", visibility="artwork__visibility"
     )
-    tagged = PostTag.filter(Q(artwork_id=None) | seen, tag=normalized[0]).values("post_id")
-    return await _page(discover_posts(ctx.viewer_id).filter(id__in=Subquery(tagged)), first, after)
+    # The posts the discover rule shows, judged by the visibility each tag row keeps of its post:
+    # the page is one range of the tag's index, however many of the tag's posts are hidden.
+    shown = DISCOVER.to_q(ctx.viewer_id, owner="post__author_id", visibility="post_visibility")
+    tagged = PostTag.filter(shown, Q(artwork_id=None) | seen, tag=normalized[0])
+    size = page_size(first)
+    if after is not None:
+        (last_id,) = decode_cursor("post", after)
+        tagged = tagged.filter(post_id__lt=last_id)
+    page = tagged.order_by("-post_id").limit(size + 1).values("post_id")
+    rows = await Post.filter(id__in=Subquery(page)).order_by(*ORDER)
+    return paginate(rows, size, post_cursor)
 
 
 async def user_posts(
     ctx: Context, user: User, *, first: int | None, after: str | None
 ) -> Page[Post]:
+    """The artist's posts the viewer may see: one index range per visibility that passes."""
+    size = page_size(first)
+    query = _older(Post.filter(author_id=user.id), after)
     visible = await visible_to_viewer(ctx, user.id)
-    return await _page(Post.filter(author_id=user.id, visibility__in=visible), first, after)
+    reads = by_visibility(query, visible, ORDER, size + 1)
+    rows = await merged(reads, key=_post_id, limit=size + 1, descending=True)
+    return paginate(rows, size, post_cursor)
+
+
+def _post_id(post: Post) -> int:
+    return int(post.id)

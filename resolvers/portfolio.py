@@ -11,6 +11,7 @@ from resolvers import counts, media, ratelimit
 from resolvers.access import can_see_artwork, load_owned_artwork, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
+from resolvers.keyset import by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
 from storage.db import in_transaction
@@ -188,13 +189,29 @@ async def reorder_portfolio(ctx: Context, artwork_ids: list[int]) -> User:
 async def portfolio(
     ctx: Context, owner: User, *, first: int | None, after: str | None
 ) -> Page[Artwork]:
+    """The artist's artworks the viewer may see, in the artist's order: one index range per
+    visibility that passes."""
     size = page_size(first)
-    query = Artwork.filter(owner_id=owner.id, visibility__in=await visible_to_viewer(ctx, owner.id))
+    query = Artwork.filter(owner_id=owner.id)
     if after is not None:
         position, last_id = decode_cursor("portfolio", after)
-        query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=last_id))
-    rows = await query.order_by("position", "id").limit(size + 1)
+        # The bound on position alone starts the index range; the rest only skips the artworks
+        # of that position up to the cursor.
+        query = query.filter(
+            Q(position__gt=position) | Q(position=position, id__gt=last_id),
+            position__gte=position,
+        )
+    visible = await visible_to_viewer(ctx, owner.id)
+    reads = by_visibility(query, visible, ORDER, size + 1)
+    rows = await merged(reads, key=_place, limit=size + 1, descending=False)
     return paginate(rows, size, portfolio_cursor)
+
+
+ORDER = ("position", "id")  # the artist's order
+
+
+def _place(artwork: Artwork) -> tuple[int, int]:
+    return artwork.position, artwork.id
 
 
 async def get_artwork(ctx: Context, artwork_id: int) -> Artwork | None:

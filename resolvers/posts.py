@@ -73,7 +73,10 @@ async def create_post(
             )
         if tags:
             await PostTag.bulk_create(
-                [PostTag(post_id=post.id, tag=tag, artwork_id=a) for tag, a in tags.items()]
+                [
+                    PostTag(post_id=post.id, tag=tag, artwork_id=a, post_visibility=visibility)
+                    for tag, a in tags.items()
+                ]
             )
         await User.filter(id=viewer.id).update(**counts.changes("post", visibility, 1))
         if reply_to_id is not None:

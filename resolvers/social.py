@@ -16,6 +16,7 @@ from resolvers.access import (
 from resolvers.context import Context, require_viewer
 from resolvers.edges import add_edge, remove_edge
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
+from resolvers.keyset import by_index
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, raise_if_any
 from storage.db import in_transaction
@@ -212,7 +213,7 @@ async def follow_list(
     if after is not None:
         (last_id,) = decode_cursor("follow", after)
         query = query.filter(id__lt=last_id)
-    rows = await query.order_by("-id").limit(size + 1)
+    rows = await by_index(query, ("-id",), size + 1)
     return paginate(rows, size, follow_cursor)
 
 

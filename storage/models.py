@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 
 from tortoise import fields
-from tortoise.indexes import Index
+from tortoise.indexes import Index, PartialIndex
 from tortoise.models import Model
 
 from storage.ids import new_id
@@ -38,6 +38,11 @@ class Visibility(enum.StrEnum):
     PUBLIC = "public"
     FOLLOWERS = "followers"
     PRIVATE = "private"
+
+
+# The visibility of the posts of the discover feed (``resolvers.rules.DISCOVER``, which a test
+# holds to this value), for the partial index that reads them.
+PUBLIC_POSTS = Visibility.PUBLIC.value
 
 
 class TrainingPolicy(enum.StrEnum):
@@ -116,7 +121,14 @@ class Artwork(Model):
 
     class Meta:
         table = "artworks"
-        indexes = (Index(fields=("owner_id", "position", "id"), name="artworks_owner_pos"),)
+        indexes = (
+            Index(fields=("owner_id", "position", "id"), name="artworks_owner_pos"),
+            # A portfolio as one viewer sees it: one range per visibility (resolvers.keyset).
+            Index(
+                fields=("owner_id", "visibility", "position", "id"),
+                name="artworks_owner_visibility",
+            ),
+        )
 
 
 class Post(Model):
@@ -146,6 +158,14 @@ class Post(Model):
             Index(fields=("reply_to_id",), name="posts_reply_to"),
             Index(fields=("author_id", "id"), name="posts_author_id"),
             Index(fields=("visibility", "id"), name="posts_visibility_id"),
+            # An artist's posts as one viewer sees them: one range per visibility
+            # (resolvers.keyset).
+            Index(fields=("author_id", "visibility", "id"), name="posts_author_visibility"),
+            # The public posts, newest first (the discover feed): smaller than the primary key
+            # and needing no filter, so a walk of the primary key never looks cheaper.
+            PartialIndex(
+                fields=("id",), name="posts_public_id", condition={"visibility": PUBLIC_POSTS}
+            ),
         )
 
 
@@ -183,6 +203,11 @@ class PostTag(Model):
     artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
         "gesso.Artwork", related_name="post_tags", null=True, on_delete=fields.CASCADE
     )
+    # The post's visibility (a post's never changes), so that a tag's page is one range of an
+    # index whatever share of the tag's posts a viewer may not see.
+    post_visibility = fields.CharEnumField(
+        Visibility, max_length=16, default=Visibility.PUBLIC, db_default=Visibility.PUBLIC.value
+    )
 
     post_id: int
     artwork_id: int | None
@@ -192,6 +217,12 @@ class PostTag(Model):
         indexes = (
             Index(fields=("post_id",), name="post_tags_post"),
             Index(fields=("artwork_id",), name="post_tags_artwork"),
+            # A tag's posts of one visibility, newest first, with the artwork a tag was copied
+            # from (resolvers.feed.tag_feed).
+            Index(
+                fields=("tag", "post_visibility", "post_id", "artwork_id"),
+                name="post_tags_tag_visibility",
+            ),
         )
         unique_together = (("tag", "post_id"),)
 
@@ -212,7 +243,10 @@ class Follow(Model):
     class Meta:
         table = "follows"
         unique_together = (("follower_id", "followee_id"),)
-        indexes = (Index(fields=("followee_id", "id"), name="follows_followee_id"),)
+        indexes = (
+            Index(fields=("followee_id", "id"), name="follows_followee_id"),
+            Index(fields=("follower_id", "id"), name="follows_follower_id"),
+        )
 
 
 class PostLike(Model):

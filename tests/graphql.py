@@ -9,7 +9,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from tortoise import Tortoise
@@ -180,10 +180,13 @@ class QueryCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
+        self.arguments: list[list[Any]] = []  # each statement's, in the same order
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "%s: %s" and isinstance(record.args, tuple):
             self.statements.append(str(record.args[0]))
+            values = record.args[1] if len(record.args) > 1 else None
+            self.arguments.append(list(cast("list[Any]", values) or []))
 
     @classmethod
     @contextlib.contextmanager

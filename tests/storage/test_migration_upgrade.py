@@ -4,7 +4,8 @@ The previous release had migrations 0001..0004. A database is migrated that far,
 SQL with what an artist's account holds (posts with tags and attached artworks, follows, likes,
 comments, tokens, media assets), then migrated to the head: every row must still be there and read
 back through the models, 0005 must name the artwork each copied tag comes from, 0006 must count
-each account's posts and artworks per visibility, and 0007 each post's public replies.
+each account's posts and artworks per visibility, 0007 each post's public replies, and 0008 each
+tag's post visibility.
 """
 
 from __future__ import annotations
@@ -347,6 +348,16 @@ async def test_an_upgrade_keeps_every_row_and_fills_the_new_columns(
             (ATTACHED_TWO, "wip"): FOLLOWERS_CAT,
             (PRIVATE_NOTE, "secret"): None,
             (PLAIN, "sketch"): None,
+        }
+        # each tag keeps its post's visibility (0008): the private note's tag is private
+        kept = {(t.post_id, t.tag): t.post_visibility for t in await PostTag.all()}
+        assert kept == {
+            (ATTACHED_TWO, "ink"): Visibility.PUBLIC,
+            (ATTACHED_TWO, "inktober"): Visibility.PUBLIC,
+            (ATTACHED_TWO, "cat"): Visibility.PUBLIC,
+            (ATTACHED_TWO, "wip"): Visibility.PUBLIC,
+            (PRIVATE_NOTE, "secret"): Visibility.PRIVATE,
+            (PLAIN, "sketch"): Visibility.PUBLIC,
         }
 
         # the per-visibility counters are counted from the rows; the old ones are untouched
