@@ -19,12 +19,15 @@ import time
 from PIL import Image
 
 from imaging.provenance import SigningCredentials, sign_jpeg
+from resolvers.surrogates import ImageRef
 from server.c2pa_ca import make_development_ca
 from server.signing import MediaSigner
+from storage.models import TrainingPolicy
 from storage.ratelimit import MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore
 from tests.images import photo
 
 URL_ROUNDS = 50_000
+IMAGE = ImageRef(1234567890123456789, 1234567890123456788, None, TrainingPolicy.DISALLOWED)
 LIMIT_HITS = 3_000
 C2PA_ROUNDS = 5
 
@@ -34,7 +37,7 @@ def urls() -> None:
     key = "ab/cd/" + "0" * 64 + ".webp"
     started = time.perf_counter()
     for _ in range(URL_ROUNDS):
-        url = signer.url(key, 1234567890123456789)
+        url = signer.url(key, IMAGE)
     signed = time.perf_counter()
     query = dict(part.split("=", 1) for part in url.partition("?")[2].split("&"))
     for _ in range(URL_ROUNDS):

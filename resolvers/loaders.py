@@ -11,6 +11,7 @@ from typing import TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
+from resolvers.consent import media_policies
 from resolvers.replies import seen_beyond_public
 from storage.models import (
     Artwork,
@@ -22,6 +23,7 @@ from storage.models import (
     Post,
     PostArtwork,
     PostLike,
+    TrainingPolicy,
     User,
 )
 
@@ -97,6 +99,7 @@ class Loaders:
     artwork_images: DataLoader[int, list[MediaAsset]]
     post_images: DataLoader[int, list[MediaAsset]]
     avatar: DataLoader[int, MediaAsset | None]
+    media_policy: DataLoader[int, TrainingPolicy | None]
 
     def __init__(self, viewer_id: int | None) -> None:
         self.viewer_id = viewer_id
@@ -112,6 +115,7 @@ class Loaders:
         self.artwork_images = DataLoader(load_fn=_media_of("artwork_id"))
         self.post_images = DataLoader(load_fn=_media_of("post_id"))
         self.avatar = DataLoader(load_fn=_avatars)
+        self.media_policy = DataLoader(load_fn=media_policies)
 
     async def preload_posts(
         self,

@@ -1,8 +1,8 @@
 """The process-wide services every resolver is given (``Context.services``), built once at
 start-up; ``resolvers.context`` holds what belongs to one request.
 
-Nearly a leaf: of the resolvers it imports only ``observer``, so any resolver module may name
-these types without importing itself back (``tests/test_layers.py``)."""
+Nearly a leaf: of the resolvers it imports only ``observer`` and ``surrogates``, so any resolver
+module may name these types without importing itself back (``tests/test_layers.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from resolvers.observer import NullObserver, Observer
+from resolvers.surrogates import ImageRef, NoPurger, Purger
 from storage.broker import Broker, InProcessBroker
 from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
@@ -57,7 +58,7 @@ class MediaService:
             self._pool = None
 
 
-def _no_media_urls(key: str, asset_id: int) -> str:
+def _no_media_urls(key: str, image: ImageRef) -> str:
     raise RuntimeError("media URLs are not set up (Services.media_url)")
 
 
@@ -71,9 +72,13 @@ class Services:
     subscriber_inbox: int = 256
     # Protected uploads (object store, keys, worker pool); None where uploads are not set up.
     media: MediaService | None = None
-    # The URL a client fetches a stored object from: (object key, media asset id) -> a signed,
-    # expiring URL (server.signing); the server sets it up, so without it no URL can be made.
-    media_url: Callable[[str, int], str] = field(default=_no_media_urls)
+    # The URL a client fetches a stored object from: (object key, the image and its policy) ->
+    # a signed, expiring URL (server.signing); the server sets it up, so without it no URL can
+    # be made.
+    media_url: Callable[[str, ImageRef], str] = field(default=_no_media_urls)
+    # Drops an image's objects from the media cache after a change (server.purge); by default
+    # there is no cache to tell.
+    purger: Purger = field(default_factory=NoPurger)
     upload_max_bytes: int = 30 * 1024 * 1024
     # Where operations and pipeline runs are measured (server.metrics in the app).
     observer: Observer = field(default_factory=NullObserver)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.file_uploads import Upload
 
 from resolvers.errors import ErrorCode, InputError
+from resolvers.loaders import NotLoaded, peek
 from resolvers.media import ImageUpload
+from resolvers.surrogates import ImageRef
 from schema.base import Info, Node, to_global_id
 from storage import models
+
+R = TypeVar("R")
 
 
 @strawberry.enum
@@ -150,19 +156,22 @@ class MediaAsset(Node):
 
     @strawberry.field
     def variants(self, info: Info) -> list[MediaVariant]:
-        url = info.context.services.media_url
-        return [
-            MediaVariant(
-                size=MediaSize(v["size"]),
-                format=ImageFormat(v["format"]),
-                content_type=str(v["content_type"]),
-                width=int(str(v["width"])),
-                height=int(str(v["height"])),
-                byte_size=int(str(v["byte_size"])),
-                url=url(str(v["key"]), self.row.id),
-            )
-            for v in self.row.variants
-        ]
+        def build(image: ImageRef) -> list[MediaVariant]:
+            url = info.context.services.media_url
+            return [
+                MediaVariant(
+                    size=MediaSize(v["size"]),
+                    format=ImageFormat(v["format"]),
+                    content_type=str(v["content_type"]),
+                    width=int(str(v["width"])),
+                    height=int(str(v["height"])),
+                    byte_size=int(str(v["byte_size"])),
+                    url=url(str(v["key"]), image),
+                )
+                for v in self.row.variants
+            ]
+
+        return self._with_image(info, build)
 
     @strawberry.field(description="The URL of one variant (default: the display WebP).")
     def url(
@@ -173,8 +182,23 @@ class MediaAsset(Node):
     ) -> str | None:
         for v in self.row.variants:
             if v["size"] == size.value and v["format"] == format.value:
-                return info.context.services.media_url(str(v["key"]), self.row.id)
+                url = functools.partial(info.context.services.media_url, str(v["key"]))
+                return self._with_image(info, url)
         return None
+
+    def _with_image(self, info: Info, convert: Callable[[ImageRef], R]) -> R:
+        """``convert`` of this image with the training policy in force (which its URLs sign),
+        at once when the request's loader holds it, else an awaitable of it: the images of a
+        page share one query."""
+        loader = info.context.loaders.media_policy
+        policy = peek(loader, self.row.id)
+        if isinstance(policy, NotLoaded):
+            return cast("R", self._image_later(info, convert))
+        return convert(ImageRef.of(self.row, policy or models.TrainingPolicy.DISALLOWED))
+
+    async def _image_later(self, info: Info, convert: Callable[[ImageRef], R]) -> R:
+        policy = await info.context.loaders.media_policy.load(self.row.id)
+        return convert(ImageRef.of(self.row, policy or models.TrainingPolicy.DISALLOWED))
 
     @strawberry.field
     def protection(self) -> ProtectionReport:

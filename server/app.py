@@ -37,7 +37,14 @@ from server.bodylimit import BodyLimit
 from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
-from server.media import create_media_service, create_signer, create_store, media_route
+from server.media import (
+    create_media_service,
+    create_purger,
+    create_signer,
+    create_store,
+    media_route,
+    media_urls,
+)
 from server.metrics import Metrics, WebSocketGauge, metrics_route
 from server.persisted import create_persisted_queries
 from server.ratelimit import (
@@ -59,6 +66,7 @@ from server.websockets import (
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+from storage.purge import HttpPurger
 from storage.replica import (
     RecentWrites,
     begin_request,
@@ -220,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if isinstance(broker, RedisBroker):
         broker.on_lag = metrics.observe_lag
     signer = create_signer(settings)
+    purger = create_purger(settings, metrics.media_purge)
     limiter = create_limiter(settings)
     services = Services(
         token_ttl_seconds=settings.token_ttl_seconds,
@@ -233,7 +242,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         if settings.database_replica_url
         else None,
-        media_url=signer.url,
+        media_url=media_urls(settings, signer),
+        purger=purger,
         limiter=limiter,
         persisted=create_persisted_queries(settings),
     )
@@ -248,7 +258,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         RateLimitRequests(bounded, limiter, "ip", client_ip), enabled=settings.block_ai_crawlers
     )
     media_endpoint = RateLimitRequests(
-        request_response(media_route(store, signer, settings)), limiter, "media", client_ip
+        request_response(media_route(store, signer, settings, metrics.media_response)),
+        limiter,
+        "media",
+        client_ip,
     )
 
     @contextlib.asynccontextmanager
@@ -275,6 +288,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             media.shutdown()
+            if isinstance(purger, HttpPurger):
+                await purger.drain()
             await store.close()
             await view.open_tokens.close()
             await broker.close()

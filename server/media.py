@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from imaging.provenance import SigningCredentials
 from resolvers.consent import media_policy
 from resolvers.services import MediaService
+from resolvers.surrogates import ImageRef, NoPurger
 from server.crawlers import ai_crawler
 from server.origin import origin_of
 from server.secrets import cloak_key, platform_secret, watermark_key
@@ -28,6 +29,7 @@ from storage.objects import (
     S3ObjectStore,
     public_key,
 )
+from storage.purge import HttpPurger
 
 
 def create_store(settings: Settings) -> ObjectStore:
@@ -118,31 +120,69 @@ def create_signer(settings: Settings) -> MediaSigner:
     )
 
 
+def media_urls(settings: Settings, signer: MediaSigner) -> Callable[[str, ImageRef], str]:
+    """The function making the URL of a stored object: absolute when a media host
+    (``GESSO_MEDIA_BASE_URL``, a CDN) or the public origin (``GESSO_PUBLIC_URL``) is set,
+    else a path on the API's own origin."""
+    base = (settings.media_base_url or settings.public_url or "").rstrip("/")
+    if not base:
+        return signer.url
+    return lambda key, image: base + signer.url(key, image)
+
+
+def create_purger(settings: Settings, on_outcome: Callable[[str], None]) -> HttpPurger | NoPurger:
+    """``GESSO_MEDIA_PURGE_URL``: the cache in front of ``/media/`` to purge by surrogate key;
+    without it, nothing caches images but the browsers, and a purge is a no-op."""
+    if settings.media_purge_url is None:
+        return NoPurger()
+    return HttpPurger(settings.media_purge_url, on_outcome)
+
+
 def media_route(
-    store: ObjectStore, signer: MediaSigner, settings: Settings
+    store: ObjectStore,
+    signer: MediaSigner,
+    settings: Settings,
+    on_response: Callable[[int], None] = lambda status: None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """``GET /media/<key>?m=&exp=&sig=``: a public object, if the URL is signed and current.
+    """``GET /media/<key>?m=&u=&w=&t=&exp=&sig=``: a public object, if the URL is signed and
+    current.
 
     Every response, refusals included, carries the "do not train" headers unless the image's
-    artwork (or artist) allows training. Unsigned, altered or expired URLs get 403 before the
-    store is touched, so keys cannot be probed; a known AI crawler gets 403 on reserved images.
-    The body keeps its stored Content-Type and ETag; it may be cached privately until the URL
-    expires (not by shared caches: the signals follow a policy that may change).
+    policy allows training. Unsigned, altered or expired URLs get 403 before the store is
+    touched, so keys cannot be probed; a known AI crawler gets 403 on reserved images.
+
+    A URL signs the training policy in force when it was made, so what it serves never changes
+    while it is valid, and shared caches may keep it until it expires (``Cache-Control: public``,
+    with the surrogate keys a purge names: ``xkey`` and ``Surrogate-Key``). A reserved URL needs
+    no database at all. An ALLOWED one is checked against the policy in force now: consent
+    withdrawn counts from the next response (the image is then served as reserved), never the
+    other way round.
     """
 
     origin = origin_of(settings)
 
     async def serve(request: Request) -> Response:
+        response = await answer(request)
+        on_response(response.status_code)
+        return response
+
+    async def answer(request: Request) -> Response:
         key = request.path_params["key"]
         policy_url = tdm_policy_url(settings, origin(request))
         reserved = media_signal_headers(TrainingPolicy.DISALLOWED, policy_url)
+        query = request.query_params
         try:
-            asset_id, expires = signer.verify(key, dict(request.query_params))
+            if len(query.multi_items()) != len(query):
+                raise SignatureError("the media URL repeats a parameter")
+            signed = signer.verify(key, dict(query))
         except SignatureError as error:
             return _error(403, "MEDIA_URL_INVALID", str(error), reserved)
-        policy = await media_policy(asset_id)
-        if policy is None:
-            return _error(404, "NOT_FOUND", "not found", reserved)
+        policy = signed.image.policy
+        if policy is TrainingPolicy.ALLOWED:
+            current = await media_policy(signed.image.asset)
+            if current is None:
+                return _error(404, "NOT_FOUND", "not found", reserved)
+            policy = current
         signals = media_signal_headers(policy, policy_url)
         crawler = ai_crawler(request.headers.get("user-agent"))
         if crawler is not None and settings.block_ai_crawlers and "X-Robots-Tag" in signals:
@@ -160,8 +200,14 @@ def media_route(
             )
         info = stream.info
         etag = f'"{info.etag}"' if info.etag and not info.etag.startswith('"') else info.etag
-        max_age = max(0, expires - int(signer.clock()))
-        headers = {**signals, "Cache-Control": f"private, max-age={max_age}"}
+        max_age = max(0, signed.expires - int(signer.clock()))
+        surrogate = " ".join(signed.image.surrogate_keys())
+        headers = {
+            **signals,
+            "Cache-Control": f"public, max-age={max_age}",
+            "xkey": surrogate,
+            "Surrogate-Key": surrogate,
+        }
         if etag:
             headers["ETag"] = etag
         if etag and request.headers.get("if-none-match") == etag:

@@ -85,6 +85,18 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
+        self.media_responses = Counter(
+            "gesso_media_responses",
+            "Answers of /media/ from this process, by status (behind a media cache: its misses).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.media_purges = Counter(
+            "gesso_media_purges",
+            "Purges sent to the media cache (GESSO_MEDIA_PURGE_URL), by outcome: ok, failed.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_StatementCollector())
 
     def operation_name(self, name: str | None) -> str:
@@ -116,6 +128,12 @@ class Metrics:
     def imaging(self, timings: Mapping[str, float]) -> None:
         for stage, seconds in timings.items():
             self.stages.labels(stage).observe(seconds)
+
+    def media_response(self, status: int) -> None:
+        self.media_responses.labels(str(status)).inc()
+
+    def media_purge(self, outcome: str) -> None:
+        self.media_purges.labels(outcome).inc()
 
     def observe_lag(self, seconds: float) -> None:
         self.broker_lag.observe(seconds)

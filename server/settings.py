@@ -60,6 +60,8 @@ class Settings:
     read_your_writes_seconds: int
     public_url: str | None
     media_url_ttl_seconds: int
+    media_base_url: str | None
+    media_purge_url: str | None
     block_ai_crawlers: bool
     tdm_policy_url: str | None
     rights_contact: str | None
@@ -190,6 +192,8 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         media_url_ttl_seconds=_int(
             values, "GESSO_MEDIA_URL_TTL_SECONDS", 3600, low=60, high=7 * 24 * 3600
         ),
+        media_base_url=_url(values, "GESSO_MEDIA_BASE_URL"),
+        media_purge_url=_url(values, "GESSO_MEDIA_PURGE_URL"),
         block_ai_crawlers=_bool(values, "GESSO_BLOCK_AI_CRAWLERS", True),
         tdm_policy_url=_url(values, "GESSO_TDM_POLICY_URL"),
         rights_contact=_text(values, "GESSO_RIGHTS_CONTACT"),
@@ -292,7 +296,7 @@ def _url(values: dict[str, str], name: str) -> str | None:
         return None
     if not raw.startswith(("https://", "http://")) or not raw.isascii() or " " in raw:
         raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
-    return raw.rstrip("/") if name == "GESSO_PUBLIC_URL" else raw
+    return raw.rstrip("/") if name in ("GESSO_PUBLIC_URL", "GESSO_MEDIA_BASE_URL") else raw
 
 
 def _public_url(values: dict[str, str], env: str) -> str | None:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from resolvers import media
-from storage.models import Artwork, MediaAsset, Post
+from resolvers.surrogates import ImageRef
+from storage.models import Artwork, MediaAsset, Post, TrainingPolicy
 from storage.objects import LocalObjectStore
 from tests.graphql import GraphQLClient
 from tests.images import photo
@@ -70,7 +71,7 @@ async def test_an_uploaded_image_is_published_only_protected(uploads: GraphQLCli
         assert response.status_code == 200
         assert response.headers["content-type"] == variant["contentType"]
         scope, max_age = response.headers["cache-control"].split(", max-age=")
-        assert scope == "private"
+        assert scope == "public"
         assert 3600 <= int(max_age) <= 3600 + 300
         assert response.headers["etag"]
     # and nobody can fetch the original: it was not stored at all
@@ -217,5 +218,6 @@ async def test_kept_originals_are_never_served(clean_db: str) -> None:
         kept = await gql.services.media.store.get(row.original_key)
         assert kept.data == photo(seed=31)
         # ... and no URL reaches them, whatever the letter case, even one signed for them
+        image = ImageRef.of(row, TrainingPolicy.DISALLOWED)
         for key in (row.original_key, row.original_key.upper(), "private/"):
-            assert (await gql.http.get(gql.services.media_url(key, row.id))).status_code == 404
+            assert (await gql.http.get(gql.services.media_url(key, image))).status_code == 404

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from resolvers.surrogates import ImageRef
 from server.signing import MediaSigner, media_signing_key
-from storage.models import MediaAsset
+from storage.models import MediaAsset, TrainingPolicy
 from tests.graphql import GraphQLClient
 from tests.images import photo
 from tests.services import MotoServer
@@ -61,6 +62,16 @@ async def _artwork(site: GraphQLClient, title: str, seed: int) -> tuple[str, lis
     return payload["artwork"]["id"], image["variants"]
 
 
+async def _urls(site: GraphQLClient, artwork_id: str) -> list[str]:
+    """The URLs of an artwork's images, as the API hands them out now."""
+    result = await site.execute(
+        "query($a: ID!) { node(id: $a) { ... on Artwork { images { variants { url } } } } }",
+        {"a": artwork_id},
+        as_="ada",
+    )
+    return [v["url"] for image in result.data["node"]["images"] for v in image["variants"]]
+
+
 def _assert_reserved(response: httpx.Response) -> None:
     for name, value in RESERVED.items():
         assert response.headers.get(name) == value, (name, response.status_code)
@@ -89,7 +100,10 @@ async def test_every_media_response_carries_every_signal(site: GraphQLClient) ->
         for response in (fetched, again, head):
             _assert_reserved(response)
             assert response.headers["etag"] == fetched.headers["etag"]
-            assert response.headers["cache-control"].startswith("private, max-age=")
+            assert response.headers["cache-control"].startswith("public, max-age=")
+            keys = response.headers["xkey"].split()
+            assert [k.split("-")[0] for k in keys] == ["asset", "artwork", "artist"], keys
+            assert response.headers["surrogate-key"] == response.headers["xkey"]
         assert fetched.headers["content-type"] == variant["contentType"]
         assert head.headers["content-type"] == variant["contentType"]
         assert fetched.content[:3] in (b"\xff\xd8\xff", b"RIF")
@@ -108,26 +122,46 @@ async def test_allowing_one_artwork_removes_its_signals_only(site: GraphQLClient
         "artwork": {"aiTrainingPolicy": "ALLOWED"},
         "errors": [],
     }
-    # then the very next responses (same URLs as before) differ for that artwork only
-    for variant in allowed:
-        _assert_not_reserved(await site.http.get(variant["url"]))
+    # then the URLs handed out from the next response on differ for that artwork only ...
+    for url in await _urls(site, allowed_id):
+        _assert_not_reserved(await site.http.get(url))
+    assert set(await _urls(site, allowed_id)).isdisjoint(v["url"] for v in allowed)
     for variant in reserved:
         _assert_reserved(await site.http.get(variant["url"]))
+    # ... while the URLs made before keep serving what they signed (reserved) until they expire
+    for variant in allowed:
+        _assert_reserved(await site.http.get(variant["url"]))
+
+
+async def test_withdrawn_consent_counts_from_the_next_response(site: GraphQLClient) -> None:
+    # given an artwork whose artist allowed training, and a URL made then
+    artwork_id, _ = await _artwork(site, "Open", seed=12)
+    await site.execute(UPDATE, {"a": artwork_id, "i": {"aiTrainingPolicy": "ALLOWED"}}, as_="ada")
+    (allowed_url, *_) = await _urls(site, artwork_id)
+    _assert_not_reserved(await site.http.get(allowed_url))
+    # when the artist withdraws consent
+    await site.execute(
+        UPDATE, {"a": artwork_id, "i": {"aiTrainingPolicy": "DISALLOWED"}}, as_="ada"
+    )
+    # then the URL made before says "do not train" from the next response, and crawlers get 403
+    _assert_reserved(await site.http.get(allowed_url))
+    crawler = await site.http.get(allowed_url, headers={"User-Agent": "GPTBot/1.2"})
+    assert (crawler.status_code, crawler.json()["code"]) == (403, "AI_CRAWLER")
 
 
 async def test_the_artist_default_applies_until_an_artwork_overrides_it(
     site: GraphQLClient,
 ) -> None:
     # given an artwork with an explicit DISALLOWED override and one without
-    kept_id, kept = await _artwork(site, "Kept", seed=4)
-    _, follows = await _artwork(site, "Follows", seed=5)
+    kept_id, _ = await _artwork(site, "Kept", seed=4)
+    follows_id, _ = await _artwork(site, "Follows", seed=5)
     await site.execute(UPDATE, {"a": kept_id, "i": {"aiTrainingPolicy": "DISALLOWED"}}, as_="ada")
     # when the artist's default becomes ALLOWED
     result = await site.execute(PROFILE, {"i": {"aiTrainingPolicy": "ALLOWED"}}, as_="ada")
     assert result.data["updateProfile"]["user"] == {"aiTrainingPolicy": "ALLOWED"}
     # then the artwork without an override follows, the overridden one does not
-    _assert_not_reserved(await site.http.get(follows[0]["url"]))
-    _assert_reserved(await site.http.get(kept[0]["url"]))
+    _assert_not_reserved(await site.http.get((await _urls(site, follows_id))[0]))
+    _assert_reserved(await site.http.get((await _urls(site, kept_id))[0]))
 
 
 async def test_a_scraper_gets_nothing_without_a_fresh_signed_url(site: GraphQLClient) -> None:
@@ -145,15 +179,20 @@ async def test_a_scraper_gets_nothing_without_a_fresh_signed_url(site: GraphQLCl
         height=1,
     )
     expired = MediaSigner(media_signing_key(SECRET.encode()), clock=lambda: time.time() - 7300)
+    image = ImageRef(asset_id, other.owner_id, int(query["w"]), TrainingPolicy.DISALLOWED)
+    signed = f"/media/{key}?m={asset_id}&u={query['u']}&w={query['w']}&t=r"
     attempts = {
         "bare key": f"/media/{key}",
         "enumerated key": "/media/00/00/" + "0" * 64 + ".webp",
-        "forged signature": f"/media/{key}?m={asset_id}&exp={query['exp']}&sig={'A' * 22}",
-        "later expiry": f"/media/{key}?m={asset_id}&exp={int(query['exp']) + 3600}"
+        "forged signature": f"{signed}&exp={query['exp']}&sig={'A' * 22}",
+        "later expiry": f"{signed}&exp={int(query['exp']) + 3600}&sig={query['sig']}",
+        "other asset": f"{signed.replace(str(asset_id), str(other.id))}&exp={query['exp']}"
         f"&sig={query['sig']}",
-        "other asset": f"/media/{key}?m={other.id}&exp={query['exp']}&sig={query['sig']}",
-        "expired": expired.url(key, asset_id),
-        "malformed": f"/media/{key}?m=1e3&exp=x&sig={query['sig']}",
+        "training allowed": f"{signed[:-1]}a&exp={query['exp']}&sig={query['sig']}",
+        "expired": expired.url(key, image),
+        "malformed": f"/media/{key}?m=1e3&u=1&t=r&exp=x&sig={query['sig']}",
+        "repeated": f"{variants[0]['url']}&m={asset_id}",
+        "cache buster": f"{variants[0]['url']}&cb=1",
     }
     for name, attempt in attempts.items():
         # when the scraper tries it
@@ -168,13 +207,13 @@ async def test_a_scraper_gets_nothing_without_a_fresh_signed_url(site: GraphQLCl
 
 async def test_ai_crawlers_get_403_on_reserved_media_and_on_the_api(site: GraphQLClient) -> None:
     # given an artwork, reserved, and one whose artist allowed training
-    allowed_id, allowed = await _artwork(site, "Open", seed=7)
+    allowed_id, _ = await _artwork(site, "Open", seed=7)
     _, reserved = await _artwork(site, "Closed", seed=8)
     await site.execute(UPDATE, {"a": allowed_id, "i": {"aiTrainingPolicy": "ALLOWED"}}, as_="ada")
     crawler = {"User-Agent": "Mozilla/5.0 AppleWebKit/537.36; compatible; GPTBot/1.2"}
     # when a known AI crawler asks for media and for the API
     media = await site.http.get(reserved[0]["url"], headers=crawler)
-    consented = await site.http.get(allowed[0]["url"], headers=crawler)
+    consented = await site.http.get((await _urls(site, allowed_id))[0], headers=crawler)
     api = await site.http.post("/graphql", json={"query": "{ __typename }"}, headers=crawler)
     # then reserved media and the API refuse it; the artwork whose artist consented is served
     assert (media.status_code, media.json()["code"]) == (403, "AI_CRAWLER")

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from server.signing import MediaSigner, SignatureError
+from resolvers.surrogates import ImageRef
+from server.media import media_urls
+from server.settings import read_settings
+from server.signing import MediaSigner, SignatureError, SignedMedia
+from storage.models import TrainingPolicy
 
 KEY = b"k" * 32
 NOW = 1_800_000_000.0
+IMAGE = ImageRef(asset=42, artist=7, artwork=9, policy=TrainingPolicy.DISALLOWED)
 
 
 def _query(url: str) -> tuple[str, dict[str, str]]:
@@ -16,12 +23,12 @@ def _query(url: str) -> tuple[str, dict[str, str]]:
 def test_a_url_verifies_until_it_expires() -> None:
     # given a URL made now with a one-hour lifetime
     signer = MediaSigner(KEY, ttl_seconds=3600, granularity=300, clock=lambda: NOW)
-    key, query = _query(signer.url("ab/cd/x.webp", 42))
+    key, query = _query(signer.url("ab/cd/x.webp", IMAGE))
     assert key == "ab/cd/x.webp"
-    assert sorted(query) == ["exp", "m", "sig"]
+    assert sorted(query) == ["exp", "m", "sig", "t", "u", "w"]
     assert len(query["sig"]) == 22
     # then it verifies now, naming its asset and expiry (rounded up to the 300 s step) ...
-    assert signer.verify(key, query) == (42, 1_800_003_600)
+    assert signer.verify(key, query) == SignedMedia(IMAGE, 1_800_003_600)
     # ... and not a second after its expiry
     later = MediaSigner(KEY, clock=lambda: 1_800_003_600.0)
     with pytest.raises(SignatureError, match="expired"):
@@ -31,7 +38,7 @@ def test_a_url_verifies_until_it_expires() -> None:
 def test_urls_made_within_one_step_are_the_same() -> None:
     first = MediaSigner(KEY, granularity=300, clock=lambda: NOW + 1)
     second = MediaSigner(KEY, granularity=300, clock=lambda: NOW + 299)
-    assert first.url("a/b.jpg", 1) == second.url("a/b.jpg", 1)
+    assert first.url("a/b.jpg", IMAGE) == second.url("a/b.jpg", IMAGE)
 
 
 @pytest.mark.parametrize(
@@ -40,6 +47,15 @@ def test_urls_made_within_one_step_are_the_same() -> None:
         ({"sig": "A" * 22}, "does not match"),
         ({"m": "43"}, "does not match"),
         ({"exp": "1800007200"}, "does not match"),
+        ({"u": "8"}, "does not match"),
+        ({"w": "10"}, "does not match"),
+        ({"t": "a"}, "does not match"),
+        ({"t": "x"}, "malformed"),
+        ({"t": ""}, "must be signed"),
+        ({"m": "042"}, "malformed"),
+        ({"exp": "01800003600"}, "malformed"),
+        ({"w": "x"}, "malformed"),
+        ({"cb": "1"}, "not signed with"),
         ({"sig": ""}, "must be signed"),
         ({"m": "-1"}, "malformed"),
         ({"m": "١٢"}, "malformed"),
@@ -50,20 +66,55 @@ def test_urls_made_within_one_step_are_the_same() -> None:
 )
 def test_any_change_is_refused(change: dict[str, str], message: str) -> None:
     signer = MediaSigner(KEY, clock=lambda: NOW)
-    key, query = _query(signer.url("ab/cd/x.webp", 42))
+    key, query = _query(signer.url("ab/cd/x.webp", IMAGE))
     with pytest.raises(SignatureError, match=message):
         signer.verify(key, {**query, **change})
 
 
 def test_a_url_for_one_key_does_not_open_another() -> None:
     signer = MediaSigner(KEY, clock=lambda: NOW)
-    _, query = _query(signer.url("ab/cd/x.webp", 42))
+    _, query = _query(signer.url("ab/cd/x.webp", IMAGE))
     with pytest.raises(SignatureError, match="does not match"):
         signer.verify("ab/cd/y.webp", query)
 
 
 def test_another_key_does_not_verify() -> None:
     signer = MediaSigner(KEY, clock=lambda: NOW)
-    key, query = _query(signer.url("ab/cd/x.webp", 42))
+    key, query = _query(signer.url("ab/cd/x.webp", IMAGE))
     with pytest.raises(SignatureError, match="does not match"):
         MediaSigner(b"o" * 32, clock=lambda: NOW).verify(key, query)
+
+
+def test_the_url_names_what_a_cache_purges_and_the_policy() -> None:
+    # given an image of no artwork (a post's) whose artist allows training
+    signer = MediaSigner(KEY, clock=lambda: NOW)
+    image = ImageRef(asset=5, artist=6, artwork=None, policy=TrainingPolicy.ALLOWED)
+    key, query = _query(signer.url("ab/cd/x.webp", image))
+    # then the URL says so, and verifies to the same image
+    assert (query["m"], query["u"], query["t"], "w" in query) == ("5", "6", "a", False)
+    assert signer.verify(key, query).image == image
+    assert image.surrogate_keys() == ("asset-5", "artist-6")
+    assert IMAGE.surrogate_keys() == ("asset-42", "artwork-9", "artist-7")
+    # and the same image under another policy has another URL
+    reserved = ImageRef(asset=5, artist=6, artwork=None, policy=TrainingPolicy.DISALLOWED)
+    assert signer.url("ab/cd/x.webp", reserved) != signer.url("ab/cd/x.webp", image)
+
+
+@pytest.mark.parametrize(
+    ("environ", "prefix"),
+    [
+        ({}, "/media/"),
+        ({"GESSO_PUBLIC_URL": "https://art.example/"}, "https://art.example/media/"),
+        (
+            {"GESSO_PUBLIC_URL": "https://art.example", "GESSO_MEDIA_BASE_URL": "https://cdn.x/"},
+            "https://cdn.x/media/",
+        ),
+    ],
+)
+def test_media_urls_are_absolute_when_a_host_is_configured(
+    environ: dict[str, str], prefix: str, tmp_path: Path
+) -> None:
+    settings = read_settings({"GESSO_DATA_DIR": str(tmp_path), **environ}, tmp_path / ".env")
+    signer = MediaSigner(KEY, clock=lambda: NOW)
+    url = media_urls(settings, signer)("ab/cd/x.webp", IMAGE)
+    assert url == prefix + signer.url("ab/cd/x.webp", IMAGE).removeprefix("/media/")
