@@ -17,6 +17,7 @@ from resolvers.errors import (
     InputError,
     InvalidToken,
 )
+from resolvers.surrogates import artist_key, purge
 from resolvers.validation import (
     EMAIL_MAX,
     HANDLE_MAX,
@@ -206,4 +207,7 @@ async def update_profile(
         await User.filter(id=viewer.id).update(**changes)
         for name, value in changes.items():
             setattr(viewer, name, value)
+    if "ai_training_policy" in changes:
+        # every image that follows the default says something else now: cached copies go
+        purge(ctx.services.purger, [artist_key(viewer.id)])
     return viewer

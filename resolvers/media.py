@@ -25,6 +25,7 @@ from resolvers import channels, events, ratelimit
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
 from resolvers.services import MediaService, Services
+from resolvers.surrogates import asset_keys, purge
 from storage.db import in_transaction
 from storage.models import MediaAsset, MediaKind, OrphanedObject, User
 from storage.objects import IMMUTABLE, ObjectStoreError, content_key
@@ -309,9 +310,15 @@ def stored_keys(stored: Sequence[dict[str, Any]]) -> list[str]:
     return keys + [str(d["original_key"]) for d in stored if d["original_key"]]
 
 
-async def keys_of_rows(**where: Any) -> list[str]:
-    """The object keys of the media rows matching ``where`` (read before deleting them)."""
-    return keys_of(await MediaAsset.filter(**where))
+async def rows_of(**where: Any) -> list[MediaAsset]:
+    """The media rows matching ``where`` (read before deleting them, for ``removed``)."""
+    return list(await MediaAsset.filter(**where))
+
+
+async def removed(services: Services, rows: Sequence[MediaAsset]) -> None:
+    """After the commit that deleted ``rows``: drop their cached copies and their objects."""
+    purge(services.purger, asset_keys(rows))
+    await discard(services, keys_of(rows))
 
 
 def keys_of(rows: Sequence[MediaAsset]) -> list[str]:
@@ -384,7 +391,7 @@ async def set_avatar(ctx: Context, upload: ImageUpload) -> User:
     async with uploaded(ctx.services, viewer, [upload], "image") as batch, in_transaction():
         await batch.save(MediaKind.AVATAR)
         await MediaAsset.filter(id__in=[o.id for o in old]).delete()
-    await discard(ctx.services, keys_of(old))
+    await removed(ctx.services, old)
     return viewer
 
 

@@ -13,6 +13,7 @@ from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.keyset import by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.surrogates import artwork_key, purge
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
 from storage.db import in_transaction
 from storage.models import Artwork, MediaAsset, MediaKind, TrainingPolicy, User, Visibility
@@ -110,7 +111,7 @@ async def remove_artwork_image(ctx: Context, image_id: int) -> Artwork:
         raise InputError.single("id", "no such image", ErrorCode.NOT_FOUND)
     artwork = await load_owned_artwork(ctx, row.artwork_id, "id")
     await row.delete()
-    await media.discard(ctx.services, media.keys_of([row]))
+    await media.removed(ctx.services, [row])
     return artwork
 
 
@@ -144,17 +145,20 @@ async def update_artwork(
             if artwork.visibility is not before:
                 moved = counts.moved("artwork", before, artwork.visibility)
                 await User.filter(id=artwork.owner_id).update(**moved)
+        if "visibility" in values or "ai_training_policy" in values:
+            # who may see its images, or what their responses say, changed: cached copies go
+            purge(ctx.services.purger, [artwork_key(artwork.id)])
     return artwork
 
 
 async def delete_artwork(ctx: Context, artwork_id: int) -> int:
     viewer = require_viewer(ctx)
     artwork = await load_owned_artwork(ctx, artwork_id, "id")
-    keys = await media.keys_of_rows(artwork_id=artwork.id)
+    images = await media.rows_of(artwork_id=artwork.id)
     async with in_transaction():
         await artwork.delete()
         await User.filter(id=viewer.id).update(**counts.changes("artwork", artwork.visibility, -1))
-    await media.discard(ctx.services, keys)
+    await media.removed(ctx.services, images)
     return artwork_id
 
 

@@ -94,13 +94,13 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     post = await load_visible_post(ctx, post_id, "id")
     if post.author_id != viewer.id:
         raise PermissionDenied("only the author may delete this post")
-    keys = await media.keys_of_rows(post_id=post.id)
+    images = await media.rows_of(post_id=post.id)
     async with in_transaction():
         await post.delete()
         await User.filter(id=viewer.id).update(**counts.changes("post", post.visibility, -1))
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(**replies.changes(post.visibility, -1))
-    await media.discard(ctx.services, keys)
+    await media.removed(ctx.services, images)
     counts.apply(viewer, "post", post.visibility, -1)
     await events.publish(
         ctx.services,

@@ -1,6 +1,7 @@
 """The ``gesso`` command line.
 
-Commands: serve, migrate, seed, export-schema, makemigrations, protect, identify and persisted.
+Commands: serve, migrate, seed, export-schema, varnish-vcl, makemigrations, protect, identify and
+persisted.
 """
 
 from __future__ import annotations
@@ -111,6 +112,33 @@ def export_schema(output: Path, check: bool) -> None:
         click.echo(f"{output} is current")
         return
     output.write_text(sdl, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.command("varnish-vcl")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Default: deploy/varnish/ai_crawlers.vcl.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the crawler list.")
+def varnish_vcl(output: Path | None, check: bool) -> None:
+    """Write the media cache's AI crawler refusal (VCL) from server/ai_crawlers.txt."""
+    from server.crawlers import known_crawlers
+    from server.varnish import CRAWLER_VCL, crawler_vcl
+
+    output = output or CRAWLER_VCL
+    vcl = crawler_vcl(known_crawlers())
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != vcl:
+            click.echo(f"{output} is stale: run `gesso varnish-vcl`", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is current")
+        return
+    output.write_text(vcl, encoding="utf-8")
     click.echo(f"wrote {output}")
 
 

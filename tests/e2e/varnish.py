@@ -1,0 +1,98 @@
+"""A real ``varnishd`` with the repository's VCL, in front of a live API process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.services import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+VCL_DIR = REPO / "deploy" / "varnish"
+
+
+class Varnish:
+    """``varnishd`` on two loopback ports: ``http`` (clients) and ``purge`` (the API's purges).
+
+    The VCL is the repository's ``default.vcl`` and ``ai_crawlers.vcl``, with a ``backends.vcl``
+    naming one API process instead of compose's two.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.purge_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "varnishd.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def purge_url(self) -> str:
+        return f"http://127.0.0.1:{self.purge_port}/"
+
+    def start(self, backend_port: int) -> Varnish:
+        varnishd = shutil.which("varnishd") or "/usr/sbin/varnishd"
+        if not Path(varnishd).exists():
+            pytest.fail("varnishd is not installed: scripts/test installs varnish, varnish-modules")
+        vcl = self.workdir / "vcl"
+        vcl.mkdir()
+        for name in ("default.vcl", "ai_crawlers.vcl"):
+            shutil.copy(VCL_DIR / name, vcl / name)
+        (vcl / "backends.vcl").write_text(
+            f'backend api {{ .host = "127.0.0.1"; .port = "{backend_port}"; }}\n'
+            "sub gesso_backend { set req.backend_hint = api; }\n"
+        )
+        command = [
+            varnishd,
+            "-F",
+            "-j",
+            "none",
+            "-n",
+            str(self.workdir / "instance"),
+            "-a",
+            f"http=127.0.0.1:{self.port},HTTP",
+            "-a",
+            f"purge=127.0.0.1:{self.purge_port},HTTP",
+            "-T",
+            "none",
+            "-p",
+            f"vcl_path={vcl}",
+            "-f",
+            str(vcl / "default.vcl"),
+            "-s",
+            "malloc,64m",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"varnishd exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1)
+                return self
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"varnishd did not answer within 30 s:\n{self.log()}")
+                time.sleep(0.1)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+            self.process = None
