@@ -30,6 +30,7 @@ def test_services_and_health_checks() -> None:
         "redis",
         "minio",
         "minio-init",
+        "varnish",
     }
     for name in ("app1", "app2", "postgres", "redis", "minio"):
         assert services[name]["healthcheck"]["test"], name
@@ -47,7 +48,8 @@ def test_start_order() -> None:
     assert services["minio-init"]["depends_on"]["minio"] == {"condition": "service_healthy"}
     assert "mb --ignore-existing local/gesso-media" in services["minio-init"]["command"][0]
     proxy = services["proxy"]
-    assert set(proxy["depends_on"]) == {"app1", "app2"}
+    assert set(proxy["depends_on"]) == {"app1", "app2", "varnish"}
+    assert set(services["varnish"]["depends_on"]) == {"app1", "app2"}
     assert proxy["configs"] == [{"source": "caddyfile", "target": "/etc/caddy/Caddyfile"}]
     assert "reverse_proxy app1:8000 app2:8000 {" in _caddyfile()
 
@@ -138,3 +140,44 @@ def test_apps_see_client_addresses_through_the_proxy() -> None:
         assert services[app]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
         assert "ports" not in services[app]  # so nobody but the proxy can set that header
     assert "reverse_proxy app1:8000 app2:8000" in _caddyfile()  # Caddy sets X-Forwarded-For
+
+
+def _varnish_listeners() -> dict[str, str]:
+    command = _compose()["services"]["varnish"]["command"]
+    values = [command[i + 1] for i, part in enumerate(command) if part == "-a"]
+    return {value.split("=")[0]: value.split("=")[1].split(",")[0] for value in values}
+
+
+def test_images_go_through_the_media_cache() -> None:
+    services = _compose()["services"]
+    varnish = services["varnish"]
+    assert varnish["image"].startswith("varnish:7")  # the official image, with varnish-modules
+    assert "./deploy/varnish:/etc/varnish:ro" in varnish["volumes"]
+    command = varnish["command"]
+    assert command[command.index("-f") + 1] == "/etc/varnish/default.vcl"
+    listeners = _varnish_listeners()
+    assert set(listeners) == {"http", "purge"}
+    assert "ports" not in varnish  # reached only through the proxy and by the apps
+    # the proxy sends only GET and HEAD of /media/ to the cache's client listener
+    caddyfile = _caddyfile()
+    media = caddyfile[caddyfile.index("@media {") : caddyfile.index("handle @media")]
+    assert [line.split() for line in media.splitlines()[1:] if line.strip() not in ("}", "")] == [
+        ["path", "/media/*"],
+        ["method", "GET", "HEAD"],
+    ]
+    assert f"reverse_proxy varnish{listeners['http']}" in caddyfile
+    # and the apps purge it on its purge listener
+    for app in ("app1", "app2"):
+        purge = _url(services[app]["environment"]["GESSO_MEDIA_PURGE_URL"])
+        assert (purge.hostname, f":{purge.port}") == ("varnish", listeners["purge"])
+
+
+def test_the_cache_reaches_the_apps_it_is_configured_with() -> None:
+    backends = (REPO / "deploy" / "varnish" / "backends.vcl").read_text()
+    hosts = re.findall(r'\.host = "([^"]+)";\s*\.port = "(\d+)";', backends)
+    assert hosts == [("app1", "8000"), ("app2", "8000")]
+    assert '.url = "/readyz";' in backends
+    default = (REPO / "deploy" / "varnish" / "default.vcl").read_text()
+    assert 'include "backends.vcl";' in default
+    assert 'include "ai_crawlers.vcl";' in default
+    assert "import xkey;" in default
