@@ -153,10 +153,10 @@ def media_route(
 
     A URL signs the training policy in force when it was made, so what it serves never changes
     while it is valid, and shared caches may keep it until it expires (``Cache-Control: public``,
-    with the surrogate keys a purge names: ``xkey`` and ``Surrogate-Key``). A reserved URL needs
-    no database at all. An ALLOWED one is checked against the policy in force now: consent
-    withdrawn counts from the next response (the image is then served as reserved), never the
-    other way round.
+    with the surrogate keys a purge names: ``xkey``, ``Surrogate-Key`` and ``Cache-Tag``). A
+    reserved URL needs no database at all. An ALLOWED one is checked against the policy in force
+    now: consent withdrawn counts from the next response (the image is then served as
+    reserved), never the other way round.
     """
 
     origin = origin_of(settings)
@@ -201,12 +201,14 @@ def media_route(
         info = stream.info
         etag = f'"{info.etag}"' if info.etag and not info.etag.startswith('"') else info.etag
         max_age = max(0, signed.expires - int(signer.clock()))
-        surrogate = " ".join(signed.image.surrogate_keys())
+        keys = signed.image.surrogate_keys()
         headers = {
             **signals,
             "Cache-Control": f"public, max-age={max_age}",
-            "xkey": surrogate,
-            "Surrogate-Key": surrogate,
+            # the same keys for Varnish's xkey, Fastly (space-separated), Cloudflare (commas)
+            "xkey": " ".join(keys),
+            "Surrogate-Key": " ".join(keys),
+            "Cache-Tag": ",".join(keys),
         }
         if etag:
             headers["ETag"] = etag

@@ -19,7 +19,7 @@ from server.crawlers import Crawler
 
 CRAWLER_VCL = Path("deploy/varnish/ai_crawlers.vcl")
 # TCHAR (RFC 9110 token characters) as a PCRE character class; "-" last, so it is no range.
-_TOKEN_CLASS = "[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_TCHAR_CLASS = "[!#$%&'*+.^_`|~0-9A-Za-z-]"
 
 
 def crawler_pattern(crawlers: tuple[Crawler, ...]) -> str:
@@ -27,7 +27,7 @@ def crawler_pattern(crawlers: tuple[Crawler, ...]) -> str:
     ``crawlers`` in a User-Agent."""
     names = sorted({crawler.name for crawler in crawlers}, key=lambda name: (-len(name), name))
     alternatives = "|".join(re.escape(name).replace(r"\ ", r"[ \t]+") for name in names)
-    return f"(?i)(?<!{_TOKEN_CLASS})(?:{alternatives})(?!{_TOKEN_CLASS})"
+    return f"(?i)(?<!{_TCHAR_CLASS})(?:{alternatives})(?!{_TCHAR_CLASS})"
 
 
 def crawler_vcl(crawlers: tuple[Crawler, ...]) -> str:

@@ -104,6 +104,7 @@ async def test_every_media_response_carries_every_signal(site: GraphQLClient) ->
             keys = response.headers["xkey"].split()
             assert [k.split("-")[0] for k in keys] == ["asset", "artwork", "artist"], keys
             assert response.headers["surrogate-key"] == response.headers["xkey"]
+            assert response.headers["cache-tag"] == ",".join(keys)
         assert fetched.headers["content-type"] == variant["contentType"]
         assert head.headers["content-type"] == variant["contentType"]
         assert fetched.content[:3] in (b"\xff\xd8\xff", b"RIF")
