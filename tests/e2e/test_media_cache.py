@@ -311,3 +311,37 @@ async def test_expired_altered_and_unsigned_urls_are_refused_and_never_kept(
         assert [r.status_code for r in answers] == [403, 403], name
         assert [r.headers["x-cache"] for r in answers] == ["MISS", "MISS"], name
         assert stack.misses() == before + 2, name  # both reached the API: nothing was kept
+
+
+async def test_deleting_a_post_or_one_image_purges_its_images(
+    site: tuple[Stack, GraphQLClient],
+) -> None:
+    stack, gql = site
+    # given a post with an image, and an artwork image, both cached
+    posted = await gql.upload(
+        """mutation($i: CreatePostInput!) { createPost(input: $i) {
+          post { id images { url(size: MEDIUM) } } errors { code } } }""",
+        {"i": {"text": "sketch", "images": [{"file": None}]}},
+        {"i.images.0.file": ("a.jpg", photo(160, 128, seed=11), "image/jpeg")},
+    )
+    post = posted.data["createPost"]["post"]
+    post_url = post["images"][0]["url"]
+    _, artwork_url = await _artwork(gql, seed=12)
+    image_id = (
+        await gql.execute("query { viewer { portfolio(first: 1) { nodes { images { id } } } } }")
+    ).data["viewer"]["portfolio"]["nodes"][0]["images"][0]["id"]
+    for url in (post_url, artwork_url):
+        await _cached(stack, url)
+    # when the post is deleted, and the artwork's image removed
+    deleted = await gql.execute(
+        "mutation($p: ID!) { deletePost(id: $p) { errors { code } } }", {"p": post["id"]}
+    )
+    removed = await gql.execute(
+        "mutation($i: ID!) { removeArtworkImage(id: $i) { errors { code } } }", {"i": image_id}
+    )
+    assert deleted.data["deletePost"]["errors"] == []
+    assert removed.data["removeArtworkImage"]["errors"] == []
+    # then both are purged within a second, and gone
+    for url in (post_url, artwork_url):
+        assert await _purged_within(stack, url, PURGE_WITHIN) < PURGE_WITHIN
+        assert (await stack.get(url)).status_code == 404
