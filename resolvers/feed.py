@@ -9,6 +9,7 @@ from tortoise.queryset import QuerySet
 from resolvers.access import visible_filter, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import BadRequest
+from resolvers.feedsql import home_page_ids
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.rules import DISCOVER, HOME
 from resolvers.validation import normalize_tags
@@ -27,7 +28,8 @@ async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> 
 
 
 def home_posts(viewer_id: int) -> QuerySet[Post]:
-    """The viewer's home timeline: own posts, and followed artists' posts the viewer may see."""
+    """The viewer's home timeline: own posts, and followed artists' posts the viewer may see
+    (as a filter, for the live feed's replay; a page is read with ``feedsql.home_page_ids``)."""
     return Post.filter(HOME.to_q(viewer_id, owner="author_id", visibility="visibility"))
 
 
@@ -36,8 +38,14 @@ def discover_posts(viewer_id: int | None) -> QuerySet[Post]:
 
 
 async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
+    """A page of the viewer's home timeline: its ids from the statement the compiled plans run
+    (``feedsql.home_page_ids``), then the posts."""
     viewer = require_viewer(ctx)
-    return await _page(home_posts(viewer.id), first, after)
+    size = page_size(first)
+    last_id = decode_cursor("post", after)[0] if after is not None else None
+    ids = await home_page_ids(viewer.id, size, last_id)
+    rows = await Post.filter(id__in=ids).order_by("-id") if ids else []
+    return paginate(rows, size, post_cursor)
 
 
 async def discover_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
