@@ -17,7 +17,9 @@ viewer's own) newest posts through the index on ``(author_id, id)``: at most a p
 so its cost follows the page and the number of followed artists, not the size of the table
 (a walk to the end of the table is what a member who follows nobody would cost otherwise).
 PostgreSQL reads each owner's posts with LATERAL; SQLite, which has no LATERAL, joins the owners
-to their posts through the same index.
+to their posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS``
+artists gets the walk to the end instead: past a few hundred followed artists the merge reads
+more than the walk (a page from each), and the walk finds a page soon among so many artists.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
 # who follows 100 artists drawn by popularity) finds a page in the newest 60 to 120 posts; a
 # walk of 256 costs about a tenth of a millisecond more than none when it finds nothing.
 WALK_SCAN = 256
+# Up to how many followed artists the merge answers when the short walk finds no page; beyond,
+# the walk goes on to the end. Measured on the benchmark graph of 2M posts (docs/benchmarks.md):
+# the merge wins up to 200 artists drawn uniformly (the long tail) and loses from 500.
+MERGE_MAX_FOLLOWS = 400
 
 
 def home_ids_sql(*, after: bool, sqlite: bool) -> str:
@@ -81,11 +87,20 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     merge = (
         f"SELECT m.id FROM ({' UNION ALL '.join(branches)}) m ORDER BY m.id DESC LIMIT {{limit}}"
     )
-    # Exactly one half answers: the walk when it found a whole page, the merge otherwise.
+    rule = HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility")
+    walk_on = f"SELECT p.id FROM posts p WHERE {rule}{older} ORDER BY p.id DESC LIMIT {{limit}}"
+    short = "(SELECT count(*) FROM walk) < {limit}"
+    follows = "(SELECT u.following_count FROM users u WHERE u.id = $1)"
+    # Exactly one part answers: the short walk when it found a whole page, else the merge, or
+    # the walk to the end for a viewer who follows many. Each condition is a constant of the
+    # statement, so the parts that do not answer are never run.
     return (
         f"walk AS ({walk}),"
         " page AS (SELECT id FROM walk WHERE (SELECT count(*) FROM walk) = {limit}"
-        f" UNION ALL SELECT id FROM ({merge}) m WHERE (SELECT count(*) FROM walk) < {{limit}})"
+        f" UNION ALL SELECT id FROM ({merge}) m"
+        f" WHERE {short} AND {follows} <= {MERGE_MAX_FOLLOWS}"
+        f" UNION ALL SELECT id FROM ({walk_on}) e"
+        f" WHERE {short} AND {follows} > {MERGE_MAX_FOLLOWS})"
     )
 
 

@@ -13,12 +13,13 @@ feed's page statement (``feedsql.home_page_ids``), page after page, lists them n
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import cast
 
 import pytest
 
-from resolvers.feedsql import home_page_ids
+from resolvers import feedsql
 from resolvers.rules import (
     DISCOVER,
     EVERY_VISIBILITY,
@@ -200,17 +201,28 @@ def test_a_rule_that_passes_anyone_has_no_owner_by_owner_form() -> None:
         DISCOVER.by_owner_sql("$1", visibility="p.visibility")
 
 
+@pytest.mark.parametrize(
+    ("scan", "merge_max"),
+    [(feedsql.WALK_SCAN, feedsql.MERGE_MAX_FOLLOWS), (1, feedsql.MERGE_MAX_FOLLOWS), (1, -1)],
+    ids=["as configured", "merge", "walk to the end"],
+)
 @pytest.mark.parametrize("size", [1, 2, 4, 50])
 async def test_the_home_page_statement_lists_the_rule_newest_first(
-    size: int, graph: dict[str, int]
+    size: int, scan: int, merge_max: int, graph: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a small page is found by the walk, a page larger than the feed by the merge
+    # given the statement as configured (a small page is found by the short walk, a page larger
+    # than the feed by the merge), or a short walk that never finds a page, so that the merge
+    # answers, or the walk to the end (for a viewer who follows more than merge_max artists)
+    monkeypatch.setattr(feedsql, "WALK_SCAN", scan)
+    monkeypatch.setattr(feedsql, "MERGE_MAX_FOLLOWS", merge_max)
+    feedsql._home_ids.cache_clear()
+    monkeypatch.setattr(feedsql, "_home_ids", functools.cache(feedsql._home_ids.__wrapped__))
     for viewer in graph.values():
         expected = sorted(await _by_q(HOME, viewer), reverse=True)
         seen: list[int] = []
         after: int | None = None
         while True:
-            ids = await home_page_ids(viewer, size, after)
+            ids = await feedsql.home_page_ids(viewer, size, after)
             assert len(ids) <= size + 1
             seen += ids[:size]
             if len(ids) <= size:
