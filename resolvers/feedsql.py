@@ -49,9 +49,10 @@ AUTHOR = "author__"  # the prefix of the author's columns in a page row
 USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
 
 # How many of the newest posts the walk reads before the merge takes over. A dense viewer (one
-# who follows 100 artists drawn by popularity) finds a page in the newest 60 to 120 posts; a
-# walk of 256 costs about a tenth of a millisecond more than none when it finds nothing.
-WALK_SCAN = 256
+# who follows 100 artists drawn by popularity) sees about one post in ten of the benchmark's 2M,
+# so finds a page in some 200 posts, and more deep in the feed; a walk of 1024 that finds
+# nothing costs about 0.3 ms of PostgreSQL CPU.
+WALK_SCAN = 1024
 # Up to how many followed artists the merge answers when the short walk finds no page; beyond,
 # the walk goes on to the end. Measured on the benchmark graph of 2M posts (docs/benchmarks.md):
 # the merge wins up to 200 artists drawn uniformly (the long tail) and loses from 500.

@@ -18,13 +18,14 @@ import orjson
 import pytest
 from tortoise import connections
 
+from resolvers import feedsql
 from storage.models import Follow, Post, User, Visibility
 from tests.graphql import GraphQLClient
 
-STRANGER_POSTS = 1500  # newer than anything the viewers may see
+STRANGER_POSTS = 3000  # newer than anything the viewers may see
 # What a page may read and throw away: the short walk of the newest posts (feedsql.WALK_SCAN),
 # whatever the table holds.
-BOUND = 400
+BOUND = feedsql.WALK_SCAN + 100
 QUERY = (
     "query HomeFeed($first: Int!, $after: String) {"
     " homeFeed(first: $first, after: $after) {"
