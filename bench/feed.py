@@ -4,8 +4,11 @@
 
 1. Seeds database ``gesso_bench`` (dropped and recreated, migrated with ``storage.db.migrate``) by
    COPY (``bench.seed_graph``), unless ``--reuse``.
-2. Picks viewers whose home feed holds at least ``--deep + --first`` posts, gives each a bearer
-   token (an ``auth_tokens`` row) and finds the cursor of their ``--deep``-th post.
+2. Picks the viewers of each class (``--viewer-class``): dense, members whose home feed holds at
+   least ``--deep + --first`` posts; sparse, new and mixed, the members seeded for them
+   (``bench.seed_graph.COHORTS``: following five rarely posting artists, nobody, 50 artists).
+   Gives each a bearer token (an ``auth_tokens`` row) and, where every viewer of the class has
+   one, finds the cursor of their ``--deep``-th post.
 3. Starts ``python -m server serve`` (production settings) and the floor
    (``bench.floor_app`` under uvicorn), each a subprocess, and checks that both return the same
    page for the same viewer and cursor.
@@ -41,7 +44,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +56,7 @@ import orjson
 from bench import pyspy
 from bench.loadgen import LoadResult, LoadSpec, machine_busy_s, run_load
 from bench.record import replace_marked
-from bench.seed_graph import GraphSize, SeedSummary, seed
+from bench.seed_graph import COHORTS, GraphSize, SeedSummary, seed
 from resolvers.pagination import encode_cursor
 from resolvers.rules import HOME, Relation
 
@@ -93,13 +96,20 @@ GROUP BY u.id, u.handle, own.total
 """
 
 
+# Viewer classes: dense (feeds past the deep page), then the seeded cohorts.
+CLASSES = ("dense", *COHORTS)
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
+    cls: str
     user_id: int
     handle: str
     token: str
     feed_size: int
-    deep_cursor: str  # the cursor of the viewer's --deep-th post: the page after it
+    first_edges: int  # the posts on the viewer's first page
+    # the cursor of the viewer's --deep-th post (the page after it), None when the class has none
+    deep_cursor: str | None
     deep_ids: tuple[int, ...]  # the post ids that page must hold
 
 
@@ -107,16 +117,18 @@ class Viewer:
 class Scenario:
     name: str
     target: str  # "graphql" or "floor"
+    cls: str
     deep: bool
 
 
-def scenarios(deep: int) -> tuple[Scenario, ...]:
-    return (
-        Scenario("GraphQL, first page", "graphql", deep=False),
-        Scenario(f"GraphQL, page {deep:,} deep", "graphql", deep=True),
-        Scenario("floor, first page", "floor", deep=False),
-        Scenario(f"floor, page {deep:,} deep", "floor", deep=True),
-    )
+def scenarios(deep: int, classes: dict[str, list[Viewer]]) -> tuple[Scenario, ...]:
+    out: list[Scenario] = []
+    for target, label in (("graphql", "GraphQL"), ("floor", "floor")):
+        for cls, viewers in classes.items():
+            out.append(Scenario(f"{label}, {cls}, first page", target, cls, deep=False))
+            if viewers[0].deep_cursor is not None:
+                out.append(Scenario(f"{label}, {cls}, page {deep:,} deep", target, cls, deep=True))
+    return tuple(out)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -143,7 +155,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     db_group.add_argument("--database", default="gesso_bench")
     load = parser.add_argument_group("load")
-    load.add_argument("--viewers", type=int, default=16, help="distinct signed-in viewers")
+    load.add_argument(
+        "--viewers", type=int, default=16, help="distinct signed-in viewers of each class"
+    )
+    load.add_argument(
+        "--viewer-class",
+        choices=[*CLASSES, "all"],
+        default="all",
+        help="dense: feeds past the deep page; sparse: follows 5 rarely posting artists; new:"
+        " follows nobody; mixed: follows 50 artists (default: all)",
+    )
     load.add_argument("--first", type=int, default=20, help="page size")
     load.add_argument("--deep", type=int, default=10_000, help="posts before the deep page")
     load.add_argument("--concurrency", type=int, default=16)
@@ -207,56 +228,85 @@ def dsn_for(admin_dsn: str, database: str) -> str:
 # -- viewers ---------------------------------------------------------------------------------
 
 
-async def pick_viewers(dsn: str, args: argparse.Namespace) -> tuple[list[Viewer], list[int]]:
-    """Viewers whose feed reaches past the deep page, each with a fresh token; also every
-    user's feed size (for the report)."""
+async def pick_viewers(
+    dsn: str, args: argparse.Namespace
+) -> tuple[dict[str, list[Viewer]], list[int]]:
+    """The viewers of each chosen class, each with a fresh token; also every user's feed size
+    (for the report)."""
     need = args.deep + args.first
+    wanted = CLASSES if args.viewer_class == "all" else (args.viewer_class,)
     conn = await asyncpg.connect(dsn)
     try:
         sizes = await conn.fetch(FEED_SIZES_SQL)
         all_sizes = sorted(int(row["feed_size"]) for row in sizes)
-        candidates = sorted((row["id"], row["handle"]) for row in sizes if row["feed_size"] >= need)
-        if len(candidates) < args.viewers:
-            raise SystemExit(
-                f"only {len(candidates)} users have a home feed of {need}+ posts and "
-                f"{args.viewers} viewers were asked for: seed more posts or follows"
-            )
-        picked = random.Random(args.seed).sample(candidates, args.viewers)
-        now = datetime.now(UTC)
-        viewers: list[Viewer] = []
-        for user_id, handle in picked:
-            size = await conn.fetchval(f"SELECT count(*) FROM posts WHERE {FEED_WHERE}", user_id)
-            ids = await conn.fetch(
-                f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET $2 LIMIT $3",
-                user_id,
-                args.deep - 1,
-                args.first + 1,
-            )
-            if size < need or len(ids) < args.first + 1:
-                raise SystemExit(f"{handle}: the feed holds {size} posts, fewer than {need}")
-            token = secrets.token_urlsafe(32)
-            await conn.execute("DELETE FROM auth_tokens WHERE user_id = $1", user_id)
-            await conn.execute(
-                "INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at)"
-                " VALUES ($1, $2, $3, $4)",
-                hashlib.sha256(token.encode()).hexdigest(),
-                user_id,
-                now,
-                now + timedelta(days=1),
-            )
-            viewers.append(
-                Viewer(
-                    user_id=user_id,
-                    handle=handle,
-                    token=token,
-                    feed_size=size,
-                    deep_cursor=encode_cursor("post", ids[0]["id"]),
-                    deep_ids=tuple(row["id"] for row in ids[1:]),
+        classes: dict[str, list[Viewer]] = {}
+        for cls in wanted:
+            if cls == "dense":
+                candidates = sorted(
+                    (row["id"], row["handle"])
+                    for row in sizes
+                    if row["feed_size"] >= need and row["handle"].startswith("artist_")
                 )
-            )
+                if len(candidates) < args.viewers:
+                    raise SystemExit(
+                        f"only {len(candidates)} users have a home feed of {need}+ posts and "
+                        f"{args.viewers} viewers were asked for: seed more posts or follows"
+                    )
+                picked = random.Random(args.seed).sample(candidates, args.viewers)
+            else:
+                picked = sorted(
+                    ((row["id"], row["handle"]) for row in sizes),
+                    key=lambda pair: pair[1],
+                )
+                picked = [pair for pair in picked if pair[1].startswith(f"{cls}_")]
+                picked = picked[: args.viewers]
+                if not picked:
+                    raise SystemExit(f"no {cls} members in the database: seed it again")
+            classes[cls] = [
+                await _viewer(conn, cls, user_id, handle, args) for user_id, handle in picked
+            ]
+            if any(viewer.feed_size < need for viewer in classes[cls]):
+                classes[cls] = [
+                    replace(viewer, deep_cursor=None, deep_ids=()) for viewer in classes[cls]
+                ]
     finally:
         await conn.close()
-    return viewers, all_sizes
+    return classes, all_sizes
+
+
+async def _viewer(
+    conn: asyncpg.Connection, cls: str, user_id: int, handle: str, args: argparse.Namespace
+) -> Viewer:
+    """A viewer with a fresh token, the size of their feed and their deep page (if it has one)."""
+    size = await conn.fetchval(f"SELECT count(*) FROM posts WHERE {FEED_WHERE}", user_id)
+    ids = await conn.fetch(
+        f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET $2 LIMIT $3",
+        user_id,
+        args.deep - 1,
+        args.first + 1,
+    )
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    await conn.execute("DELETE FROM auth_tokens WHERE user_id = $1", user_id)
+    await conn.execute(
+        "INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at)"
+        " VALUES ($1, $2, $3, $4)",
+        hashlib.sha256(token.encode()).hexdigest(),
+        user_id,
+        now,
+        now + timedelta(days=1),
+    )
+    deep = len(ids) == args.first + 1
+    return Viewer(
+        cls=cls,
+        user_id=user_id,
+        handle=handle,
+        token=token,
+        feed_size=size,
+        first_edges=min(size, args.first),
+        deep_cursor=encode_cursor("post", ids[0]["id"]) if deep else None,
+        deep_ids=tuple(row["id"] for row in ids[1:]) if deep else (),
+    )
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -393,13 +443,15 @@ def fetch_both(
     return api_doc, floor_doc
 
 
-def check_same_answers(api: Server, floor: Server, viewers: list[Viewer], first: int) -> int:
+def check_same_answers(
+    api: Server, floor: Server, classes: dict[str, list[Viewer]], first: int
+) -> int:
     """Both servers return the same page, and the deep page holds the expected posts; returns
     how many pages were compared."""
     compared = 0
     with httpx.Client(timeout=30.0) as client:
-        for viewer in viewers[:4]:
-            for after in (None, viewer.deep_cursor):
+        for viewer in [v for viewers in classes.values() for v in viewers[:4]]:
+            for after in dict.fromkeys((None, viewer.deep_cursor)):
                 api_doc, floor_doc = fetch_both(client, api, floor, viewer, first, after)
                 if api_doc != floor_doc:
                     raise RuntimeError(
@@ -440,13 +492,16 @@ def wait_for_quiet(max_wait_s: float) -> float:
 
 
 def run_scenarios(
-    args: argparse.Namespace, api: Server | None, floor: Server | None, viewers: list[Viewer]
+    args: argparse.Namespace,
+    api: Server | None,
+    floor: Server | None,
+    classes: dict[str, list[Viewer]],
 ) -> list[tuple[Scenario, LoadResult]]:
     """Each scenario's measured time is split over ``--rounds`` rounds that take the scenarios
     in turn, so a change in the machine's background load hits every scenario alike."""
     chosen = [
         (scenario, api if scenario.target == "graphql" else floor)
-        for scenario in scenarios(args.deep)
+        for scenario in scenarios(args.deep, classes)
         if (api if scenario.target == "graphql" else floor) is not None
     ]
     parts: dict[str, list[LoadResult]] = {scenario.name: [] for scenario, _ in chosen}
@@ -461,18 +516,26 @@ def run_scenarios(
             for scenario, server in chosen:
                 assert server is not None
                 build = graphql_request if scenario.target == "graphql" else floor_request
-                after = (lambda v: v.deep_cursor) if scenario.deep else (lambda v: None)
+                viewers = classes[scenario.cls]
                 spec = LoadSpec(
                     name=scenario.name,
                     host="127.0.0.1",
                     port=server.port,
                     requests=tuple(
-                        build(server.port, v.token, args.first, after(v)) for v in viewers
+                        build(
+                            server.port,
+                            v.token,
+                            args.first,
+                            v.deep_cursor if scenario.deep else None,
+                        )
+                        for v in viewers
                     ),
                     concurrency=args.concurrency,
                     warmup_s=warmup,
                     duration_s=window,
-                    expect_edges=args.first,
+                    expect_edges=tuple(
+                        args.first if scenario.deep else v.first_edges for v in viewers
+                    ),
                     cpu=args.pin_loadgen,
                     app_pid=server.pid,
                     database=args.database,
@@ -565,47 +628,70 @@ def git_revision() -> str:
     return rev + (" (with uncommitted changes to the API)" if dirty else "")
 
 
-def _find(results: list[tuple[Scenario, LoadResult]], target: str, deep: bool) -> LoadResult | None:
-    return next((r for s, r in results if s.target == target and s.deep == deep), None)
+def _find(
+    results: list[tuple[Scenario, LoadResult]], target: str, cls: str, deep: bool
+) -> LoadResult | None:
+    return next(
+        (r for s, r in results if s.target == target and s.cls == cls and s.deep == deep), None
+    )
+
+
+def _db_ms(result: LoadResult) -> float:
+    return 1000 * result.db_cpu_s / result.requests if result.requests else float("inf")
 
 
 def targets(results: list[tuple[Scenario, LoadResult]]) -> list[tuple[str, bool, str]]:
     """(target, passed, evidence) for each target that the results can judge."""
     out: list[tuple[str, bool, str]] = []
-    first, deep = _find(results, "graphql", False), _find(results, "graphql", True)
-    floor_first, floor_deep = _find(results, "floor", False), _find(results, "floor", True)
-    for label, result in (("first page", first), ("deep page", deep)):
-        if result is not None:
+    classes = list(dict.fromkeys(s.cls for s, _ in results))
+    dense_first = _find(results, "graphql", "dense", False)
+    for cls in classes:
+        first, deep = _find(results, "graphql", cls, False), _find(results, "graphql", cls, True)
+        floor_first = _find(results, "floor", cls, False)
+        floor_deep = _find(results, "floor", cls, True)
+        for label, result in (("first page", first), ("deep page", deep)):
+            if result is not None:
+                out.append(
+                    (
+                        f"{cls}: GraphQL p99 under 50 ms ({label})",
+                        result.p99_ms < 50 and result.errors == 0,
+                        f"p99 {result.p99_ms:.1f} ms",
+                    )
+                )
+        if first is not None and deep is not None:
+            ratio = deep.p50_ms / first.p50_ms if first.p50_ms else float("inf")
+            rps_ratio = first.rps / deep.rps if deep.rps else float("inf")
             out.append(
                 (
-                    f"GraphQL p99 under 50 ms ({label})",
-                    result.p99_ms < 50 and result.errors == 0,
-                    f"p99 {result.p99_ms:.1f} ms",
+                    f"{cls}: GraphQL deep page within 1.2x of the first",
+                    ratio <= 1.2 and rps_ratio <= 1.2,
+                    f"p50 {ratio:.2f}x, throughput {rps_ratio:.2f}x",
                 )
             )
-    if first is not None and deep is not None:
-        ratio = deep.p50_ms / first.p50_ms if first.p50_ms else float("inf")
-        rps_ratio = first.rps / deep.rps if deep.rps else float("inf")
-        out.append(
-            (
-                "GraphQL deep page within 1.2x of the first",
-                ratio <= 1.2 and rps_ratio <= 1.2,
-                f"p50 {ratio:.2f}x, throughput {rps_ratio:.2f}x",
-            )
-        )
-    for label, api_result, floor_result in (
-        ("first page", first, floor_first),
-        ("deep page", deep, floor_deep),
-    ):
-        if api_result is not None and floor_result is not None and floor_result.rps:
-            share = api_result.rps / floor_result.rps
-            out.append(
-                (
-                    f"GraphQL throughput at least half the floor's ({label})",
-                    share >= 0.5,
-                    f"{share:.0%} of the floor",
+        if cls != "dense" and dense_first is not None:
+            for label, result in (("first page", first), ("deep page", deep)):
+                if result is not None:
+                    share = _db_ms(result) / _db_ms(dense_first)
+                    out.append(
+                        (
+                            f"{cls}: PostgreSQL CPU per page within 2x of dense ({label})",
+                            share <= 2.0,
+                            f"{_db_ms(result):.2f} ms, {share:.2f}x",
+                        )
+                    )
+        for label, api_result, floor_result in (
+            ("first page", first, floor_first),
+            ("deep page", deep, floor_deep),
+        ):
+            if api_result is not None and floor_result is not None and floor_result.rps:
+                share = api_result.rps / floor_result.rps
+                out.append(
+                    (
+                        f"{cls}: GraphQL throughput at least half the floor's ({label})",
+                        share >= 0.5,
+                        f"{share:.0%} of the floor",
+                    )
                 )
-            )
     return out
 
 
@@ -631,14 +717,13 @@ def report(
     args: argparse.Namespace,
     command: str,
     summary: SeedSummary | None,
-    viewers: list[Viewer],
+    classes: dict[str, list[Viewer]],
     all_sizes: list[int],
     pg_version: str,
     results: list[tuple[Scenario, LoadResult]],
     compared: int,
 ) -> str:
     info = machine_info()
-    sizes = [v.feed_size for v in viewers]
     lines = [
         f"### Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -658,14 +743,19 @@ def report(
             f"VACUUM ANALYZE {summary.analyze_s:.0f} s)."
         )
     else:
-        lines.append("- Graph: the existing `gesso_bench` database (`--reuse`).")
+        lines.append(f"- Graph: the existing `{args.database}` database (`--reuse`).")
     lines += [
         f"- Home-feed sizes: all users {all_sizes[0]:,} to {all_sizes[-1]:,} posts "
-        f"(median {statistics.median(all_sizes):,.0f}); the {len(viewers)} benchmark viewers "
-        f"{min(sizes):,} to {max(sizes):,}. The deep page is the one after each viewer's "
-        f"{args.deep:,}th post.",
+        f"(median {statistics.median(all_sizes):,.0f}); the benchmark viewers: "
+        + "; ".join(
+            f"{cls} {len(vs)}, {min(v.feed_size for v in vs):,} to "
+            f"{max(v.feed_size for v in vs):,} posts"
+            for cls, vs in classes.items()
+        )
+        + f". The deep page is the one after each viewer's {args.deep:,}th post (for the classes"
+        " whose every viewer's feed reaches past it).",
         f"- Load: {args.concurrency} keep-alive connections, closed loop, {args.duration:g} s "
-        f"measured per scenario in {args.rounds} rounds that take the four scenarios in turn "
+        f"measured per scenario in {args.rounds} rounds that take the scenarios in turn "
         f"(a {args.warmup:g} s warm-up before the first round, 1 s before the others), "
         f"`first: {args.first}`, "
         f"{args.workers} server process{'es' if args.workers > 1 else ''} each; the "
@@ -745,16 +835,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"(generate {summary.generate_s:.1f} s, COPY {summary.copy_s:.1f} s, "
             f"VACUUM ANALYZE {summary.analyze_s:.1f} s); counters verified"
         )
-    viewers, all_sizes = asyncio.run(pick_viewers(dsn, args))
+    classes, all_sizes = asyncio.run(pick_viewers(dsn, args))
     pg_version = asyncio.run(postgres_version(dsn))
-    sizes = sorted(v.feed_size for v in viewers)
-    print(
-        f"{len(viewers)} viewers, home feed sizes {sizes[0]:,} to {sizes[-1]:,} posts "
-        f"(median {statistics.median(sizes):,.0f}); all users: {all_sizes[0]:,} to "
-        f"{all_sizes[-1]:,}"
-    )
-    for viewer in viewers:
-        print(f"  {viewer.handle}: {viewer.feed_size:,} posts in the home feed")
+    print(f"all users' home feeds: {all_sizes[0]:,} to {all_sizes[-1]:,} posts")
+    for cls, viewers in classes.items():
+        sizes = sorted(v.feed_size for v in viewers)
+        print(
+            f"{cls}: {len(viewers)} viewers, home feed sizes {sizes[0]:,} to {sizes[-1]:,} posts "
+            f"(median {statistics.median(sizes):,.0f})"
+            + ("" if viewers[0].deep_cursor else "; no deep page")
+        )
 
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="gesso-bench-") as tmp:
@@ -789,11 +879,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"floor: {shlex.join(floor_cmd)} (pid {floor.pid if floor else '-'})")
             compared = 0
             if api is not None and floor is not None:
-                compared = check_same_answers(api, floor, viewers, args.first)
+                compared = check_same_answers(api, floor, classes, args.first)
                 print(f"GraphQL and floor return identical pages ({compared} compared)")
-            results = run_scenarios(args, api, floor, viewers)
+            results = run_scenarios(args, api, floor, classes)
 
-    section = report(args, command, summary, viewers, all_sizes, pg_version, results, compared)
+    section = report(args, command, summary, classes, all_sizes, pg_version, results, compared)
     print()
     print(section)
     if not args.no_docs:

@@ -2,8 +2,8 @@
 
 It answers ``GET /feed?first=20&after=<cursor>`` with the same document the GraphQL query of
 ``bench.feed`` returns (``{"data": {"homeFeed": ...}}``), with the fewest statements we know for
-it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (the
-predicate of ``resolvers.rules.HOME``, keyset on the post id) with its authors, the viewer's
+it, the ones the API's compiled plan runs (``resolvers.feedsql``): the token; the page (its
+post ids from ``feedsql.home_ids_sql``, keyset on the post id) with its authors, the viewer's
 likes and follows and the attached artworks joined in. It shows what the database and an ASGI
 server cost without the API's layers.
 
@@ -29,36 +29,32 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers.errors import BadRequest
+from resolvers.feedsql import home_ids_sql
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
-from resolvers.rules import FOLLOWS, HOME, VISIBLE
+from resolvers.rules import FOLLOWS, VISIBLE
 from storage.models import Visibility
 
 POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-like comparison
 
 AUTH_SQL = "SELECT user_id, expires_at FROM auth_tokens WHERE token_hash = $1"
-_FEED_WHERE = HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility")
 _FEED_COLUMNS = (
     "p.id, p.author_id, p.text, p.created_at, p.like_count, p.comment_count, u.handle,"
     " u.display_name,"
     " (SELECT 1 FROM post_likes l WHERE l.user_id = $1 AND l.post_id = p.id) AS liked,"
     f" ({FOLLOWS.exists_sql('$1', 'p.author_id', 'f')}) AS follows"
 )
-_FEED_FROM = "FROM posts p JOIN users u ON u.id = p.author_id"
+_FEED_FROM = "FROM page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.author_id"
 # The page's posts (the limit written out, as the API does: see resolvers/feedsql.py), then one
-# row per attached artwork, or one row with NULL artwork columns for a post without any.
+# row per attached artwork, or one row with NULL artwork columns for a post without any; the
+# page's ids come first, in the CTE ``page``.
 _ATTACHED = (
     "SELECT p.*, a.id AS artwork_id, a.title, a.owner_id, a.visibility AS artwork_visibility"
     " FROM ({page}) p LEFT JOIN post_artworks pa ON pa.post_id = p.id"
     " LEFT JOIN artworks a ON a.id = pa.artwork_id ORDER BY p.id DESC, pa.position, pa.id"
 )
-FEED_FIRST_SQL = _ATTACHED.format(
-    page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE}"
-    " ORDER BY p.id DESC LIMIT {limit}"
-)
-FEED_AFTER_SQL = _ATTACHED.format(
-    page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} WHERE {_FEED_WHERE} AND p.id < $2"
-    " ORDER BY p.id DESC LIMIT {limit}"
-)
+_PAGE = _ATTACHED.format(page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} ORDER BY p.id DESC")
+FEED_FIRST_SQL = f"WITH {home_ids_sql(after=False, sqlite=False)} {_PAGE}"
+FEED_AFTER_SQL = f"WITH {home_ids_sql(after=True, sqlite=False)} {_PAGE}"
 
 
 def global_id(type_name: str, pk: int) -> str:

@@ -30,7 +30,7 @@ class LoadSpec:
     concurrency: int
     warmup_s: float
     duration_s: float
-    expect_edges: int
+    expect_edges: tuple[int, ...]  # the page size each request must get, in their order
     cpu: int | None = None  # pin the generator to this CPU
     app_pid: int | None = None  # the server process whose CPU time to report
     database: str = "gesso_bench"  # PostgreSQL backends of other databases count as "other"
@@ -248,7 +248,8 @@ async def _client(
             if start >= stop_at:
                 break
             budget[0] -= 1
-            writer.write(requests[index % len(requests)])
+            which = index % len(requests)
+            writer.write(requests[which])
             index += 1
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
@@ -264,7 +265,7 @@ async def _client(
             if start < measure_from:
                 continue
             latencies.append(end - start)
-            problem = check_feed(status, body, spec.expect_edges)
+            problem = check_feed(status, body, spec.expect_edges[which])
             if problem is not None:
                 result.errors += 1
                 if len(result.error_samples) < MAX_ERROR_SAMPLES:

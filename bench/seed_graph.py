@@ -6,6 +6,12 @@ come from the author's followers, more for more-followed authors. About a quarte
 one to three artworks. Every id is a time-ordered Snowflake id (``storage.ids.id_for_time`` plus a
 per-millisecond sequence), ``created_at`` is the time inside the id, and the denormalised counters
 are computed from the rows they count (``verify_counters`` checks them after the load).
+
+Beside that graph, drawn from a random stream of their own so that it stays the same, come the
+members of the other viewer classes (``COHORTS``): rarely posting artists (one to three posts
+each, followed only by these viewers), members who follow five of them (``sparse_``), members who
+follow nobody (``new_``) and members who follow 50 artists drawn uniformly (``mixed_``: mostly the
+long tail, a few popular ones).
 """
 
 from __future__ import annotations
@@ -56,6 +62,15 @@ class GraphSize:
     follow_zipf: float = 1.0
     post_zipf: float = 0.8
     seed: int = 42
+    rare_artists: int = 200  # artists with one to three posts, followed by the cohorts only
+    cohort_viewers: int = 16  # members of each of the sparse, new and mixed classes
+    sparse_follows: int = 5
+    mixed_follows: int = 50
+
+
+# The viewer classes seeded beside the graph: handle prefix -> follows of each member.
+COHORTS = ("sparse", "new", "mixed")
+COHORT_WORKER = 1001  # the Snowflake worker bits of the cohorts' rows (apart from the graph's)
 
 
 @dataclass(slots=True)
@@ -83,9 +98,9 @@ def _ms(epoch_seconds: float) -> int:
     return id_for_time(epoch_seconds) >> (WORKER_BITS + SEQUENCE_BITS)
 
 
-def snowflake_ids(ms: Sequence[int]) -> list[int]:
+def snowflake_ids(ms: Sequence[int], worker: int = BENCH_WORKER) -> list[int]:
     """Unique ids for rows made at ``ms`` (milliseconds since the Snowflake epoch): the
-    millisecond, BENCH_WORKER and a sequence within the millisecond. Rows sort by id as by time."""
+    millisecond, ``worker`` and a sequence within the millisecond. Rows sort by id as by time."""
     ids = [0] * len(ms)
     last, sequence = -1, 0
     for index in sorted(range(len(ms)), key=ms.__getitem__):
@@ -97,7 +112,7 @@ def snowflake_ids(ms: Sequence[int]) -> list[int]:
         else:
             sequence = 0
         last = now
-        ids[index] = (now << (WORKER_BITS + SEQUENCE_BITS)) | (BENCH_WORKER << SEQUENCE_BITS)
+        ids[index] = (now << (WORKER_BITS + SEQUENCE_BITS)) | (worker << SEQUENCE_BITS)
         ids[index] |= sequence
     return ids
 
@@ -327,6 +342,7 @@ def generate(size: GraphSize, now: float) -> Graph:
             )
         )
 
+    cohorts = _cohorts(size, now, user_ids, (first_user_t, last_user_t))
     users = [
         (
             uid,
@@ -340,7 +356,7 @@ def generate(size: GraphSize, now: float) -> Graph:
             "[]",
             rng.random() < 0.2,
             "disallowed",
-            len(followers_of[i]),
+            len(followers_of[i]) + cohorts.followers.get(i, 0),
             per_user,
             post_count[i],
             artwork_count[i],
@@ -349,15 +365,102 @@ def generate(size: GraphSize, now: float) -> Graph:
         for i, uid in enumerate(user_ids)
     ]
     return Graph(
-        users=users,
-        follows=sorted(follows),
+        users=users + cohorts.users,
+        follows=sorted(follows + cohorts.follows),
         artworks=artworks,
-        posts=posts,
+        posts=sorted(posts + cohorts.posts),
         post_artworks=post_artworks,
         post_likes=post_likes,
         max_followers=max((len(f) for f in followers_of), default=0),
         max_posts=max(post_count, default=0),
     )
+
+
+@dataclass(slots=True)
+class Cohorts:
+    users: list[tuple[Any, ...]]
+    follows: list[tuple[Any, ...]]
+    posts: list[tuple[Any, ...]]
+    followers: dict[int, int]  # graph user index -> followers among the cohorts
+
+
+def _cohorts(
+    size: GraphSize, now: float, graph_ids: list[int], signups: tuple[float, float]
+) -> Cohorts:
+    """The rarely posting artists and the sparse, new and mixed members, from a random stream
+    of their own (the graph's rows do not change with them)."""
+    rng = random.Random(size.seed * 7919 + 1)
+    names = [f"rare_{i:05d}" for i in range(size.rare_artists)]
+    for cohort in COHORTS:
+        names += [f"{cohort}_{i:05d}" for i in range(size.cohort_viewers)]
+    user_t = sorted(rng.uniform(*signups) for _ in names)
+    user_ids = snowflake_ids([_ms(t) for t in user_t], COHORT_WORKER)
+    ids = dict(zip(names, user_ids, strict=True))
+    signup = dict(zip(names, user_t, strict=True))
+    rare = names[: size.rare_artists]
+
+    # Follows: (follower name, followee id, followee signup time); graph artists by index.
+    pairs: list[tuple[str, int, float]] = []
+    followers: dict[int, int] = {}
+    rare_followers = dict.fromkeys(rare, 0)
+    for name in names[size.rare_artists :]:
+        if name.startswith("sparse_"):
+            for artist in rng.sample(rare, min(size.sparse_follows, len(rare))):
+                pairs.append((name, ids[artist], signup[artist]))
+                rare_followers[artist] += 1
+        elif name.startswith("mixed_"):
+            k = min(size.mixed_follows, len(graph_ids))
+            for index in rng.sample(range(len(graph_ids)), k):
+                pairs.append((name, graph_ids[index], signups[0]))
+                followers[index] = followers.get(index, 0) + 1
+    follow_ms = [_ms(rng.uniform(max(signup[a], t), now - DAY)) for a, _, t in pairs]
+    follow_ids = snowflake_ids(follow_ms, COHORT_WORKER)
+    follows = [
+        (fid, ids[name], followee, created_at(fid))
+        for fid, (name, followee, _) in zip(follow_ids, pairs, strict=True)
+    ]
+
+    authors = [artist for artist in rare for _ in range(rng.randint(1, 3))]
+    post_ms = [_ms(rng.uniform(max(signup[a], now - 365 * DAY), now - 60)) for a in authors]
+    post_ids = snowflake_ids(post_ms, COHORT_WORKER)
+    posts = [
+        (
+            pid,
+            ids[author],
+            " ".join(rng.choices(_WORDS, k=rng.randint(3, 40))).capitalize(),
+            _visibility(rng, followers=0.10, private=0.05),
+            0,
+            0,
+            0,
+            created_at(pid),
+        )
+        for pid, author in zip(post_ids, authors, strict=True)
+    ]
+    following = dict.fromkeys(names, 0)
+    for name, _, _ in pairs:
+        following[name] += 1
+    users = [
+        (
+            ids[name],
+            name,
+            name,
+            f"{name}@bench.invalid",
+            f"{name}@bench.invalid",
+            "!",
+            f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+            "",
+            "[]",
+            False,
+            "disallowed",
+            rare_followers.get(name, 0),
+            following[name],
+            authors.count(name),
+            0,
+            created_at(ids[name]),
+        )
+        for name in names
+    ]
+    return Cohorts(users=users, follows=follows, posts=posts, followers=followers)
 
 
 async def recreate_database(admin_dsn: str, name: str) -> None:

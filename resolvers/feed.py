@@ -9,6 +9,7 @@ from tortoise.queryset import QuerySet
 from resolvers.access import visible_filter, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import BadRequest
+from resolvers.feedsql import home_page_ids
 from resolvers.keyset import by_index, by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.rules import DISCOVER, HOME
@@ -19,17 +20,9 @@ post_cursor: CursorFn[Post] = CursorFn("post", "id")
 ORDER = ("-id",)  # newest first
 
 
-async def _page(query: QuerySet[Post], first: int | None, after: str | None) -> Page[Post]:
-    size = page_size(first)
-    if after is not None:
-        (last_id,) = decode_cursor("post", after)
-        query = query.filter(id__lt=last_id)
-    rows = await query.order_by("-id").limit(size + 1)
-    return paginate(rows, size, post_cursor)
-
-
 def home_posts(viewer_id: int) -> QuerySet[Post]:
-    """The viewer's home timeline: own posts, and followed artists' posts the viewer may see."""
+    """The viewer's home timeline: own posts, and followed artists' posts the viewer may see
+    (as a filter, for the live feed's replay; a page is read with ``feedsql.home_page_ids``)."""
     return Post.filter(HOME.to_q(viewer_id, owner="author_id", visibility="visibility"))
 
 
@@ -38,8 +31,14 @@ def discover_posts(viewer_id: int | None) -> QuerySet[Post]:
 
 
 async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Page[Post]:
+    """A page of the viewer's home timeline: its ids from the statement the compiled plans run
+    (``feedsql.home_page_ids``), then the posts."""
     viewer = require_viewer(ctx)
-    return await _page(home_posts(viewer.id), first, after)
+    size = page_size(first)
+    last_id = decode_cursor("post", after)[0] if after is not None else None
+    ids = await home_page_ids(viewer.id, size, last_id)
+    rows = await Post.filter(id__in=ids).order_by("-id") if ids else []
+    return paginate(rows, size, post_cursor)
 
 
 def _older(query: QuerySet[Post], after: str | None) -> QuerySet[Post]:

@@ -8,10 +8,23 @@ in); a second and third run only for an artwork whose owner is not the post's au
 more only for posts with non-public replies (how many of them the viewer may see).
 
 The statements run on both backends through ``storage.rawsql``.
+
+The home feed's page of post ids (``home_ids_sql``) is one statement for the compiled plans and
+the regular path (``resolvers.feed``) alike. It first walks the newest ``WALK_SCAN`` posts
+(before the cursor) through ``rules.HOME``: that finds a full page for a viewer who follows
+active artists. Only when it does not, the page is a merge of each followed artist's (and the
+viewer's own) newest posts through the index on ``(author_id, id)``: at most a page from each,
+so its cost follows the page and the number of followed artists, not the size of the table
+(a walk to the end of the table is what a member who follows nobody would cost otherwise).
+PostgreSQL reads each owner's posts with LATERAL; SQLite, which has no LATERAL, joins the owners
+to their posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS``
+artists gets the walk to the end instead: past a few hundred followed artists the merge reads
+more than the walk (a page from each), and the walk finds a page soon among so many artists.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +47,82 @@ _FOLLOWS = f"({FOLLOWS.exists_sql('$1', 'p.author_id', 'f')}) AS viewer_follows"
 AUTHOR = "author__"  # the prefix of the author's columns in a page row
 
 USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
+
+# How many of the newest posts the walk reads before the merge takes over. A dense viewer (one
+# who follows 100 artists drawn by popularity) sees about one post in ten of the benchmark's 2M,
+# so finds a page in some 200 posts, and more deep in the feed; a walk of 1024 that finds
+# nothing costs about 0.3 ms of PostgreSQL CPU.
+WALK_SCAN = 1024
+# Up to how many followed artists the merge answers when the short walk finds no page; beyond,
+# the walk goes on to the end. Measured on the benchmark graph of 2M posts (docs/benchmarks.md):
+# the merge wins up to 200 artists drawn uniformly (the long tail) and loses from 500.
+MERGE_MAX_FOLLOWS = 400
+
+
+def home_ids_sql(*, after: bool, sqlite: bool) -> str:
+    """The home feed's page of post ids, newest first, for the viewer $1, older than the post
+    id $2 if ``after``: a CTE named ``page`` (column ``id``) to put in front of a statement,
+    with ``{limit}`` (the page size plus one) to fill in."""
+    older = " AND p.id < $2" if after else ""
+    walk = (
+        "SELECT w.id FROM (SELECT p.id, p.author_id, p.visibility FROM posts p"
+        + (" WHERE p.id < $2" if after else "")
+        + f" ORDER BY p.id DESC LIMIT {WALK_SCAN}) w"
+        f" WHERE {HOME.to_sql('$1', owner='w.author_id', visibility='w.visibility')}"
+        " ORDER BY w.id DESC LIMIT {limit}"
+    )
+    branches: list[str] = []
+    for owners, passing in HOME.by_owner_sql("$1", visibility="p.visibility"):
+        seen = f" AND {passing}" if passing is not None else ""
+        if sqlite:
+            branches.append(
+                f"SELECT p.id FROM ({owners}) o JOIN posts p ON p.author_id = o.owner_id"
+                f" WHERE TRUE{seen}{older}"
+            )
+        else:
+            branches.append(
+                f"SELECT q.id FROM ({owners}) o CROSS JOIN LATERAL (SELECT p.id FROM posts p"
+                f" WHERE p.author_id = o.owner_id{seen}{older}"
+                " ORDER BY p.id DESC LIMIT {limit}) q"
+            )
+    merge = (
+        f"SELECT m.id FROM ({' UNION ALL '.join(branches)}) m ORDER BY m.id DESC LIMIT {{limit}}"
+    )
+    rule = HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility")
+    walk_on = f"SELECT p.id FROM posts p WHERE {rule}{older} ORDER BY p.id DESC LIMIT {{limit}}"
+    short = "(SELECT count(*) FROM walk) < {limit}"
+    follows = "(SELECT u.following_count FROM users u WHERE u.id = $1)"
+    # Exactly one part answers: the short walk when it found a whole page, else the merge, or
+    # the walk to the end for a viewer who follows many. Each condition is a constant of the
+    # statement, so the parts that do not answer are never run.
+    return (
+        f"walk AS ({walk}),"
+        " page AS (SELECT id FROM walk WHERE (SELECT count(*) FROM walk) = {limit}"
+        f" UNION ALL SELECT id FROM ({merge}) m"
+        f" WHERE {short} AND {follows} <= {MERGE_MAX_FOLLOWS}"
+        f" UNION ALL SELECT id FROM ({walk_on}) e"
+        f" WHERE {short} AND {follows} > {MERGE_MAX_FOLLOWS})"
+    )
+
+
+async def home_page_ids(viewer_id: int, size: int, after: int | None) -> list[int]:
+    """The ids of the viewer's home-feed page of ``size`` posts older than ``after`` (newest
+    first when None), and one more when another page follows: the statement of the compiled
+    plans, for the regular path."""
+    if not 0 <= size <= MAX_PAGE:
+        raise ValueError(f"page size {size} out of range")
+    args: list[Any] = [viewer_id] if after is None else [viewer_id, after]
+    async with rawsql.reader(Post) as reader:
+        sql = _home_ids(after is not None, reader.sqlite, size + 1)
+        return [row[0] for row in await reader.fetch(sql, *args)]
+
+
+@functools.cache
+def _home_ids(after: bool, sqlite: bool, limit: int) -> str:
+    ctes = home_ids_sql(after=after, sqlite=sqlite).replace("{limit}", str(limit))
+    return f"WITH {ctes} SELECT id FROM page ORDER BY id DESC"
+
+
 FOLLOWS_SQL = FOLLOWS.among_sql()
 
 
@@ -122,16 +211,19 @@ class PageReader:
         self.artwork_keys = [(f"{ARTWORK}{column}", column) for column in self.artwork_columns]
         self.users_sql = USERS_SQL.format(columns=", ".join(self.user_columns))
         self.user_convert = converters(User, self.user_columns)
-        # (cursor given, viewer known) -> the page statement's text with {limit} to fill in,
-        # and whether $1 is the viewer
-        self.page_sql: dict[tuple[bool, bool], tuple[str, bool]] = {}
+        # (cursor given, viewer known, SQLite) -> the page statement's text with {limit} to
+        # fill in, and whether $1 is the viewer
+        self.page_sql: dict[tuple[bool, bool, bool], tuple[str, bool]] = {}
         for after in (False, True):
             for viewer in (False, True):
-                if not home or viewer:
-                    self.page_sql[(after, viewer)] = self._sql(after=after, viewer=viewer)
-        self._statements: dict[tuple[bool, bool, int], str] = {}
+                for sqlite in (False, True):
+                    if not home or viewer:
+                        self.page_sql[(after, viewer, sqlite)] = self._sql(
+                            after=after, viewer=viewer, sqlite=sqlite
+                        )
+        self._statements: dict[tuple[bool, bool, bool, int], str] = {}
 
-    def _sql(self, *, after: bool, viewer: bool) -> tuple[str, bool]:
+    def _sql(self, *, after: bool, viewer: bool, sqlite: bool) -> tuple[str, bool]:
         needs = self.needs
         columns = [f"p.{column}" for column in self.post_columns]
         if needs.authors:
@@ -140,20 +232,29 @@ class PageReader:
             columns.append(_LIKED)
         if viewer and needs.follows:
             columns.append(_FOLLOWS)
-        rule = HOME if self.home else DISCOVER
-        where = rule.to_sql("$1" if viewer else None, **_POSTS)
-        # $1 is the viewer where the statement uses one; the cursor follows.
-        uses_viewer = viewer and (needs.likes or needs.follows or "$1" in where)
-        sql = (
-            f"SELECT {', '.join(columns)} FROM posts p"
-            + (" JOIN users u ON u.id = p.author_id" if needs.authors else "")
-            + f" WHERE {where}"
-            + (f" AND p.id < ${2 if uses_viewer else 1}" if after else "")
-            # The limit is written out, not a parameter: for LIMIT $n PostgreSQL's generic plan
-            # assumes a tenth of the table, so it would plan the statement anew on every
-            # execution (a third of its CPU for a page).
-            + " ORDER BY p.id DESC LIMIT {limit}"
-        )
+        joined = " JOIN users u ON u.id = p.author_id" if needs.authors else ""
+        ctes = ""
+        if self.home:
+            # The page's ids (see home_ids_sql), $1 the viewer and $2 the cursor.
+            uses_viewer = True
+            ctes = f"WITH {home_ids_sql(after=after, sqlite=sqlite)} "
+            sql = (
+                f"SELECT {', '.join(columns)} FROM page JOIN posts p ON p.id = page.id{joined}"
+                " ORDER BY p.id DESC"
+            )
+        else:
+            where = DISCOVER.to_sql("$1" if viewer else None, **_POSTS)
+            # $1 is the viewer where the statement uses one; the cursor follows.
+            uses_viewer = viewer and (needs.likes or needs.follows or "$1" in where)
+            sql = (
+                f"SELECT {', '.join(columns)} FROM posts p{joined}"
+                + f" WHERE {where}"
+                + (f" AND p.id < ${2 if uses_viewer else 1}" if after else "")
+                # The limit is written out, not a parameter: for LIMIT $n PostgreSQL's generic
+                # plan assumes a tenth of the table, so it would plan the statement anew on
+                # every execution (a third of its CPU for a page).
+                + " ORDER BY p.id DESC LIMIT {limit}"
+            )
         if needs.artwork_columns is not None:
             attached = ", ".join(f"a.{c} AS {ARTWORK}{c}" for c in self.artwork_columns)
             sql = (
@@ -162,11 +263,13 @@ class PageReader:
                 " LEFT JOIN artworks a ON a.id = pa.artwork_id"
                 " ORDER BY p.id DESC, pa.position, pa.id"
             )
-        return sql, uses_viewer
+        return ctes + sql, uses_viewer
 
-    def _page_statement(self, after: bool, viewer: bool, size: int) -> tuple[str, bool]:
-        template, uses_viewer = self.page_sql[(after, viewer)]
-        key = (after, viewer, size)
+    def _page_statement(
+        self, after: bool, viewer: bool, sqlite: bool, size: int
+    ) -> tuple[str, bool]:
+        template, uses_viewer = self.page_sql[(after, viewer, sqlite)]
+        key = (after, viewer, sqlite, size)
         sql = self._statements.get(key)
         if sql is None:
             if not 0 <= size <= MAX_PAGE:
@@ -178,11 +281,13 @@ class PageReader:
         """``size`` posts older than the post id ``after`` (newest first when None), for
         ``viewer_id``, with what the selection needs. Reads go where the ORM's reads would go
         now (the replica inside ``storage.replica.reads_from_replica``)."""
-        sql, uses_viewer = self._page_statement(after is not None, viewer_id is not None, size)
-        args: list[Any] = [viewer_id] if uses_viewer else []
-        if after is not None:
-            args.append(after)
         async with rawsql.reader(Post) as reader:
+            sql, uses_viewer = self._page_statement(
+                after is not None, viewer_id is not None, reader.sqlite, size
+            )
+            args: list[Any] = [viewer_id] if uses_viewer else []
+            if after is not None:
+                args.append(after)
             rows = convert(await reader.fetch(sql, *args), self.convert)
             page, owners = self._page(viewer_id, size, rows)
             if owners:

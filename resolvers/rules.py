@@ -8,7 +8,8 @@ relation never sees less than a farther one. Each rule renders itself as
 - an ORM filter (``to_q``), for the queries the resolvers build,
 - a SQL condition (``to_sql``), for the hand-written statements of ``resolvers.feedsql`` and the
   benchmark floor (``bench.floor_app``), PostgreSQL text that ``storage.rawsql`` also runs on
-  SQLite,
+  SQLite; and the same rule owner by owner (``by_owner_sql``), for reading a feed as a merge of
+  each owner's newest things,
 - a check in Python (``decide``, ``allows``), for what is decided on rows in memory: the live feed,
   the attachments of a page, the counts of a profile.
 
@@ -62,11 +63,13 @@ class Tie:
             self.model.filter(**{self.viewer_field: viewer_id}).values(self.owner_field)
         )
 
-    def owners_sql(self, viewer: str) -> str:
-        """The owners tied to the viewer (the SQL parameter ``viewer``), as a subquery."""
+    def owners_sql(self, viewer: str, *, name: str | None = None) -> str:
+        """The owners tied to the viewer (the SQL parameter ``viewer``), as a subquery (its
+        column named ``name`` if given)."""
         table = self.model._meta.db_table
+        column = self.owner_field if name is None else f"{self.owner_field} AS {name}"
         # names of our own models and parameters only, never input
-        return f"SELECT {self.owner_field} FROM {table} WHERE {self.viewer_field} = {viewer}"  # noqa: S608
+        return f"SELECT {column} FROM {table} WHERE {self.viewer_field} = {viewer}"  # noqa: S608
 
     def exists_sql(self, viewer: str, owner: str, alias: str) -> str:
         """One row when the viewer ``viewer`` is tied to the owner ``owner`` (an outer
@@ -217,6 +220,29 @@ class ReadRule:
             )
             found = f"({found} AND {hidden})"
         return found
+
+    def by_owner_sql(self, viewer: str, *, visibility: str) -> list[tuple[str, str | None]]:
+        """The rule for a signed-in viewer (the parameter ``viewer``) owner by owner: for each of
+        its terms, a subquery of the owners it covers (one column, ``owner_id``; the exclusions
+        already removed) and the condition on the column ``visibility`` of what passes of their
+        things (None: everything). Only for rules that pass nothing of anyone: those are read
+        as a merge of each owner's newest things, which is bounded by the owners' count."""
+        sources: list[tuple[str, str | None]] = []
+        for who, passing in self._terms(signed_in=True):
+            if who == "anyone":
+                raise ValueError(f"{self.name}: passes things of anyone, not owner by owner")
+            owners = (
+                f"SELECT CAST({viewer} AS BIGINT) AS owner_id"
+                if who == "own"
+                else FOLLOWS.owners_sql(viewer, name="owner_id")
+            )
+            if self.exclusions:
+                hidden = " AND ".join(
+                    f"o.owner_id NOT IN ({tie.owners_sql(viewer)})" for tie in self.exclusions
+                )
+                owners = f"SELECT o.owner_id FROM ({owners}) o WHERE {hidden}"  # noqa: S608
+            sources.append((owners, None if passing is None else _in_sql(visibility, passing)))
+        return sources
 
     def visibilities_sql(self, relation: Relation, visibility: str) -> str:
         """What passes for ``relation``, as a SQL condition on the column ``visibility``."""

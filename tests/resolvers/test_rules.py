@@ -6,16 +6,20 @@ that graph (and an anonymous one) and every rule, the rows the ORM filter select
 SQL condition selects and the rows the Python check passes must be the same set, on SQLite and
 PostgreSQL. The same holds for each rule with an exclusion added (the slot blocks and mutes will
 fill), and the exclusion takes away exactly the posts of the owners it ties to the viewer.
+The home rule rendered owner by owner (``by_owner_sql``) selects the same rows too, and the home
+feed's page statement (``feedsql.home_page_ids``), page after page, lists them newest first.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import cast
 
 import pytest
 
+from resolvers import feedsql
 from resolvers.rules import (
     DISCOVER,
     EVERY_VISIBILITY,
@@ -85,6 +89,20 @@ async def _by_sql(rule: ReadRule, viewer: int | None) -> set[int]:
     async with rawsql.reader(Post) as reader:
         rows = await reader.fetch(sql, *([viewer] if "$1" in sql else []))
     return {row[0] for row in rows}
+
+
+async def _by_owner(rule: ReadRule, viewer: int | None) -> set[int]:
+    assert viewer is not None
+    branches = [
+        f"SELECT p.id FROM ({owners}) o JOIN posts p ON p.author_id = o.owner_id"
+        + (f" WHERE {passing}" if passing is not None else "")
+        for owners, passing in rule.by_owner_sql("$1", visibility="p.visibility")
+    ]
+    async with rawsql.reader(Post) as reader:
+        rows = await reader.fetch(" UNION ALL ".join(branches), viewer)
+    found = [row[0] for row in rows]
+    assert len(found) == len(set(found)), "an owner's posts came from two terms"
+    return set(found)
 
 
 async def _by_python(rule: ReadRule, viewer: int | None) -> set[int]:
@@ -167,3 +185,47 @@ def test_the_sql_names_no_visibility_but_through_the_rule() -> None:
     assert DISCOVER.to_sql("$1", owner="p.author_id", visibility="p.visibility") == (
         "p.visibility = 'public'"
     )
+
+
+HOME_RULES = [HOME, _with_exclusion(HOME)]
+
+
+@pytest.mark.parametrize("rule", HOME_RULES, ids=lambda rule: rule.name)
+async def test_owner_by_owner_agrees(rule: ReadRule, graph: dict[str, int]) -> None:
+    for viewer in graph.values():
+        assert await _by_owner(rule, viewer) == await _by_q(rule, viewer), (rule.name, viewer)
+
+
+def test_a_rule_that_passes_anyone_has_no_owner_by_owner_form() -> None:
+    with pytest.raises(ValueError, match="anyone"):
+        DISCOVER.by_owner_sql("$1", visibility="p.visibility")
+
+
+@pytest.mark.parametrize(
+    ("scan", "merge_max"),
+    [(feedsql.WALK_SCAN, feedsql.MERGE_MAX_FOLLOWS), (1, feedsql.MERGE_MAX_FOLLOWS), (1, -1)],
+    ids=["as configured", "merge", "walk to the end"],
+)
+@pytest.mark.parametrize("size", [1, 2, 4, 50])
+async def test_the_home_page_statement_lists_the_rule_newest_first(
+    size: int, scan: int, merge_max: int, graph: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the statement as configured (a small page is found by the short walk, a page larger
+    # than the feed by the merge), or a short walk that never finds a page, so that the merge
+    # answers, or the walk to the end (for a viewer who follows more than merge_max artists)
+    monkeypatch.setattr(feedsql, "WALK_SCAN", scan)
+    monkeypatch.setattr(feedsql, "MERGE_MAX_FOLLOWS", merge_max)
+    feedsql._home_ids.cache_clear()
+    monkeypatch.setattr(feedsql, "_home_ids", functools.cache(feedsql._home_ids.__wrapped__))
+    for viewer in graph.values():
+        expected = sorted(await _by_q(HOME, viewer), reverse=True)
+        seen: list[int] = []
+        after: int | None = None
+        while True:
+            ids = await feedsql.home_page_ids(viewer, size, after)
+            assert len(ids) <= size + 1
+            seen += ids[:size]
+            if len(ids) <= size:
+                break
+            after = ids[size - 1]
+        assert seen == expected, (viewer, size)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.graphql import GraphQLClient, QueryCounter
 
-HOME = """query($first: Int) {
-  homeFeed(first: $first) {
+HOME = """query($first: Int, $after: String) {
+  homeFeed(first: $first, after: $after) {
     edges { cursor node {
       id text createdAt likeCount commentCount replyCount viewerHasLiked
       author { id handle displayName followerCount isFollowedByViewer }
@@ -15,9 +17,9 @@ HOME = """query($first: Int) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
-# 1 token + viewer, 1 feed page, 1 authors, 1 attachments with their artworks, 1 viewer follows,
-# 1 viewer post likes, 1 viewer artwork likes, 1 replied-to posts.
-STATEMENTS_PER_PAGE = 8
+# 1 token + viewer, 1 the page's ids, 1 its posts, 1 authors, 1 attachments with their artworks,
+# 1 viewer follows, 1 viewer post likes, 1 viewer artwork likes, 1 replied-to posts.
+STATEMENTS_PER_PAGE = 9
 
 
 async def _seed(gql: GraphQLClient) -> None:
@@ -89,3 +91,79 @@ async def test_hidden_replies_cost_one_statement_per_page(gql: GraphQLClient) ->
         counts[first] = len(counter.statements)
     # then each costs one statement more: the replies the reader may see, for the whole page
     assert counts == dict.fromkeys(counts, STATEMENTS_PER_PAGE + 1), counter.statements
+
+
+# A page of each viewer class costs the same statements whatever its size and depth, and the
+# same on the compiled path: who the viewer follows changes how the page statement finds the
+# page (a walk of the newest posts, or a merge of each followed artist's newest posts), never
+# how many statements run. Viewer -> (the artists followed, the posts of the home feed).
+CLASSES = {
+    "dense": ("reader", ("ana", "ben", "cyd"), 15),
+    "sparse": ("sparse", ("dee",), 2),  # follows an artist who posted twice, long ago
+    "new": ("newbie", (), 2),  # follows nobody, has posted twice
+    "mixed": ("mixed", ("ana", "dee"), 7),
+}
+# The regular path: the token, the page's ids (feedsql.home_page_ids), the posts, then the
+# loaders of what the page shows (ana's, ben's and cyd's posts have artworks and replies).
+REGULAR_STATEMENTS = {"dense": 9, "sparse": 7, "new": 7, "mixed": 9}
+COMPILED_STATEMENTS = 2  # the token, the page with everything joined in
+BENCH = (
+    "query HomeFeed($first: Int!, $after: String) {"
+    " homeFeed(first: $first, after: $after) {"
+    " edges { cursor node { id text createdAt likeCount commentCount viewerHasLiked"
+    " author { id handle displayName isFollowedByViewer } artworks { id title } } }"
+    " pageInfo { hasNextPage endCursor } } }"
+)
+
+
+async def _seed_classes(gql: GraphQLClient) -> None:
+    ids = {"dee": await gql.sign_up("dee")}
+    for n in range(2):
+        await gql.execute(
+            "mutation($t: String!) { createPost(input: {text: $t}) { errors { code } } }",
+            {"t": f"dee post {n}"},
+            as_="dee",
+        )
+    await _seed(gql)  # reader, and ana, ben and cyd with five posts each
+    for handle in ("ana", "ben", "cyd"):
+        ids[handle] = (
+            await gql.execute("query($h: String!) { user(handle: $h) { id } }", {"h": handle})
+        ).data["user"]["id"]
+    ids["reader"] = ""
+    for cls, (viewer, follows, _) in CLASSES.items():
+        if cls == "dense":
+            continue
+        await gql.sign_up(viewer)
+        for handle in follows:
+            await gql.execute(
+                "mutation($u: ID!) { follow(userId: $u) { errors { code } } }",
+                {"u": ids[handle]},
+                as_=viewer,
+            )
+    for text in ("hello", "a first sketch"):
+        await gql.execute(
+            "mutation($t: String!) { createPost(input: {text: $t}) { errors { code } } }",
+            {"t": text},
+            as_="newbie",
+        )
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+async def test_statements_per_page_of_each_viewer_class(gql: GraphQLClient, cls: str) -> None:
+    # given members who follow many, few or no artists
+    await _seed_classes(gql)
+    viewer, _, feed_size = CLASSES[cls]
+    for query, expected in ((HOME, REGULAR_STATEMENTS[cls]), (BENCH, COMPILED_STATEMENTS)):
+        await gql.execute(query, {"first": 1}, as_=viewer)  # compiles BENCH for the next runs
+        counts = {}
+        # when first pages of different sizes and a page after a cursor are read
+        first_page = await gql.execute(query, {"first": 1}, as_=viewer)
+        cursor = first_page.data["homeFeed"]["pageInfo"]["endCursor"]
+        for first, after in ((1, None), (15, None), (15, cursor)):
+            with QueryCounter.capture() as counter:
+                result = await gql.execute(query, {"first": first, "after": after}, as_=viewer)
+            edges = result.data["homeFeed"]["edges"]
+            assert len(edges) == min(first, feed_size - (after is not None)), (first, after)
+            counts[(first, after)] = len(counter.statements)
+        # then each costs the class's pinned number of statements
+        assert counts == dict.fromkeys(counts, expected), (query[:20], counter.statements)
