@@ -27,6 +27,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
@@ -171,9 +172,8 @@ class _Measurer:
 
 
 def _field(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
-    if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
-        fields: dict[str, GraphQLField] = getattr(parent, "fields", {})
-        return fields.get(name)
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        return parent.fields.get(name)
     return None
 
 

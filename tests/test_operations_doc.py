@@ -16,10 +16,13 @@ def _read(name: str) -> str:
 
 # (as cited in operations.md, where benchmarks.md records it)
 CITED = [
-    ("1,023 home-feed pages per second", r"\| GraphQL, first page \| [\d,]+ \| 1,023 \|"),
-    ("0.93 ms of CPU", r"\| GraphQL, first page \|(?: [^|]+ \|){6} 0 \| 0\.93 \|"),
-    ("0.49 ms of CPU per page", r"\| GraphQL, first page \|(?: [^|]+ \|){7} 0\.93 \| 0\.49 \|"),
-    ("p99 49.2 ms", r"p99 49\.2 ms"),
+    ("1,190 home-feed pages per second", r"\| GraphQL, dense, first page \| [\d,]+ \| 1,190 \|"),
+    ("0.79 ms of CPU", r"\| GraphQL, dense, first page \|(?: [^|]+ \|){6} 0 \| 0\.79 \|"),
+    (
+        "0.44 ms of CPU per page",
+        r"\| GraphQL, dense, first page \|(?: [^|]+ \|){7} 0\.79 \| 0\.44 \|",
+    ),
+    ("p99 38.0 ms", r"\| GraphQL, dense, first page \|(?: [^|]+ \|){4} 38\.0 \|"),
     ("37.7 KiB", r"\| 10,000 \|(?: [^|]+ \|){8} 37\.7 \|"),
     ("1,000 subscribers of a process with p99 84 ms", r"\| 1,000 \|(?: [^|]+ \|){4} 84 \|"),
     ("5,000 with p99 270 ms", r"\| 5,000 \|(?: [^|]+ \|){4} 270 \|"),
