@@ -173,7 +173,8 @@ class _Measurer:
 
 def _field(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return parent.fields.get(name)
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
     return None
 
 
