@@ -6,14 +6,49 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 import redis
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
+
+
+def await_answer(
+    process: subprocess.Popen[bytes],
+    probe: Callable[[], object],
+    *,
+    what: str,
+    seconds: float,
+    log: Callable[[], str],
+) -> None:
+    """Wait until ``probe`` stops raising httpx.TransportError; fail the test with ``log`` if
+    ``process`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log()}")
+        try:
+            probe()
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer within {seconds:g} s:\n{log()}")
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """Terminate ``process``, killing it if it has not ended after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def free_port() -> int:

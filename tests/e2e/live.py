@@ -7,15 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.services import free_port
+from tests.services import await_answer, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,29 +58,21 @@ class LiveServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                httpx.get(f"{self.url}/graphql", headers={"Accept": "text/html"}, timeout=1)
-                return self
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server did not answer within 60 s:\n{self.log()}")
-                time.sleep(0.1)
+        await_answer(
+            self.process,
+            lambda: httpx.get(f"{self.url}/graphql", headers={"Accept": "text/html"}, timeout=1),
+            what="server",
+            seconds=60,
+            log=self.log,
+        )
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+            stop_process(self.process, grace=20)
             self.process = None
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.services import free_port
+from tests.services import await_answer, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 VCL_DIR = REPO / "deploy" / "varnish"
@@ -72,27 +71,19 @@ class Varnish:
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"varnishd exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1)
-                return self
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"varnishd did not answer within 30 s:\n{self.log()}")
-                time.sleep(0.1)
+        await_answer(
+            self.process,
+            lambda: httpx.get(f"{self.url}/healthz", timeout=1),
+            what="varnishd",
+            seconds=30,
+            log=self.log,
+        )
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+            stop_process(self.process, grace=10)
             self.process = None
