@@ -7,6 +7,11 @@ post ids from ``feedsql.home_ids_sql``, keyset on the post id) with its authors,
 likes and follows and the attached artworks joined in. It shows what the database and an ASGI
 server cost without the API's layers.
 
+With ``images=1`` the page carries the images a feed card shows, as the page-view benchmark's
+floor needs them (``bench.pageview``): each author's avatar (thumbnail), each post's and each
+attached artwork's images (medium), with their size, alt text and colour and a plain ``url``
+(``/media/<key>?m=<image id>``, unsigned: a static server answers it), from two more statements.
+
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
 database (default: ``DATABASE_URL``).
 """
@@ -55,10 +60,60 @@ _ATTACHED = (
 _PAGE = _ATTACHED.format(page=f"SELECT {_FEED_COLUMNS} {_FEED_FROM} ORDER BY p.id DESC")
 FEED_FIRST_SQL = f"WITH {home_ids_sql(after=False, sqlite=False)} {_PAGE}"
 FEED_AFTER_SQL = f"WITH {home_ids_sql(after=True, sqlite=False)} {_PAGE}"
+IMAGES_SQL = (
+    "SELECT id, post_id, artwork_id, width, height, alt_text, dominant_color, variants"
+    " FROM media_assets WHERE post_id = ANY($1::bigint[]) OR artwork_id = ANY($2::bigint[])"
+    " ORDER BY position, id"
+)
+# an account's avatar is its newest avatar row
+AVATARS_SQL = (
+    "SELECT DISTINCT ON (owner_id) owner_id, id, dominant_color, variants FROM media_assets"
+    " WHERE owner_id = ANY($1::bigint[]) AND kind = 'avatar' ORDER BY owner_id, id DESC"
+)
 
 
 def global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def _variant_url(asset: int, variants: str, size: str) -> str | None:
+    """The file's path, with the asset's id as the query (which a static server ignores): one
+    URL per image, as the API's, although images may share a file."""
+    for variant in orjson.loads(variants):
+        if variant["size"] == size and variant["format"] == "webp":
+            return f"/media/{variant['key']}?m={asset}"
+    return None
+
+
+def _image(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": global_id("MediaAsset", row["id"]),
+        "width": row["width"],
+        "height": row["height"],
+        "altText": row["alt_text"],
+        "dominantColor": row["dominant_color"],
+        "url": _variant_url(row["id"], row["variants"], "medium"),
+    }
+
+
+async def _images(
+    conn: asyncpg.Connection, posts: list[int], artworks: list[int], authors: list[int]
+) -> tuple[dict[tuple[str, int], list[dict[str, Any]]], dict[int, dict[str, Any]]]:
+    """The images of ``posts`` and ``artworks`` (by ("post" | "artwork", id)) and the avatars
+    of ``authors``."""
+    images: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in await conn.fetch(IMAGES_SQL, posts, artworks):
+        owner = ("post", row["post_id"]) if row["post_id"] else ("artwork", row["artwork_id"])
+        images.setdefault(owner, []).append(_image(row))
+    avatars = {
+        row["owner_id"]: {
+            "id": global_id("MediaAsset", row["id"]),
+            "dominantColor": row["dominant_color"],
+            "url": _variant_url(row["id"], row["variants"], "thumbnail"),
+        }
+        for row in await conn.fetch(AVATARS_SQL, authors)
+    }
+    return images, avatars
 
 
 def _error(status: int, message: str, code: str) -> Response:
@@ -95,15 +150,24 @@ async def home_feed(request: Request) -> Response:
             rows = await conn.fetch(FEED_FIRST_SQL.format(limit=first + 1), viewer)
         else:
             rows = await conn.fetch(FEED_AFTER_SQL.format(limit=first + 1), viewer, after)
-    posts: list[asyncpg.Record] = []
-    attachments: dict[int, list[asyncpg.Record]] = {}
-    for row in rows:
-        if not posts or posts[-1]["id"] != row["id"]:
-            posts.append(row)
-        if row["artwork_id"] is not None:
-            attachments.setdefault(row["id"], []).append(row)
-    has_next = len(posts) > first
-    del posts[first:]
+        posts: list[asyncpg.Record] = []
+        attachments: dict[int, list[asyncpg.Record]] = {}
+        for row in rows:
+            if not posts or posts[-1]["id"] != row["id"]:
+                posts.append(row)
+            if row["artwork_id"] is not None:
+                attachments.setdefault(row["id"], []).append(row)
+        has_next = len(posts) > first
+        del posts[first:]
+        images: dict[tuple[str, int], list[dict[str, Any]]] | None = None
+        avatars: dict[int, dict[str, Any]] = {}
+        if request.query_params.get("images") == "1":
+            images, avatars = await _images(
+                conn,
+                [post["id"] for post in posts],
+                [a["artwork_id"] for post in posts for a in attachments.get(post["id"], [])],
+                list({post["author_id"] for post in posts}),
+            )
     # attached artworks are their author's own, so following the author is what counts
     followed = {row["author_id"] for row in posts if row["follows"] is not None}
 
@@ -116,33 +180,37 @@ async def home_feed(request: Request) -> Response:
 
     edges: list[dict[str, Any]] = []
     for post in posts:
-        edges.append(
-            {
-                "cursor": encode_cursor("post", post["id"]),
-                "node": {
-                    "id": global_id("Post", post["id"]),
-                    "text": post["text"],
-                    "createdAt": post["created_at"].isoformat(),
-                    "likeCount": post["like_count"],
-                    "commentCount": post["comment_count"],
-                    "viewerHasLiked": post["liked"] is not None,
-                    "author": {
-                        "id": global_id("User", post["author_id"]),
-                        "handle": post["handle"],
-                        "displayName": post["display_name"],
-                        "isFollowedByViewer": post["follows"] is not None,
-                    },
-                    "artworks": [
-                        {
-                            "id": global_id("Artwork", artwork["artwork_id"]),
-                            "title": artwork["title"],
-                        }
-                        for artwork in attachments.get(post["id"], [])
-                        if visible(artwork)
-                    ],
-                },
-            }
-        )
+        author: dict[str, Any] = {
+            "id": global_id("User", post["author_id"]),
+            "handle": post["handle"],
+            "displayName": post["display_name"],
+            "isFollowedByViewer": post["follows"] is not None,
+        }
+        artworks: list[dict[str, Any]] = [
+            {"id": global_id("Artwork", artwork["artwork_id"]), "title": artwork["title"]}
+            for artwork in attachments.get(post["id"], [])
+            if visible(artwork)
+        ]
+        node: dict[str, Any] = {
+            "id": global_id("Post", post["id"]),
+            "text": post["text"],
+            "createdAt": post["created_at"].isoformat(),
+            "likeCount": post["like_count"],
+            "commentCount": post["comment_count"],
+            "viewerHasLiked": post["liked"] is not None,
+            "author": author,
+            "artworks": artworks,
+        }
+        if images is not None:
+            author["avatar"] = avatars.get(post["author_id"])
+            node["images"] = images.get(("post", post["id"]), [])
+            for artwork, attached in zip(
+                artworks,
+                [a for a in attachments.get(post["id"], []) if visible(a)],
+                strict=True,
+            ):
+                artwork["images"] = images.get(("artwork", attached["artwork_id"]), [])
+        edges.append({"cursor": encode_cursor("post", post["id"]), "node": node})
     page_info = {
         "hasNextPage": has_next,
         "endCursor": edges[-1]["cursor"] if edges else None,

@@ -90,7 +90,7 @@ class LoadResult:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _processes() -> dict[int, tuple[str, int, float]]:
+def all_processes() -> dict[int, tuple[str, int, float]]:
     """Every process on this machine: pid -> (name, parent pid, CPU seconds so far)."""
     found: dict[int, tuple[str, int, float]] = {}
     for entry in os.listdir("/proc"):
@@ -116,7 +116,7 @@ def machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / _CLOCK_TICKS
 
 
-def _serves(pid: int, database: str) -> bool:
+def serves(pid: int, database: str) -> bool:
     """Whether a PostgreSQL process works for ``database``: its backends, and the server's own
     background processes (whose titles name no client)."""
     try:
@@ -128,7 +128,7 @@ def _serves(pid: int, database: str) -> bool:
     return not is_backend or f" {database} " in title
 
 
-def _tree(processes: dict[int, tuple[str, int, float]], root: int) -> set[int]:
+def process_tree(processes: dict[int, tuple[str, int, float]], root: int) -> set[int]:
     """``root`` and its descendants (uvicorn's worker processes, with ``--workers``)."""
     members = {root} if root in processes else set()
     grew = True
@@ -154,15 +154,15 @@ class CpuSample:
     @classmethod
     def take(cls, app_pid: int | None, database: str) -> CpuSample:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        processes = _processes()
-        app = _tree(processes, app_pid) if app_pid is not None else set()
+        processes = all_processes()
+        app = process_tree(processes, app_pid) if app_pid is not None else set()
         return cls(
             own=usage.ru_utime + usage.ru_stime,
             app={pid: processes[pid][2] for pid in app},
             db={
                 pid: cpu
                 for pid, (name, _, cpu) in processes.items()
-                if name == "postgres" and _serves(pid, database)
+                if name == "postgres" and serves(pid, database)
             },
             busy=machine_busy_s(),
         )
@@ -303,7 +303,7 @@ async def _run(spec: LoadSpec) -> LoadResult:
     return result
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
@@ -315,5 +315,5 @@ def run_load(spec: LoadSpec) -> LoadResult:
     """Run one scenario to completion (in this process)."""
     if spec.cpu is not None:
         os.sched_setaffinity(0, {spec.cpu})
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(_run(spec))

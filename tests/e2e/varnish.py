@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.caches import NotInstalled, varnish_command
 from tests.services import await_answer, free_port, stop_process
-
-REPO = Path(__file__).resolve().parents[2]
-VCL_DIR = REPO / "deploy" / "varnish"
 
 
 class Varnish:
@@ -38,37 +35,12 @@ class Varnish:
         return f"http://127.0.0.1:{self.purge_port}/"
 
     def start(self, backend_port: int) -> Varnish:
-        varnishd = shutil.which("varnishd") or "/usr/sbin/varnishd"
-        if not Path(varnishd).exists():
-            pytest.fail("varnishd is not installed: scripts/test installs varnish, varnish-modules")
-        vcl = self.workdir / "vcl"
-        vcl.mkdir()
-        for name in ("default.vcl", "ai_crawlers.vcl"):
-            shutil.copy(VCL_DIR / name, vcl / name)
-        (vcl / "backends.vcl").write_text(
-            f'backend api {{ .host = "127.0.0.1"; .port = "{backend_port}"; }}\n'
-            "sub gesso_backend { set req.backend_hint = api; }\n"
-        )
-        command = [
-            varnishd,
-            "-F",
-            "-j",
-            "none",
-            "-n",
-            str(self.workdir / "instance"),
-            "-a",
-            f"http=127.0.0.1:{self.port},HTTP",
-            "-a",
-            f"purge=127.0.0.1:{self.purge_port},HTTP",
-            "-T",
-            "none",
-            "-p",
-            f"vcl_path={vcl}",
-            "-f",
-            str(vcl / "default.vcl"),
-            "-s",
-            "malloc,64m",
-        ]
+        try:
+            command = varnish_command(
+                self.workdir, port=self.port, purge_port=self.purge_port, backend_port=backend_port
+            )
+        except NotInstalled as error:
+            pytest.fail(str(error))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         await_answer(
