@@ -142,7 +142,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "users": 2_000 if quick else 10_000,
         "posts": 20_000 if quick else 100_000,
         "follows_per_user": 50 if quick else 100,
-        "warmup": 4.0 if quick else 10.0,
+        "warmup": 3.0 if quick else 10.0,
         "duration": 6.0 if quick else 30.0,
         "rounds": 2 if quick else 3,
         "quiet_wait": 2.0 if quick else 30.0,
