@@ -36,6 +36,9 @@ from bench.loadgen import (
     process_tree,
     serves,
 )
+from server.signing import MediaSigner
+
+URL_WINDOW_S: int = MediaSigner(b"").granularity  # the rounding of media URLs' expiries
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,9 @@ class PageViewResult:
     document_ms: list[float] = field(default_factory=list, repr=False)
     cpu_s: dict[str, float] = field(default_factory=dict)  # server name, "postgres", "loadgen"
     other_cpu_s: float = 0.0
+    # how often every media URL changed during the measured windows (expiries are rounded to
+    # URL_WINDOW_S, so at each multiple of it a cache starts cold)
+    url_window_changes: int = 0
 
     def merge(self, other: PageViewResult) -> None:
         for name in ("page_views", "images", "hits", "misses", "image_bytes", "errors"):
@@ -84,6 +90,7 @@ class PageViewResult:
         for name, seconds in other.cpu_s.items():
             self.cpu_s[name] = self.cpu_s.get(name, 0.0) + seconds
         self.other_cpu_s += other.other_cpu_s
+        self.url_window_changes += other.url_window_changes
 
     def p(self, fraction: float, *, document: bool = False) -> float:
         return percentile(sorted(self.document_ms if document else self.latencies_ms), fraction)
@@ -255,6 +262,7 @@ async def _run(spec: PageViewSpec) -> PageViewResult:
         _Browser(spec, result, random.Random(rng.random())) for _ in range(spec.concurrency)
     ]
     clock = time.perf_counter_ns
+    wall_start = time.time() + spec.warmup_s
     measure_from = clock() + int(spec.warmup_s * 1e9)
     stop_at = measure_from + int(spec.duration_s * 1e9)
     budget = [spec.max_page_views]
@@ -290,6 +298,8 @@ async def _run(spec: PageViewSpec) -> PageViewResult:
     result.cpu_s["loadgen"] = own1 - own0
     result.other_cpu_s = max(0.0, busy1 - busy0 - sum(result.cpu_s.values()))
     result.elapsed_s = (max(finished, stop_at) - measure_from) / 1e9
+    wall_end = wall_start + result.elapsed_s
+    result.url_window_changes = int(wall_end // URL_WINDOW_S) - int(wall_start // URL_WINDOW_S)
     return result
 
 
