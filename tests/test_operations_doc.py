@@ -29,6 +29,32 @@ CITED = [
     ("10,000 within 506 ms", r"\| 10,000 \|(?: [^|]+ \|){5} 506 \|"),
     ("3.43 s of one core", r"\| wall time, median of 3 \| 3\.43 s \|"),
     ("up to 526 MB", r"\| peak memory \(ru_maxrss\) \| 526 MB \|"),
+    # the page view (bench/pageview.py): columns after the scenario are page views, page views/s,
+    # images, KB, p50, p99, document p99, hit ratio, errors, then CPU ms of API, Varnish, floor,
+    # nginx, PostgreSQL
+    ("a page of 19 posts", r"`first: 19`"),
+    ("with 33.1 images", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){2} 33\.1 \|"),
+    ("of 1,634 KB in all", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){3} 1,634 \|"),
+    ("1,634 KB per page view", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){3} 1,634 \|"),
+    ("API 24.98 ms", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){9} 24\.98 \|"),
+    ("Varnish 2.76 ms", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){10} 2\.76 \|"),
+    ("PostgreSQL 3.96 ms", r"\| cache: API \+ Varnish \|(?: [^|]+ \|){13} 3\.96 \|"),
+    ("API 64.52 ms", r"\| no cache: API serves the images \|(?: [^|]+ \|){9} 64\.52 \|"),
+    ("PostgreSQL 3.92 ms", r"\| no cache: API serves the images \|(?: [^|]+ \|){13} 3\.92 \|"),
+    ("floor 1.23 ms", r"\| floor: floor feed \+ nginx \|(?: [^|]+ \|){11} 1\.23 \|"),
+    ("nginx 0.65 ms", r"\| floor: floor feed \+ nginx \|(?: [^|]+ \|){12} 0\.65 \|"),
+    ("PostgreSQL 1.26 ms", r"\| floor: floor feed \+ nginx \|(?: [^|]+ \|){13} 1\.26 \|"),
+    ("the 28.89 ms of the document alone", r"\| document only: API \|(?: [^|]+ \|){9} 28\.89 \|"),
+    ("now spends 0.08 ms", r"0\.08 ms of CPU per page view on images"),
+    (
+        "the 0.2% of image requests that miss",
+        r"\| cache: API \+ Varnish \|(?: [^|]+ \|){7} 0\.998 \|",
+    ),
+    (
+        "1.3 to 1.7 CPUs busy elsewhere",
+        r"\| no cache: API serves the images \|(?: [^|]+ \|){15} 1\.29 \|(?s:.*)"
+        r"\| document only: API \|(?: [^|]+ \|){15} 1\.66 \|",
+    ),
 ]
 
 
@@ -48,3 +74,31 @@ def test_the_derivative_bytes_are_the_sum_of_the_recorded_files() -> None:
     assert len(sizes) == 6
     total = sum(int(size.replace(",", "")) for size in sizes)
     assert f"take {total:,} bytes" in " ".join(_read("operations.md").split())
+
+
+VCPU_HOUR = 0.085 / 2  # the instance price operations.md assumes, per vCPU
+PLANNED_BUSY = 0.6
+
+
+def test_the_cost_per_page_view_follows_from_the_cited_cpu_and_the_stated_price() -> None:
+    operations = _read("operations.md")
+    assert "at $0.085 an hour for 2 vCPUs" in " ".join(operations.split())
+    rows = re.findall(
+        r"^\| [^|]+ \| ((?:\w+ [\d.]+ ms(?: \+ )?)+) \| ([\d.]+) ms \| ([\d.]+) \| \$([\d.]+) \|$",
+        operations,
+        re.M,
+    )
+    assert len(rows) == 3
+    for parts, total, hours, cost in rows:
+        summed = sum(float(ms) for ms in re.findall(r"([\d.]+) ms", parts))
+        assert f"{summed:.2f}" == total
+        assert f"{summed * 1e6 / 3.6e6:.2f}" == hours
+        assert f"{summed * 1e6 / 3.6e6 * VCPU_HOUR / PLANNED_BUSY:.2f}" == cost
+
+
+def test_the_egress_figure_follows_from_the_cited_bytes() -> None:
+    operations = " ".join(_read("operations.md").split())
+    kb = int(re.search(r"([\d,]+) KB per page view", operations)[1].replace(",", ""))  # type: ignore[index]
+    gb = kb * 1024 * 1_000_000 / 1e9
+    assert f"{gb:,.0f} GB per 1M page views" in operations
+    assert f"${gb * 0.09:,.0f} per 1M page views" in operations
