@@ -19,13 +19,10 @@ from graphql import build_schema, parse, validate
 from bench.caches import NotInstalled, nginx_command
 from bench.documents import client_document
 from bench.image_pool import PoolImage
-from bench.pageview import (
-    BEFORE_MS_PER_IMAGE,
-    graphql_request,
-    media_rows,
-    summary,
-)
+from bench.pageview import graphql_request
 from bench.pageview_load import PageViewResult, PageViewSpec, image_paths, run_pageviews
+from bench.pageview_report import BEFORE_MS_PER_IMAGE, summary
+from bench.pageview_seed import media_rows
 from tests.services import await_answer, free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
