@@ -34,6 +34,7 @@ from schema.root import schema
 from server import graphql_http
 from server.auth import BearerAuth, error_body
 from server.bodylimit import BodyLimit
+from server.cors import CORS, BrowserOrigins
 from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
@@ -100,6 +101,9 @@ class GessoGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,  # guarded by the preflight header (server.auth)
         )
         self.services = services
+        self.browser_origins = BrowserOrigins(
+            settings.allowed_origins, loopback=not settings.is_production
+        )
         # The tokens open websockets signed in with, to close them when a token ends.
         self.open_tokens = OpenTokens(services.broker)
         # Compiled plans for the feed documents clients repeat (schema.plans).
@@ -197,6 +201,9 @@ class GessoGraphQL(GraphQL[Context, None]):
                 message = "the operationName must be a string or null"
                 raise requestbody.RequestRefused(400, requestbody.BAD_REQUEST, message)
         return data
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        return self.browser_origins.allows(origin)  # the rule HTTP's CORS follows (server.cors)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
         return await authenticate_connection(context, self.open_tokens)
@@ -319,6 +326,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *signal_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(CORS, origins=view.browser_origins)
     app.add_middleware(WebSocketGauge, metrics=metrics)
     app.add_middleware(RequestLog)
     app.state.services = services

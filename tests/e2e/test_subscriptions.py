@@ -258,6 +258,17 @@ async def test_cross_origin_handshake_is_refused(server: LiveServer) -> None:
     assert refused.value.response.status_code == 403
 
 
+async def test_a_loopback_origin_may_open_a_websocket_in_development(server: LiveServer) -> None:
+    # a frontend's development server (Vite on 5173, say) needs no GESSO_ALLOWED_ORIGINS
+    async with GraphQLClient.for_url(server.url) as gql:
+        await gql.sign_up("vite_dev")
+        sub = await Subscriber.open(
+            server.ws_url, gql.token_of("vite_dev"), origin="http://localhost:5173"
+        )
+        await sub.acknowledged()
+        await sub.close()
+
+
 async def test_subscriptions_per_connection_are_capped(server: LiveServer) -> None:
     async with GraphQLClient.for_url(server.url) as gql:
         await gql.sign_up("greedy")
