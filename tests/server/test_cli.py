@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -23,25 +22,6 @@ def _gesso(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
-
-
-def test_migrate_then_seed_demo_on_the_embedded_default(tmp_path: Path) -> None:
-    migrated = _gesso("migrate", cwd=tmp_path)
-    assert migrated.returncode == 0, migrated.stderr
-    seeded = _gesso("seed", "--demo", "--artists", "4", cwd=tmp_path)
-    assert seeded.returncode == 0, seeded.stderr
-    assert "seeded 4 artists" in seeded.stdout
-    with sqlite3.connect(tmp_path / "data" / "gesso.sqlite3") as db:
-        users, follows, posts, likes, comments = (
-            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("users", "follows", "posts", "post_likes", "comments")
-        )
-        followers = db.execute("SELECT sum(follower_count) FROM users").fetchone()[0]
-    assert users == 4
-    assert follows == followers == 12
-    assert posts >= 8
-    assert likes > 0
-    assert comments > 0
 
 
 def test_export_schema_check_detects_a_stale_file(tmp_path: Path) -> None:
