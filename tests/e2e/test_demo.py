@@ -3,36 +3,20 @@ posts with pictures whose URLs download. Seeding again adds nothing."""
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.live import REPO, LiveServer
+from tests.e2e.live import LiveServer
+from tests.services import REPO, gesso
 
 pytestmark = pytest.mark.e2e
 
 HANDLES = ["ada_inks", "basil_paints"]
 TABLES = ("users", "follows", "posts", "post_likes", "comments", "artworks", "media_assets")
-
-
-def _gesso(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GESSO_", "DATABASE_URL"))}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def _counts(workdir: Path) -> dict[str, int]:
@@ -61,9 +45,9 @@ def test_the_demo_has_pictures_the_readme_example_shows_and_a_rerun_adds_nothing
     tmp_path: Path,
 ) -> None:
     # given a demo seeded on the embedded default
-    migrated = _gesso("migrate", cwd=tmp_path)
+    migrated = gesso("migrate", cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    seeded = _gesso("seed", "--demo", "--artists", "2", cwd=tmp_path)
+    seeded = gesso("seed", "--demo", "--artists", "2", cwd=tmp_path, timeout=600)
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 2 artists" in seeded.stdout
     for handle in HANDLES:
@@ -108,7 +92,7 @@ def test_the_demo_has_pictures_the_readme_example_shows_and_a_rerun_adds_nothing
     assert "Traceback" not in server.log(), server.log()
 
     # and seeding again says the demo exists and adds nothing
-    again = _gesso("seed", "--demo", "--artists", "2", cwd=tmp_path)
+    again = gesso("seed", "--demo", "--artists", "2", cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "the demo exists" in again.stdout
     assert all(handle in again.stdout for handle in HANDLES)
