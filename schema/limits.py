@@ -33,7 +33,6 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
 )
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
@@ -47,6 +46,7 @@ from schema.budget import (
     measure_operation,
     operations,
 )
+from schema.parsing import DocumentCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ def production_extensions(limits: Limits, cache_size: int) -> list[Callable[[], 
     return [
         lambda: AddValidationRules(list(rules)),  # depth, aliases, directives, introspection
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ParserCache(maxsize=cache_size),
+        lambda: DocumentCache(maxsize=cache_size),
         lambda: QuietValidationCache(maxsize=cache_size),
         lambda: CostLimit(limits),  # after validation: it measures a valid document
     ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -16,6 +16,7 @@ from strawberry.types.graphql import OperationType
 from resolvers.errors import GessoError
 from schema.mutations import Mutation
 from schema.operation import SelectedOperation
+from schema.parsing import DocumentCache
 from schema.persisted import execute_persisted
 from schema.query import Query
 from schema.routing import ReplicaReads
@@ -114,7 +115,7 @@ def build_schema() -> strawberry.Schema:
             ReplicaReads,
             # Factories, not shared instances. Subscriptions and feeds repeat a few documents:
             # parse and validate each once (the parsed document is then shared, too).
-            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         ],
         execution_context_class=SharingExecutor,

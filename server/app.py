@@ -9,13 +9,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute, request_response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute, request_response
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
@@ -34,6 +36,7 @@ from schema.root import schema
 from server import graphql_http
 from server.auth import BearerAuth, error_body
 from server.bodylimit import BodyLimit
+from server.cors import CORS, BrowserOrigins
 from server.crawlers import RefuseAICrawlers
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
@@ -76,6 +79,9 @@ from storage.replica import (
 log = logging.getLogger("gesso.app")
 
 GC_YOUNG_THRESHOLD = 50_000
+# GraphiQL (outside production): our page and the build it loads (scripts/vendor-graphiql).
+GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
+GRAPHIQL_PAGE = (GRAPHIQL_DIR / "index.html").read_text(encoding="utf-8")
 
 
 class GessoGraphQL(GraphQL[Context, None]):
@@ -100,6 +106,9 @@ class GessoGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,  # guarded by the preflight header (server.auth)
         )
         self.services = services
+        self.browser_origins = BrowserOrigins(
+            settings.allowed_origins, loopback=not settings.is_production
+        )
         # The tokens open websockets signed in with, to close them when a token ends.
         self.open_tokens = OpenTokens(services.broker)
         # Compiled plans for the feed documents clients repeat (schema.plans).
@@ -197,6 +206,13 @@ class GessoGraphQL(GraphQL[Context, None]):
                 message = "the operationName must be a string or null"
                 raise requestbody.RequestRefused(400, requestbody.BAD_REQUEST, message)
         return data
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        return self.browser_origins.allows(origin)  # the rule HTTP's CORS follows (server.cors)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # The page and its assets come from this server (``/graphiql/``), not from a CDN.
+        return HTMLResponse(GRAPHIQL_PAGE)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
         return await authenticate_connection(context, self.open_tokens)
@@ -318,7 +334,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/media/{key:path}", media_endpoint, methods=["GET", "HEAD"]),
         *signal_routes(settings),
     ]
+    if not settings.is_production:
+        routes.append(Mount("/graphiql", StaticFiles(directory=GRAPHIQL_DIR), name="graphiql"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(CORS, origins=view.browser_origins)
     app.add_middleware(WebSocketGauge, metrics=metrics)
     app.add_middleware(RequestLog)
     app.state.services = services

@@ -85,12 +85,13 @@ def migrate() -> None:
 @click.option("--demo", is_flag=True, required=True, help="Create demo artists and content.")
 @click.option("--artists", type=click.IntRange(2, 200), default=6, show_default=True)
 def seed(demo: bool, artists: int) -> None:
-    """Fill the database with demo artists, artworks, posts, follows, likes and comments."""
+    """Fill the database with demo artists (avatars, artworks and posts with protected pictures),
+    follows, likes and comments; run again, it adds only what is missing."""
     from server.seed import run_demo_seed
 
     settings = get_settings()
     asyncio.run(_migrate(settings.database_url))
-    summary = asyncio.run(run_demo_seed(settings.database_url, artists=artists))
+    summary = asyncio.run(run_demo_seed(settings, artists=artists))
     click.echo(summary)
 
 

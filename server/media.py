@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -13,6 +13,7 @@ from imaging.provenance import SigningCredentials
 from resolvers.consent import media_policy
 from resolvers.services import MediaService
 from resolvers.surrogates import ImageRef, NoPurger
+from server.byterange import RangeNotSatisfiable, requested_range, sliced
 from server.crawlers import ai_crawler
 from server.origin import origin_of
 from server.secrets import cloak_key, platform_secret, watermark_key
@@ -26,6 +27,7 @@ from storage.objects import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreUnavailable,
+    ObjectStream,
     S3ObjectStore,
     public_key,
 )
@@ -215,10 +217,43 @@ def media_route(
         if etag and request.headers.get("if-none-match") == etag:
             stream.close()
             return Response(status_code=304, headers=headers)
-        headers |= {"Content-Length": str(info.size), "X-Content-Type-Options": "nosniff"}
-        return StreamingResponse(stream, media_type=info.content_type, headers=headers)
+        headers |= {"Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff"}
+        try:
+            wanted = requested_range(
+                request.headers.get("range"),
+                info.size,
+                if_range=request.headers.get("if-range"),
+                etag=etag,
+            )
+        except RangeNotSatisfiable:
+            stream.close()
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"}
+            )
+        if wanted is None:
+            headers["Content-Length"] = str(info.size)
+            return StreamingResponse(stream, media_type=info.content_type, headers=headers)
+        headers |= {
+            "Content-Length": str(wanted.length),
+            "Content-Range": wanted.content_range(info.size),
+        }
+        return StreamingResponse(
+            _closing(sliced(stream, wanted), stream),
+            status_code=206,
+            media_type=info.content_type,
+            headers=headers,
+        )
 
     return serve
+
+
+async def _closing(chunks: AsyncIterator[bytes], stream: ObjectStream) -> AsyncIterator[bytes]:
+    """``chunks`` of ``stream``, releasing the stream when they end early (a range's end)."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        stream.close()
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str]) -> Response:

@@ -23,7 +23,7 @@ from server.settings import Settings
 
 Origin = Callable[[Request], str]
 
-_LOOPBACK_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?", re.IGNORECASE)
+LOOPBACK_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?", re.IGNORECASE)
 FALLBACK_HOST = "127.0.0.1"
 
 
@@ -42,7 +42,7 @@ def origin_of(settings: Settings) -> Origin:
         host = request.headers.get("host", "").lower()
         if host in configured:
             return configured[host]
-        loopback = _LOOPBACK_HOST.fullmatch(host)
+        loopback = LOOPBACK_HOST.fullmatch(host)
         if loopback is not None and int(loopback.group(1) or 0) <= 65535:
             scheme = "https" if request.url.scheme == "https" else "http"
             return f"{scheme}://{host}"

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -41,6 +42,7 @@ from server.wsprotocol import FRAME_MESSAGE, SEND_SCOPE_KEY, FrameCache
 log = logging.getLogger("gesso.websockets")
 
 REJECTED = 4403
+LEGACY_REJECTED = 1011  # Strawberry's graphql-ws handler, after its connection_error
 PROTOCOL_ERROR = 1002  # the legacy graphql-ws handler's code for a message it cannot read
 SLOW_CONSUMER = 4008
 # The token the connection signed in with was revoked or expired: sign in again, then reconnect.
@@ -88,12 +90,17 @@ def _reject(context: Context, code: str, message: str) -> Any:
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
-    """Closes a rejected connection with the reason itself instead of a bare 'Forbidden', and a
-    connection that sends a message that does not decode (``schema.requestbody``)."""
+    """Closes a rejected connection with 4403 and the reason itself (instead of a bare 'Forbidden',
+    or graphql-ws's 1011), and a connection that sends a message that does not decode
+    (``schema.requestbody``)."""
 
     async def close(self, code: int, reason: str) -> None:
-        if code == REJECTED:
-            reason = getattr(self.ws.state, "rejection", None) or reason
+        rejection = getattr(self.ws.state, "rejection", None)
+        # graphql-transport-ws closes a rejected connection with 4403; the legacy graphql-ws
+        # handler sends connection_error and then closes with 1011 and no reason. Both close as
+        # the README says: 4403 and the reason.
+        if rejection is not None and code in (REJECTED, LEGACY_REJECTED):
+            code, reason = REJECTED, rejection
         await super().close(code, reason)
 
     async def send_json(self, message: Any) -> None:
@@ -132,6 +139,15 @@ async def close_ended_session(websocket: WebSocket, error: InvalidToken) -> None
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the home feed's fast lane (``schema.fastlane``)."""
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        # A document that does not parse is the operation's error, as a validation error is
+        # (the protocol's ``error`` message, "usually due to validation errors"): Strawberry
+        # closes the whole socket with 4400, ending every other subscription of the client.
+        if isinstance(error, GraphQLSyntaxError):
+            return None
+        return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
 
     def forget_id(self, id: str) -> None:
         # An operation that completes while the client closes the socket (an upload's last

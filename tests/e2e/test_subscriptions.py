@@ -258,6 +258,17 @@ async def test_cross_origin_handshake_is_refused(server: LiveServer) -> None:
     assert refused.value.response.status_code == 403
 
 
+async def test_a_loopback_origin_may_open_a_websocket_in_development(server: LiveServer) -> None:
+    # a frontend's development server (Vite on 5173, say) needs no GESSO_ALLOWED_ORIGINS
+    async with GraphQLClient.for_url(server.url) as gql:
+        await gql.sign_up("vite_dev")
+        sub = await Subscriber.open(
+            server.ws_url, gql.token_of("vite_dev"), origin="http://localhost:5173"
+        )
+        await sub.acknowledged()
+        await sub.close()
+
+
 async def test_subscriptions_per_connection_are_capped(server: LiveServer) -> None:
     async with GraphQLClient.for_url(server.url) as gql:
         await gql.sign_up("greedy")
@@ -526,3 +537,45 @@ async def test_a_burst_of_websocket_connections_from_one_address_gets_429(
     finally:
         live.stop()
     assert "Traceback" not in live.log(), live.log()
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_a_document_with_a_syntax_error_gets_an_error_message(
+    server: LiveServer, protocol: str
+) -> None:
+    async with GraphQLClient.for_url(server.url) as gql:
+        await gql.sign_up(f"typo_{protocol.replace('-', '_')}")
+        sub = await Subscriber.open(
+            server.ws_url, gql.token_of(f"typo_{protocol.replace('-', '_')}"), protocol=protocol
+        )
+        await sub.acknowledged()
+        op = await sub.subscribe("subscription { homeFeed { kind ")
+        message = await sub.receive()
+        assert (message["type"], message["id"]) == ("error", op)
+        errors = message["payload"] if protocol == "graphql-transport-ws" else [message["payload"]]
+        assert len(errors) == 1
+        assert errors[0]["message"].startswith("Syntax Error")
+        # the connection stays usable
+        op = await sub.subscribe(NOTIFICATIONS)
+        await sub.complete(op)
+        await sub.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "send connection_init {authorization: 'Bearer <token>'}"),
+        ("not-a-token", "the access token is invalid or was revoked"),
+    ],
+)
+async def test_legacy_protocol_without_a_valid_token_is_closed_4403_with_a_reason(
+    server: LiveServer, token: str | None, reason: str
+) -> None:
+    fan = await Subscriber.open(server.ws_url, token, protocol="graphql-ws")
+    message = await fan.receive()
+    assert message["type"] == "connection_error"
+    assert message["payload"]["message"] == reason
+    with pytest.raises(ConnectionClosed) as closed:
+        await fan.receive()
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, reason)

@@ -49,6 +49,7 @@ def test_graphiql_is_not_served_in_production(server: LiveServer) -> None:
     response = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 404
     assert "graphiql" not in response.text.lower()
+    assert httpx.get(f"{server.url}/graphiql/graphiql.min.js").status_code == 404
 
 
 async def test_a_hostile_home_feed_subscription_is_refused(server: LiveServer) -> None:

@@ -17,7 +17,7 @@ from server.media import c2pa_credentials
 from server.settings import SettingsError, read_settings
 from tests.graphql import GraphQLClient
 from tests.images import photo
-from tests.server.test_cli import _gesso
+from tests.services import gesso as _gesso
 
 CREATE = """mutation($i: CreateArtworkInput!) { createArtwork(input: $i) {
   artwork { images { variants { format url } } } errors { code } } }"""

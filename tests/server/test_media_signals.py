@@ -242,3 +242,45 @@ async def test_a_deleted_image_is_gone_even_with_a_valid_url(site: GraphQLClient
     response = await site.http.get(variants[0]["url"])
     assert response.status_code == 404
     _assert_reserved(response)
+
+
+async def test_ranges_are_answered_206_by_the_api_itself(site: GraphQLClient) -> None:
+    _, variants = await _artwork(site, "Ranges", seed=21)
+    url = variants[0]["url"]
+    whole = await site.http.get(url)
+    assert whole.status_code == 200
+    assert whole.headers["accept-ranges"] == "bytes"
+    size = len(whole.content)
+    etag = whole.headers["etag"]
+
+    head = await site.http.get(url, headers={"Range": "bytes=0-99"})
+    assert head.status_code == 206
+    assert head.headers["content-range"] == f"bytes 0-99/{size}"
+    assert head.headers["content-length"] == "100"
+    assert head.content == whole.content[:100]
+    _assert_reserved(head)
+
+    tail = await site.http.get(url, headers={"Range": "bytes=-10"})
+    assert (tail.status_code, tail.content) == (206, whole.content[-10:])
+    middle = await site.http.get(url, headers={"Range": f"bytes=70000-{size + 500}"})
+    if size > 70000:  # past the store's first chunk
+        assert middle.content == whole.content[70000:]
+    rest = await site.http.get(url, headers={"Range": f"bytes={size - 5}-"})
+    assert rest.headers["content-range"] == f"bytes {size - 5}-{size - 1}/{size}"
+    assert rest.content == whole.content[-5:]
+
+    beyond = await site.http.get(url, headers={"Range": f"bytes={size}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert beyond.content == b""
+
+    # a stale If-Range, several ranges or a malformed header: the whole image
+    for headers in (
+        {"Range": "bytes=0-9", "If-Range": '"stale"'},
+        {"Range": "bytes=0-9,20-29"},
+        {"Range": "pages=1"},
+    ):
+        full = await site.http.get(url, headers=headers)
+        assert (full.status_code, full.content) == (200, whole.content), headers
+    current = await site.http.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert (current.status_code, current.content) == (206, whole.content[:10])

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from storage.persisted import read_manifest, sha256_of
-from tests.server.test_cli import _gesso
+from tests.services import gesso as _gesso
 
 FEED = """
 fragment PostBits on Post { id text author { ...Who } }
