@@ -10,16 +10,19 @@ more only for posts with non-public replies (how many of them the viewer may see
 The statements run on both backends through ``storage.rawsql``.
 
 The home feed's page of post ids (``home_ids_sql``) is one statement for the compiled plans and
-the regular path (``resolvers.feed``) alike. It first walks the newest ``WALK_SCAN`` posts
-(before the cursor) through ``rules.HOME``: that finds a full page for a viewer who follows
-active artists. Only when it does not, the page is a merge of each followed artist's (and the
-viewer's own) newest posts through the index on ``(author_id, id)``: at most a page from each,
-so its cost follows the page and the number of followed artists, not the size of the table
-(a walk to the end of the table is what a member who follows nobody would cost otherwise).
-PostgreSQL reads each owner's posts with LATERAL; SQLite, which has no LATERAL, joins the owners
-to their posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS``
-artists gets the walk to the end instead: past a few hundred followed artists the merge reads
-more than the walk (a page from each), and the walk finds a page soon among so many artists.
+the regular path (``resolvers.feed``) alike. Which way it finds the page is chosen from the
+number of artists the viewer follows and, beyond a few, from their activity. A viewer who follows
+at most ``MERGE_FIRST_FOLLOWS`` artists gets a merge of each followed artist's (and the viewer's
+own) newest posts: one range per visibility the viewer may see, a page at most from each, read
+from the index on ``(author_id, visibility, id)`` (``(author_id, id)`` for one's own), so its cost
+follows the page and the number of followed artists, not the size of the table (a walk to the end
+of the table is what a member who follows nobody would cost otherwise). A viewer who follows more
+first walks the newest ``WALK_SCAN`` posts (before the cursor) through ``rules.HOME``: that finds
+a full page when the followed artists are active. Only when it does not, the merge answers.
+PostgreSQL reads each range with LATERAL; SQLite, which has no LATERAL, joins the owners to their
+posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS`` artists gets
+the walk to the end instead: past a few hundred followed artists the merge reads more than the
+walk (a page from each), and the walk finds a page soon among so many artists.
 """
 
 from __future__ import annotations
