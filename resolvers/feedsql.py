@@ -10,16 +10,19 @@ more only for posts with non-public replies (how many of them the viewer may see
 The statements run on both backends through ``storage.rawsql``.
 
 The home feed's page of post ids (``home_ids_sql``) is one statement for the compiled plans and
-the regular path (``resolvers.feed``) alike. It first walks the newest ``WALK_SCAN`` posts
-(before the cursor) through ``rules.HOME``: that finds a full page for a viewer who follows
-active artists. Only when it does not, the page is a merge of each followed artist's (and the
-viewer's own) newest posts through the index on ``(author_id, id)``: at most a page from each,
-so its cost follows the page and the number of followed artists, not the size of the table
-(a walk to the end of the table is what a member who follows nobody would cost otherwise).
-PostgreSQL reads each owner's posts with LATERAL; SQLite, which has no LATERAL, joins the owners
-to their posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS``
-artists gets the walk to the end instead: past a few hundred followed artists the merge reads
-more than the walk (a page from each), and the walk finds a page soon among so many artists.
+the regular path (``resolvers.feed``) alike. Which way it finds the page is chosen from the
+number of artists the viewer follows and, beyond a few, from their activity. A viewer who follows
+at most ``MERGE_FIRST_FOLLOWS`` artists gets a merge of each followed artist's (and the viewer's
+own) newest posts: one range per visibility the viewer may see, a page at most from each, read
+from the index on ``(author_id, visibility, id)`` (``(author_id, id)`` for one's own), so its cost
+follows the page and the number of followed artists, not the size of the table (a walk to the end
+of the table is what a member who follows nobody would cost otherwise). A viewer who follows more
+first walks the newest ``WALK_SCAN`` posts (before the cursor) through ``rules.HOME``: that finds
+a full page when the followed artists are active. Only when it does not, the merge answers.
+PostgreSQL reads each range with LATERAL; SQLite, which has no LATERAL, joins the owners to their
+posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS`` artists gets
+the walk to the end instead: past a few hundred followed artists the merge reads more than the
+walk (a page from each), and the walk finds a page soon among so many artists.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ USERS_SQL = "SELECT {columns} FROM users WHERE id = ANY($1::bigint[])"
 # so finds a page in some 200 posts, and more deep in the feed; a walk of 1024 that finds
 # nothing costs about 0.3 ms of PostgreSQL CPU.
 WALK_SCAN = 1024
+# Up to how many followed artists the merge comes first, with no walk: a page from each of so
+# few costs less than a walk that may find nothing (new members, and those who follow a few
+# quiet artists, would pay for the walk and then for the merge).
+MERGE_FIRST_FOLLOWS = 64
 # Up to how many followed artists the merge answers when the short walk finds no page; beyond,
 # the walk goes on to the end. Measured on the benchmark graph of 2M posts (docs/benchmarks.md):
 # the merge wins up to 200 artists drawn uniformly (the long tail) and loses from 500.
@@ -61,28 +68,36 @@ MERGE_MAX_FOLLOWS = 400
 
 def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     """The home feed's page of post ids, newest first, for the viewer $1, older than the post
-    id $2 if ``after``: a CTE named ``page`` (column ``id``) to put in front of a statement,
-    with ``{limit}`` (the page size plus one) to fill in."""
+    id $2 if ``after``: CTEs ending in one named ``page`` (column ``id``) to put in front of a
+    statement, with ``{limit}`` (the page size plus one) to fill in."""
     older = " AND p.id < $2" if after else ""
+    follows = "(SELECT n FROM follows_count)"
     walk = (
         "SELECT w.id FROM (SELECT p.id, p.author_id, p.visibility FROM posts p"
         + (" WHERE p.id < $2" if after else "")
         + f" ORDER BY p.id DESC LIMIT {WALK_SCAN}) w"
-        f" WHERE {HOME.to_sql('$1', owner='w.author_id', visibility='w.visibility')}"
+        f" WHERE {follows} > {MERGE_FIRST_FOLLOWS}"
+        f" AND {HOME.to_sql('$1', owner='w.author_id', visibility='w.visibility')}"
         " ORDER BY w.id DESC LIMIT {limit}"
     )
+    # PostgreSQL reads one range of each owner's posts per visibility that passes
+    # (``rules.HOME.by_owner_sql``), a page at most, newest first, through the index on
+    # (author_id, visibility, id), or on (author_id, id) for one's own posts: the index alone
+    # answers, and no post is read that does not pass. SQLite joins the owners to their posts.
     branches: list[str] = []
-    for owners, passing in HOME.by_owner_sql("$1", visibility="p.visibility"):
-        seen = f" AND {passing}" if passing is not None else ""
+    for term in HOME.by_owner_sql("$1", visibility="p.visibility"):
         if sqlite:
+            seen = f" AND {term.passing}" if term.passing is not None else ""
             branches.append(
-                f"SELECT p.id FROM ({owners}) o JOIN posts p ON p.author_id = o.owner_id"
+                f"SELECT p.id FROM ({term.owners}) o JOIN posts p ON p.author_id = o.owner_id"
                 f" WHERE TRUE{seen}{older}"
             )
         else:
+            ranges = f" CROSS JOIN ({term.values}) v" if term.values is not None else ""
+            seen = " AND p.visibility = v.column1" if term.values is not None else ""
             branches.append(
-                f"SELECT q.id FROM ({owners}) o CROSS JOIN LATERAL (SELECT p.id FROM posts p"
-                f" WHERE p.author_id = o.owner_id{seen}{older}"
+                f"SELECT q.id FROM ({term.owners}) o{ranges} CROSS JOIN LATERAL"
+                f" (SELECT p.id FROM posts p WHERE p.author_id = o.owner_id{seen}{older}"
                 " ORDER BY p.id DESC LIMIT {limit}) q"
             )
     merge = (
@@ -91,12 +106,13 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     rule = HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility")
     walk_on = f"SELECT p.id FROM posts p WHERE {rule}{older} ORDER BY p.id DESC LIMIT {{limit}}"
     short = "(SELECT count(*) FROM walk) < {limit}"
-    follows = "(SELECT u.following_count FROM users u WHERE u.id = $1)"
     # Exactly one part answers: the short walk when it found a whole page, else the merge, or
     # the walk to the end for a viewer who follows many. Each condition is a constant of the
-    # statement, so the parts that do not answer are never run.
+    # statement, so the parts that do not answer are never run; the walk itself runs only for
+    # a viewer who follows more than MERGE_FIRST_FOLLOWS artists.
     return (
-        f"walk AS ({walk}),"
+        "follows_count AS (SELECT u.following_count AS n FROM users u WHERE u.id = $1),"
+        f" walk AS ({walk}),"
         " page AS (SELECT id FROM walk WHERE (SELECT count(*) FROM walk) = {limit}"
         f" UNION ALL SELECT id FROM ({merge}) m"
         f" WHERE {short} AND {follows} <= {MERGE_MAX_FOLLOWS}"

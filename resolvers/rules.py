@@ -102,6 +102,20 @@ HIDDEN_FROM_FEEDS: tuple[Tie, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
+class ByOwner:
+    """One term of a rule, owner by owner (``ReadRule.by_owner_sql``)."""
+
+    owners: str  # a subquery of the owners the term covers (one column, ``owner_id``)
+    # What passes of their things: a condition on the visibility column (None: everything) ...
+    passing: str | None
+    # ... and the same as rows, one per visibility that passes (``VALUES ('public'), ...``; None:
+    # everything), to read each owner's things one range per visibility: a join to these rows
+    # keeps the visibility out of the statement's constants, so no index of one visibility's
+    # things (the public posts') can stand in for the index on (owner, visibility, id).
+    values: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadRule:
     """Which visibilities of an owner's things pass for each relation of the viewer, unless an
     exclusion ties the viewer to the owner."""
@@ -221,13 +235,12 @@ class ReadRule:
             found = f"({found} AND {hidden})"
         return found
 
-    def by_owner_sql(self, viewer: str, *, visibility: str) -> list[tuple[str, str | None]]:
+    def by_owner_sql(self, viewer: str, *, visibility: str) -> list[ByOwner]:
         """The rule for a signed-in viewer (the parameter ``viewer``) owner by owner: for each of
-        its terms, a subquery of the owners it covers (one column, ``owner_id``; the exclusions
-        already removed) and the condition on the column ``visibility`` of what passes of their
-        things (None: everything). Only for rules that pass nothing of anyone: those are read
-        as a merge of each owner's newest things, which is bounded by the owners' count."""
-        sources: list[tuple[str, str | None]] = []
+        its terms, the owners it covers (the exclusions already removed) and what passes of
+        their things (see ``ByOwner``). Only for rules that pass nothing of anyone: those are
+        read as a merge of each owner's newest things, which is bounded by the owners' count."""
+        sources: list[ByOwner] = []
         for who, passing in self._terms(signed_in=True):
             if who == "anyone":
                 raise ValueError(f"{self.name}: passes things of anyone, not owner by owner")
@@ -241,7 +254,11 @@ class ReadRule:
                     f"o.owner_id NOT IN ({tie.owners_sql(viewer)})" for tie in self.exclusions
                 )
                 owners = f"SELECT o.owner_id FROM ({owners}) o WHERE {hidden}"  # noqa: S608
-            sources.append((owners, None if passing is None else _in_sql(visibility, passing)))
+            if passing is None:
+                sources.append(ByOwner(owners, None, None))
+            else:
+                values = ", ".join(f"({_literal(v)})" for v in Visibility if v in passing)
+                sources.append(ByOwner(owners, _in_sql(visibility, passing), f"VALUES {values}"))
         return sources
 
     def visibilities_sql(self, relation: Relation, visibility: str) -> str:
@@ -275,13 +292,17 @@ def _where(filters: dict[str, Any]) -> Q:
     return Q(**filters)
 
 
+def _literal(visibility: Visibility) -> str:
+    if not visibility.value.isidentifier():  # literals of our own enum only
+        raise ValueError(f"not a visibility literal: {visibility.value}")
+    return f"'{visibility.value}'"
+
+
 def _in_sql(column: str, visibilities: frozenset[Visibility]) -> str:
-    values = [v.value for v in Visibility if v in visibilities]
-    if not all(value.isidentifier() for value in values):  # literals of our own enum only
-        raise ValueError(f"not a visibility literal: {values}")
+    values = [_literal(v) for v in Visibility if v in visibilities]
     if len(values) == 1:
-        return f"{column} = '{values[0]}'"
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+        return f"{column} = {values[0]}"
+    return f"{column} IN ({', '.join(values)})"
 
 
 # The visibility of a post or an artwork.

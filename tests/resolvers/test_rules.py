@@ -93,16 +93,28 @@ async def _by_sql(rule: ReadRule, viewer: int | None) -> set[int]:
 
 async def _by_owner(rule: ReadRule, viewer: int | None) -> set[int]:
     assert viewer is not None
+    terms = rule.by_owner_sql("$1", visibility="p.visibility")
     branches = [
-        f"SELECT p.id FROM ({owners}) o JOIN posts p ON p.author_id = o.owner_id"
-        + (f" WHERE {passing}" if passing is not None else "")
-        for owners, passing in rule.by_owner_sql("$1", visibility="p.visibility")
+        f"SELECT p.id FROM ({term.owners}) o JOIN posts p ON p.author_id = o.owner_id"
+        + (f" WHERE {term.passing}" if term.passing is not None else "")
+        for term in terms
     ]
+    # the same terms with what passes as rows (VALUES), one range of posts per visibility
+    ranges = [
+        f"SELECT p.id FROM ({term.owners}) o"
+        + (f" CROSS JOIN ({term.values}) v" if term.values is not None else "")
+        + " JOIN posts p ON p.author_id = o.owner_id"
+        + (" AND p.visibility = v.column1" if term.values is not None else "")
+        for term in terms
+    ]
+    found: list[list[int]] = []
     async with rawsql.reader(Post) as reader:
-        rows = await reader.fetch(" UNION ALL ".join(branches), viewer)
-    found = [row[0] for row in rows]
-    assert len(found) == len(set(found)), "an owner's posts came from two terms"
-    return set(found)
+        for sql in (" UNION ALL ".join(branches), " UNION ALL ".join(ranges)):
+            found.append([row[0] for row in await reader.fetch(sql, viewer)])
+    for ids in found:
+        assert len(ids) == len(set(ids)), "an owner's posts came from two terms or ranges"
+    assert sorted(found[0]) == sorted(found[1]), "the ranges differ from the condition"
+    return set(found[0])
 
 
 async def _by_python(rule: ReadRule, viewer: int | None) -> set[int]:
@@ -202,18 +214,30 @@ def test_a_rule_that_passes_anyone_has_no_owner_by_owner_form() -> None:
 
 
 @pytest.mark.parametrize(
-    ("scan", "merge_max"),
-    [(feedsql.WALK_SCAN, feedsql.MERGE_MAX_FOLLOWS), (1, feedsql.MERGE_MAX_FOLLOWS), (1, -1)],
-    ids=["as configured", "merge", "walk to the end"],
+    ("scan", "merge_first", "merge_max"),
+    [
+        (feedsql.WALK_SCAN, feedsql.MERGE_FIRST_FOLLOWS, feedsql.MERGE_MAX_FOLLOWS),
+        (feedsql.WALK_SCAN, -1, feedsql.MERGE_MAX_FOLLOWS),
+        (1, -1, feedsql.MERGE_MAX_FOLLOWS),
+        (1, -1, -1),
+    ],
+    ids=["as configured", "walk first", "walk then merge", "walk to the end"],
 )
 @pytest.mark.parametrize("size", [1, 2, 4, 50])
 async def test_the_home_page_statement_lists_the_rule_newest_first(
-    size: int, scan: int, merge_max: int, graph: dict[str, int], monkeypatch: pytest.MonkeyPatch
+    size: int,
+    scan: int,
+    merge_first: int,
+    merge_max: int,
+    graph: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given the statement as configured (a small page is found by the short walk, a page larger
-    # than the feed by the merge), or a short walk that never finds a page, so that the merge
+    # given the statement as configured (these viewers follow few artists, so the merge comes
+    # first), or the short walk first (a small page is found by the walk, a page larger than
+    # the feed by the merge), or a short walk that never finds a page, so that the merge
     # answers, or the walk to the end (for a viewer who follows more than merge_max artists)
     monkeypatch.setattr(feedsql, "WALK_SCAN", scan)
+    monkeypatch.setattr(feedsql, "MERGE_FIRST_FOLLOWS", merge_first)
     monkeypatch.setattr(feedsql, "MERGE_MAX_FOLLOWS", merge_max)
     feedsql._home_ids.cache_clear()
     monkeypatch.setattr(feedsql, "_home_ids", functools.cache(feedsql._home_ids.__wrapped__))

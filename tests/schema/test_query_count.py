@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from resolvers import feedsql
+from storage.models import Follow, User
 from tests.graphql import GraphQLClient, QueryCounter
 
 HOME = """query($first: Int, $after: String) {
@@ -102,10 +104,16 @@ CLASSES = {
     "sparse": ("sparse", ("dee",), 2),  # follows an artist who posted twice, long ago
     "new": ("newbie", (), 2),  # follows nobody, has posted twice
     "mixed": ("mixed", ("ana", "dee"), 7),
+    "many": ("many", ("ana", "ben", "cyd"), 15),
 }
+# Members who never posted, followed besides the artists above, so that each way of the page
+# statement (resolvers.feedsql.home_ids_sql) is taken: the dense reader follows more than
+# MERGE_FIRST_FOLLOWS artists (the short walk first, then the merge when it finds no page),
+# "many" more than MERGE_MAX_FOLLOWS (the walk to the end); the others get the merge first.
+SILENT = {"dense": feedsql.MERGE_FIRST_FOLLOWS, "many": feedsql.MERGE_MAX_FOLLOWS}
 # The regular path: the token, the page's ids (feedsql.home_page_ids), the posts, then the
 # loaders of what the page shows (ana's, ben's and cyd's posts have artworks and replies).
-REGULAR_STATEMENTS = {"dense": 9, "sparse": 7, "new": 7, "mixed": 9}
+REGULAR_STATEMENTS = {"dense": 9, "sparse": 7, "new": 7, "mixed": 9, "many": 9}
 COMPILED_STATEMENTS = 2  # the token, the page with everything joined in
 BENCH = (
     "query HomeFeed($first: Int!, $after: String) {"
@@ -146,6 +154,23 @@ async def _seed_classes(gql: GraphQLClient) -> None:
             {"t": text},
             as_="newbie",
         )
+    for cls, count in SILENT.items():
+        member = await User.get(handle=CLASSES[cls][0])
+        silent = [
+            User(
+                handle=f"{cls}{n}",
+                handle_key=f"{cls}{n}",
+                email=f"{cls}{n}@x.test",
+                email_key=f"{cls}{n}@x.test",
+                password_hash="-",
+            )
+            for n in range(count)
+        ]
+        await User.bulk_create(silent)
+        await Follow.bulk_create([Follow(follower_id=member.id, followee_id=u.id) for u in silent])
+        following = await Follow.filter(follower_id=member.id).count()
+        await User.filter(id=member.id).update(following_count=following)
+        assert following == count + len(CLASSES[cls][1])
 
 
 @pytest.mark.parametrize("cls", CLASSES)
