@@ -7,6 +7,9 @@ post ids from ``feedsql.home_ids_sql``, keyset on the post id) with its authors,
 likes and follows and the attached artworks joined in. It shows what the database and an ASGI
 server cost without the API's layers.
 
+The floors of the reference client's other screens (``bench.floor_reads``) are served under
+``/reads/<Operation>``.
+
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
 database (default: ``DATABASE_URL``).
 """
@@ -28,10 +31,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.floor_reads import ROUTES
 from resolvers.errors import BadRequest
 from resolvers.feedsql import home_ids_sql
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
 from resolvers.rules import FOLLOWS, VISIBLE
+from server.media import create_signer, media_urls
+from server.settings import get_settings
 from storage.models import Visibility
 
 POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-like comparison
@@ -159,6 +165,9 @@ async def health(request: Request) -> Response:
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dsn = os.environ.get("GESSO_BENCH_FLOOR_DSN") or os.environ["DATABASE_URL"]
     app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE)
+    # the screens' floors sign image URLs as the API does, from the same settings
+    settings = get_settings()
+    app.state.media_url = media_urls(settings, create_signer(settings))
     try:
         yield
     finally:
@@ -166,6 +175,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(
-    routes=[Route("/feed", home_feed), Route("/health", health)],
+    routes=[Route("/feed", home_feed), Route("/health", health), *ROUTES],
     lifespan=lifespan,
 )
