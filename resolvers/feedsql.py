@@ -162,6 +162,8 @@ class FeedPage:
     # post id -> how many of its non-public replies the viewer may see (posts that have any)
     replies_seen: dict[int, int] = field(default_factory=dict)
     hidden: set[int] = field(default_factory=set)  # owners an exclusion of VISIBLE hides
+    # the page's images and artwork likes, when the selection shows them (resolvers.pagemedia)
+    media: Any = None
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""

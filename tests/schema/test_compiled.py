@@ -16,8 +16,18 @@ from typing import Any
 
 import pytest
 
+from schema.base import decode_id
 from schema.compiled import compile_plan
-from schema.fields import REGISTRY, Attached, NotCovered, Related
+from schema.fields import (
+    REGISTRY,
+    Attached,
+    Avatar,
+    Images,
+    MediaUrl,
+    NotCovered,
+    Related,
+    Variants,
+)
 from storage import models
 from tests.graphql import GraphQLClient, QueryCounter, global_id
 
@@ -29,10 +39,31 @@ def _answered(type_name: str) -> list[str]:
     return [n for n, how in table.items() if not isinstance(how, ObjectFields)] + ["__typename"]
 
 
-ObjectFields = (NotCovered, Related, Attached)
+ObjectFields = (NotCovered, Related, Attached, Images, Avatar, MediaUrl, Variants)
 POST_FIELDS = _answered("Post")
 USER_FIELDS = _answered("User")
 ARTWORK_FIELDS = _answered("Artwork")
+# An image's URL with each spelling of its arguments, each under its own response key (fields of
+# one key must ask the same), and its variants.
+URL_FIELDS = (
+    "url",
+    "thumb: url(size: THUMBNAIL)",
+    "medium: url(format: WEBP, size: MEDIUM)",
+    "jpeg: url(size: DISPLAY, format: JPEG)",
+    "url_1: url(size: DISPLAY)",
+    "missing: url(size: THUMBNAIL, format: JPEG)",  # no such variant: null
+)
+MEDIA_FIELDS = _answered("MediaAsset")
+VARIANT_FIELDS = (
+    "size",
+    "format",
+    "contentType",
+    "width",
+    "height",
+    "byteSize",
+    "url",
+    "__typename",
+)
 PAGE_INFO_FIELDS = (
     "hasNextPage",
     "hasPreviousPage",
@@ -52,9 +83,11 @@ BENCH_QUERY = (
 
 @pytest.fixture
 async def pair(clean_db: str) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient]]:
+    # one secret, so both sign the same image URLs
+    secret = {"GESSO_SECRET_KEY": "compiled-and-regular-" * 3}
     async with (
-        GraphQLClient.for_app() as compiled,
-        GraphQLClient.for_app(GESSO_COMPILED_QUERIES="false") as regular,
+        GraphQLClient.for_app(**secret) as compiled,
+        GraphQLClient.for_app(GESSO_COMPILED_QUERIES="false", **secret) as regular,
     ):
         regular._tokens = compiled._tokens  # same database, same accounts
         yield compiled, regular
@@ -139,6 +172,67 @@ async def seed(gql: GraphQLClient) -> None:
     await _post(gql, "cyd", text="cyd followers only", visibility="FOLLOWERS")
     mine = await _artwork(gql, "reader", title="Mine", visibility="PRIVATE")
     await _post(gql, "reader", text="my own", visibility="PRIVATE", artworkIds=[mine])
+    await _mutate(
+        gql,
+        "mutation($a: ID!) { likeArtwork(artworkId: $a) { errors { code } } }",
+        {"a": public},
+        "reader",
+    )
+    # images: on artworks (policies of their own and the artist's), on posts, and avatars (the
+    # newest of an account's avatar rows is the current one; cyd has none)
+    users = {handle: decode_id(gid, "id", "User") for handle, gid in ids.items()}
+    await _image(users["ana"], artwork=decode_id(public, "id", "Artwork"), position=1)
+    await _image(users["ana"], artwork=decode_id(public, "id", "Artwork"), position=0)
+    await _image(users["ana"], artwork=decode_id(followers, "id", "Artwork"), jpeg=False)
+    await _image(users["ben"], artwork=decode_id(ben_art, "id", "Artwork"))
+    await _image(users["ana"], post=decode_id(first, "id", "Post"))
+    await _image(users["ana"], post=decode_id(first, "id", "Post"), jpeg=False)
+    for handle in ("ana", "ana", "ben", "reader"):
+        await _image(users[handle], avatar=True)
+
+
+_images_made = [0]
+
+
+async def _image(
+    owner: int,
+    *,
+    artwork: int | None = None,
+    post: int | None = None,
+    avatar: bool = False,
+    position: int = 0,
+    jpeg: bool = True,
+) -> None:
+    """A media row as the pipeline stores it (its objects are not needed to sign URLs)."""
+    _images_made[0] += 1
+    n = _images_made[0]
+    formats = ("webp", "jpeg") if jpeg else ("webp",)
+    kind = "avatar" if avatar else "artwork" if artwork else "post"
+    await models.MediaAsset.create(
+        owner_id=owner,
+        artwork_id=artwork,
+        post_id=post,
+        kind=kind,
+        position=position,
+        watermark_id=10_000 + n,
+        width=800 + n,
+        height=600,
+        alt_text=f"image {n}",
+        dominant_color=f"#{n:06x}",
+        variants=[
+            {
+                "size": size,
+                "format": image_format,
+                "content_type": f"image/{image_format}",
+                "width": width,
+                "height": width * 3 // 4,
+                "byte_size": 1000 * n + width,
+                "key": f"m/{n}-{size}.{image_format}",
+            }
+            for size, width in (("display", 800), ("medium", 400), ("thumbnail", 120))
+            for image_format in formats
+        ],
+    )
 
 
 def random_document(rng: random.Random) -> str:
@@ -159,17 +253,29 @@ def random_document(rng: random.Random) -> str:
             return f"...{name}"
         if roll < 0.25:
             return f"... on {type_name} {{ {body} }}"
-        if roll < 0.3 and type_name != "PageInfo":
+        if roll < 0.3 and type_name not in ("PageInfo", "MediaVariant"):
             return f"... on Node {{ id }} {body}"
         return body
 
+    def image() -> str:
+        fields = [alias(f) for f in pick(MEDIA_FIELDS)] + pick(URL_FIELDS, 0)
+        if rng.random() < 0.3:
+            fields.append(f"{alias('variants')} {{ {' '.join(pick(VARIANT_FIELDS))} }}")
+        rng.shuffle(fields)
+        return wrap("MediaAsset", " ".join(fields))
+
     def user() -> str:
-        return wrap("User", " ".join(alias(f) for f in pick(USER_FIELDS)))
+        fields = [alias(f) for f in pick(USER_FIELDS)]
+        if rng.random() < 0.4:
+            fields.append(f"{alias('avatar')} {{ {image()} }}")
+        return wrap("User", " ".join(fields))
 
     def artwork() -> str:
         fields = [alias(f) for f in pick(ARTWORK_FIELDS)]
         if rng.random() < 0.3:
             fields.append(f"owner {{ {user()} }}")
+        if rng.random() < 0.4:
+            fields.append(f"{alias('images')} {{ {image()} }}")
         return wrap("Artwork", " ".join(fields))
 
     def post() -> str:
@@ -178,6 +284,8 @@ def random_document(rng: random.Random) -> str:
             fields.append(f"{alias('author')} {{ {user()} }}")
         if rng.random() < 0.5:
             fields.append(f"artworks {{ {artwork()} }}")
+        if rng.random() < 0.4:
+            fields.append(f"{alias('images')} {{ {image()} }}")
         rng.shuffle(fields)
         return wrap("Post", " ".join(fields))
 
@@ -242,7 +350,7 @@ async def test_random_documents_answer_the_same(
     await seed(compiled)
     rng = random.Random(20261128)
     expected_served = 0
-    for _ in range(30):
+    for _ in range(40):
         query = random_document(rng)
         assert compile_plan(query, None) is not None, query
         root = "homeFeed" if "homeFeed(" in query else "discoverFeed"
@@ -335,10 +443,11 @@ async def test_fixed_documents_answer_the_same(
 
 
 NOT_COMPILED = [
-    "{ homeFeed { edges { node { id images { id } } } } }",  # reaches further
+    "{ homeFeed { edges { node { id images { protection { ssim } } } } } }",  # reaches further
+    # an image size given by a variable (the regular path coerces it)
+    "query($s: MediaSize!) { homeFeed { edges { node { images { url(size: $s) } } } } }",
     "{ homeFeed { edges { node { replyTo { id } } } } }",
     "{ homeFeed { edges { node { author { posts { edges { cursor } } } } } } }",
-    "{ homeFeed { edges { node { artworks { viewerHasLiked } } } } }",
     "query($s: Boolean!) { homeFeed { edges { cursor @include(if: $s) } } }",  # directive
     "{ homeFeed { edges { cursor } } discoverFeed { edges { cursor } } }",  # two feeds
     '{ tagFeed(tag: "oil") { edges { cursor } } }',
@@ -472,3 +581,61 @@ async def test_hidden_replies_cost_one_statement_per_page(gql: GraphQLClient) ->
         counts[first] = (len(counter.statements), "new work #oil" in texts)
     # then a page without such posts costs the token and the page; with them, one more
     assert counts == {1: (2, False), 20: (3, True), 30: (3, True)}, counter.statements
+
+
+def _reference(name: str) -> str:
+    """An operation of the reference client, as it sends it (with the fragments it spreads)."""
+    from pathlib import Path
+
+    from server.persisted import client_operations
+
+    files = sorted(
+        (Path(__file__).resolve().parents[2] / "client" / "operations").glob("*.graphql")
+    )
+    return next(op.text for op in client_operations(files) if op.name == name)
+
+
+@pytest.mark.parametrize("name", ["HomeFeed", "Discover"])
+async def test_the_reference_card_pages_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient], name: str
+) -> None:
+    # given the reference client's card (avatar, the post's images, its artworks' images,
+    # likes): a plan covers it
+    compiled, regular = pair
+    await seed(compiled)
+    query = _reference(name)
+    assert compile_plan(query, name) is not None
+    # then every page of it answers what the regular path answers, for each viewer
+    root = "homeFeed" if name == "HomeFeed" else "discoverFeed"
+    shown: list[str] = []  # the image URLs and avatar colours the pages showed
+    for as_ in ("reader", "ana", "cyd"):
+        cursors = await _cursors(regular, root, as_)
+        for variables in ({}, {"first": 2}, {"first": 2, "after": cursors[1]}):
+            body = await _same(compiled, regular, query, variables, as_)
+            assert "errors" not in body, body
+            for edge in body["data"][root]["edges"]:
+                card = edge["node"]
+                avatar = card["author"]["avatar"]
+                shown += [avatar["url"]] if avatar else []
+                shown += [i["url"] for i in card["images"]]
+                shown += [i["url"] for a in card["artworks"] for i in a["images"]]
+    assert plans_of(compiled).served == 3 * 3 * 2 - 1
+    # and the pages did show images: a post's, an artwork's and avatars
+    assert any("/media/m/" in url for url in shown), shown
+
+
+async def test_the_reference_card_page_costs_a_statement_per_kind(gql: GraphQLClient) -> None:
+    # given the seeded graph and the home feed's card document, compiled by a first run
+    await seed(gql)
+    query = _reference("HomeFeed")
+    await gql.execute(query, {"first": 1}, as_="reader")
+    counts = {}
+    for first in (1, 5, 20):
+        with QueryCounter.capture() as counter:
+            result = await gql.execute(query, {"first": first}, as_="reader")
+        assert result.data["homeFeed"]["edges"]
+        counts[first] = len(counter.statements)
+    # then a page costs the token, the page, and one statement for each of: the posts' images,
+    # the artworks' images, the avatars, the viewer's artwork likes; whatever its size
+    assert counts == dict.fromkeys(counts, 6), counter.statements
+    assert plans_of(gql).served == 3

@@ -165,3 +165,22 @@ def test_each_operation_of_a_document_is_measured_with_its_own_defaults() -> Non
     small, large = (measure_operation(schema._schema, document, op) for op in operations(document))
     node = 1 + 1 + 1 + 10 * (1 + 1 + 10)  # nodes, id, artworks of id and images
     assert (small.cost, large.cost) == (1 + 2 * node, 1 + 50 * node)
+
+
+async def test_a_compiled_plan_keeps_the_cost_limit_of_each_request(prod: GraphQLClient) -> None:
+    # given a card document with images, which a compiled plan covers: 244 fields a post
+    from schema.compiled import compile_plan
+
+    card = "id images { id url } artworks { id images { id url } }"
+    document = f"query($n: Int) {{ discoverFeed(first: $n) {{ nodes {{ {card} }} }} }}"
+    assert compile_plan(document, None) is not None
+    plans = prod.app.state.graphql.plans
+    for _ in range(2):  # the regular path, then the plan
+        small = await prod.execute(document, {"n": 20})
+        assert small.data == {"discoverFeed": {"nodes": []}}
+    assert plans.served == 1
+    # when the same document asks for a page the cost limit refuses (1 + 100 * 244 > 15,000)
+    large = await prod.execute(document, {"n": 100})
+    # then it is refused as the regular path refuses it, not answered by the plan
+    assert large.codes == [COST_CODE]
+    assert plans.served == 1
