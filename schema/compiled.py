@@ -8,13 +8,14 @@ statement for a page) and a function, generated for the selection, from those ro
 object of the response. Executing the plan reads the rows and builds the response's ``data``
 directly.
 
-A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
-attached ``artworks`` that their tables in ``schema.fields`` say how to answer (columns, counts,
-viewer flags), with aliases, fragments and ``__typename``. Anything else (a field not covered,
-directives, other root fields, variables of other types) compiles to nothing, and the document
-keeps the regular path. At run time, any
-input the regular path would answer with an error (``first`` out of range, a foreign cursor, an
-anonymous home feed, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
+A plan covers ``homeFeed``, ``discoverFeed`` and ``tagFeed`` with the fields of ``Post``, its
+``author`` and its attached ``artworks`` (and their images) that their tables in
+``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
+fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
+variables of other types) compiles to nothing, and the document keeps the regular path. At run
+time, any input the regular path would answer with an error (``first`` out of range, a foreign
+cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that
+does not coerce) raises ``Fallback`` before any SQL runs,
 and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
@@ -68,6 +69,7 @@ from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagemedia import IMAGE, Kind, MediaReader
 from resolvers.pagination import decode_cursor, page_size
 from resolvers.surrogates import ImageRef
+from resolvers.validation import normalize_tags
 from schema.budget import measure_operation
 from schema.fields import (
     REGISTRY,
@@ -659,8 +661,8 @@ class ConnectionWriter:
 
 # --- plans ---------------------------------------------------------------------------------
 
-FEEDS = {"homeFeed": True, "discoverFeed": False}  # root field -> is it the home feed
-_FEED_ARGUMENTS = {"first": int, "after": str}
+FEEDS = {"homeFeed": "home", "discoverFeed": "discover", "tagFeed": "tag"}  # root field -> kind
+_FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
 
 
 @dataclass(frozen=True, slots=True)
@@ -696,6 +698,18 @@ class Plan:
         except BadRequest:
             raise Fallback("input", "first") from None
 
+    def tag_of(self, variables: dict[str, Any]) -> str:
+        """``tagFeed``'s tag, normalized as the regular path does; ``Fallback`` when that
+        path refuses it."""
+        source = self.arguments.get("tag")
+        value = source.value(variables) if isinstance(source, Variable) else source
+        if type(value) is not str:
+            raise Fallback("input", "tag")
+        normalized, error = normalize_tags("tag", [value])
+        if error is not None or not normalized:
+            raise Fallback("input", "tag")
+        return normalized[0]
+
     async def execute(
         self,
         viewer_id: int | None,
@@ -707,6 +721,7 @@ class Plan:
         ``max_cost``: the production cost limit; a page that may cost more falls back, and the
         regular path refuses it (``QUERY_TOO_COSTLY``)."""
         size, after = self.arguments_of(variables)
+        tag = self.tag_of(variables) if self.reader.tag else None
         if max_cost is not None and self.cost_base + size * self.cost_per_item > max_cost:
             raise Fallback("input", "cost")
         if self.reader.home and viewer_id is None:
@@ -715,7 +730,7 @@ class Plan:
             after_id = decode_cursor("post", after)[0] if after is not None else None
         except BadRequest:
             raise Fallback("input", "cursor") from None
-        page = await self.reader.read(viewer_id, size, after_id)
+        page = await self.reader.read(viewer_id, size, after_id, tag)
         if self.media:
             page.media = await self.media.read(page, media_url)
         data: dict[str, Any] = {}
@@ -750,10 +765,11 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
         raise Unsupported("root fields")
     feed_nodes = feeds[0][1]
+    kind = FEEDS[_name(feed_nodes)]
     arguments: dict[str, Any] = {}
     for argument in feed_nodes[0].arguments or ():
         name = argument.name.value
-        if name not in _FEED_ARGUMENTS:
+        if name not in _FEED_ARGUMENTS or (name == "tag" and kind != "tag"):
             raise Unsupported(f"argument {name}")
         if isinstance(argument.value, VariableNode):
             variable = variables.get(argument.value.name.value)
@@ -780,7 +796,7 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         operation_name=operation.name.value if operation.name else None,
         root=[(key, _name(nodes)) for key, nodes in roots.items()],
         arguments=arguments,
-        reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
+        reader=PageReader(compiler.needs(), home=kind == "home", tag=kind == "tag"),
         media=compiler.media_reader(),
         connection=connection,
         replica=only_replica_fields(document, operation_name),

@@ -155,6 +155,10 @@ async def seed(gql: GraphQLClient) -> None:
     )
     private = await _artwork(gql, "ana", title="Draft", visibility="PRIVATE", description="wip")
     first = await _post(gql, "ana", text="new work #oil", artworkIds=[public, followers, private])
+    # a public post tagged only through its followers-only artwork: tagFeed shows it to those
+    # who may see the artwork
+    study = await _artwork(gql, "ana", title="Study", visibility="FOLLOWERS", tags=["oil"])
+    await _post(gql, "ana", text="a study", artworkIds=[study])
     await _post(gql, "ana", text="for followers", visibility="FOLLOWERS", artworkIds=[followers])
     await _post(gql, "ana", text="note to self", visibility="PRIVATE", artworkIds=[private])
     await _post(gql, "ana", text="a reply", replyTo=first)
@@ -302,11 +306,16 @@ def random_document(rng: random.Random) -> str:
         parts.append(f"pageInfo {{ {' '.join(pick(PAGE_INFO_FIELDS))} }}")
     if rng.random() < 0.2:
         parts.append("__typename")
-    root = rng.choice(["homeFeed", "discoverFeed"])
+    root = rng.choice(["homeFeed", "discoverFeed", "tagFeed"])
     head = "query Feed($first: Int, $after: String)"
+    tag = ""
+    if root == "tagFeed":
+        tag = rng.choice(['tag: "oil", ', 'tag: "#OIL", ', "tag: $tag, "])
+        if "$tag" in tag:
+            head = "query Feed($first: Int, $after: String, $tag: String!)"
     root_alias = "feed: " if rng.random() < 0.2 else ""
     typename = " __typename" if rng.random() < 0.1 else ""
-    body = f"{root_alias}{root}(first: $first, after: $after) {{ {' '.join(parts)} }}"
+    body = f"{root_alias}{root}({tag}first: $first, after: $after) {{ {' '.join(parts)} }}"
     return f"{head} {{ {body}{typename} }} {' '.join(fragments)}"
 
 
@@ -338,7 +347,8 @@ def _diff(got: Any, expected: Any, *about: Any) -> str:
 
 
 async def _cursors(regular: GraphQLClient, root: str, as_: str | None) -> list[str]:
-    query = f"{{ {root}(first: 100) {{ edges {{ cursor }} }} }}"
+    tag = 'tag: "oil", ' if root == "tagFeed" else ""
+    query = f"{{ {root}({tag}first: 100) {{ edges {{ cursor }} }} }}"
     result = await regular.execute(query, as_=as_)
     return [edge["cursor"] for edge in result.data[root]["edges"]]
 
@@ -353,13 +363,15 @@ async def test_random_documents_answer_the_same(
     for _ in range(40):
         query = random_document(rng)
         assert compile_plan(query, None) is not None, query
-        root = "homeFeed" if "homeFeed(" in query else "discoverFeed"
+        root = next(r for r in ("homeFeed", "discoverFeed", "tagFeed") if f"{r}(" in query)
         learned = False
         for as_ in ("reader", "ana", None):
             cursors = await _cursors(regular, root, as_) if (as_ or root != "homeFeed") else []
             variable_sets: list[dict[str, Any]] = [{}, {"first": 3}]
             if cursors:
                 variable_sets.append({"first": 2, "after": cursors[len(cursors) // 2]})
+            if "$tag:" in query:
+                variable_sets = [{**v, "tag": "oil"} for v in variable_sets]
             for variables in variable_sets:
                 answer = await _same(compiled, regular, query, variables, as_)
                 if "errors" not in answer:
@@ -450,7 +462,8 @@ NOT_COMPILED = [
     "{ homeFeed { edges { node { author { posts { edges { cursor } } } } } } }",
     "query($s: Boolean!) { homeFeed { edges { cursor @include(if: $s) } } }",  # directive
     "{ homeFeed { edges { cursor } } discoverFeed { edges { cursor } } }",  # two feeds
-    '{ tagFeed(tag: "oil") { edges { cursor } } }',
+    # a tag given by a variable of another type than the argument's
+    "query($t: ID!) { tagFeed(tag: $t) { edges { cursor } } }",
     "{ viewer { handle } homeFeed { edges { cursor } } }",
     "query($x: ID) { homeFeed { edges { cursor } } }",  # a variable the feed does not use
     "mutation { logOut { errors { code } } }",
@@ -546,7 +559,7 @@ async def test_reply_counts_answer_the_same(pair: tuple[GraphQLClient, GraphQLCl
     ]
     while len(documents) < 8:
         query = random_document(rng)
-        if "replyCount" in query:
+        if "replyCount" in query and "$tag:" not in query:
             documents.append(query)
     # then both paths count the same replies for each viewer
     counts: dict[str | None, set[int]] = {}
@@ -595,7 +608,7 @@ def _reference(name: str) -> str:
     return next(op.text for op in client_operations(files) if op.name == name)
 
 
-@pytest.mark.parametrize("name", ["HomeFeed", "Discover"])
+@pytest.mark.parametrize("name", ["HomeFeed", "Discover", "TagFeed"])
 async def test_the_reference_card_pages_answer_the_same(
     pair: tuple[GraphQLClient, GraphQLClient], name: str
 ) -> None:
@@ -606,11 +619,18 @@ async def test_the_reference_card_pages_answer_the_same(
     query = _reference(name)
     assert compile_plan(query, name) is not None
     # then every page of it answers what the regular path answers, for each viewer
-    root = "homeFeed" if name == "HomeFeed" else "discoverFeed"
-    shown: list[str] = []  # the image URLs and avatar colours the pages showed
+    root = {"HomeFeed": "homeFeed", "Discover": "discoverFeed", "TagFeed": "tagFeed"}[name]
+    shown: list[str] = []  # the image URLs the pages showed
+    asked = 0
     for as_ in ("reader", "ana", "cyd"):
         cursors = await _cursors(regular, root, as_)
-        for variables in ({}, {"first": 2}, {"first": 2, "after": cursors[1]}):
+        pages: list[dict[str, Any]] = [{}, {"first": 2}]
+        if len(cursors) > 1:
+            pages.append({"first": 2, "after": cursors[1]})
+        for variables in pages:
+            asked += 1
+            if name == "TagFeed":
+                variables = {**variables, "tag": "oil"}
             body = await _same(compiled, regular, query, variables, as_)
             assert "errors" not in body, body
             for edge in body["data"][root]["edges"]:
@@ -619,7 +639,7 @@ async def test_the_reference_card_pages_answer_the_same(
                 shown += [avatar["url"]] if avatar else []
                 shown += [i["url"] for i in card["images"]]
                 shown += [i["url"] for a in card["artworks"] for i in a["images"]]
-    assert plans_of(compiled).served == 3 * 3 * 2 - 1
+    assert plans_of(compiled).served == asked * 2 - 1
     # and the pages did show images: a post's, an artwork's and avatars
     assert any("/media/m/" in url for url in shown), shown
 
@@ -639,3 +659,24 @@ async def test_the_reference_card_page_costs_a_statement_per_kind(gql: GraphQLCl
     # the artworks' images, the avatars, the viewer's artwork likes; whatever its size
     assert counts == dict.fromkeys(counts, 6), counter.statements
     assert plans_of(gql).served == 3
+
+
+@pytest.mark.parametrize(
+    ("tag", "fails"),
+    [("oil", False), ("#Oil", False), (" oil ", False), ("no such", True), ("", True), (7, True)],
+)
+async def test_tag_inputs_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient], tag: Any, fails: bool
+) -> None:
+    # given a tag page compiled by a first run
+    compiled, regular = pair
+    await seed(compiled)
+    query = (
+        "query($t: String!, $n: Int) { tagFeed(tag: $t, first: $n) { edges { node { text"
+        " artworks { title tags } } } } }"
+    )
+    await _same(compiled, regular, query, {"t": "oil"}, "reader")
+    # then a tag the regular path normalizes or refuses answers the same from the plan
+    for as_ in ("reader", None):
+        body = await _same(compiled, regular, query, {"t": tag, "n": 5}, as_)
+        assert ("errors" in body) == fails, body
