@@ -12,6 +12,9 @@ floor needs them (``bench.pageview``): each author's avatar (thumbnail), each po
 attached artwork's images (medium), with their size, alt text and colour and a plain ``url``
 (``/media/<key>?m=<image id>``, unsigned: a static server answers it), from two more statements.
 
+The floors of the reference client's other screens (``bench.floor_reads``) are served under
+``/reads/<Operation>``.
+
 Serve it with ``python -m uvicorn bench.floor_app:app``; ``GESSO_BENCH_FLOOR_DSN`` names the
 database (default: ``DATABASE_URL``).
 """
@@ -33,10 +36,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.floor_reads import ROUTES
 from resolvers.errors import BadRequest
 from resolvers.feedsql import home_ids_sql
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
 from resolvers.rules import FOLLOWS, VISIBLE
+from server.media import create_signer, media_urls
+from server.settings import get_settings
 from storage.models import Visibility
 
 POOL_SIZE = 5  # what Tortoise's asyncpg client uses by default, for a like-for-like comparison
@@ -227,6 +233,9 @@ async def health(request: Request) -> Response:
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dsn = os.environ.get("GESSO_BENCH_FLOOR_DSN") or os.environ["DATABASE_URL"]
     app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE)
+    # the screens' floors sign image URLs as the API does, from the same settings
+    settings = get_settings()
+    app.state.media_url = media_urls(settings, create_signer(settings))
     try:
         yield
     finally:
@@ -234,6 +243,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(
-    routes=[Route("/feed", home_feed), Route("/health", health)],
+    routes=[Route("/feed", home_feed), Route("/health", health), *ROUTES],
     lifespan=lifespan,
 )

@@ -35,6 +35,9 @@ class LoadSpec:
     app_pid: int | None = None  # the server process whose CPU time to report
     database: str = "gesso_bench"  # PostgreSQL backends of other databases count as "other"
     max_requests: int = 5_000_000  # a hard bound, whatever the duration
+    # "feed": a home-feed page of ``expect_edges`` edges (``check_feed``); "data": any answer
+    # with data and no errors (``check_data``)
+    check: str = "feed"
 
 
 @dataclass(slots=True)
@@ -229,6 +232,18 @@ def check_feed(status: int, body: bytes, expect_edges: int) -> str | None:
     return None
 
 
+def check_data(status: int, body: bytes, _expect: int) -> str | None:
+    """Why this answer is wrong, or None: HTTP 200, no errors, data."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200]!r}"
+    document = orjson.loads(body)
+    if document.get("errors"):
+        return f"errors: {str(document['errors'])[:200]}"
+    if not document.get("data"):
+        return "no data"
+    return None
+
+
 async def _client(
     spec: LoadSpec,
     offset: int,
@@ -240,6 +255,7 @@ async def _client(
 ) -> None:
     reader, writer = await asyncio.open_connection(spec.host, spec.port)
     requests = spec.requests
+    check = check_feed if spec.check == "feed" else check_data
     index = offset
     clock = time.perf_counter_ns
     try:
@@ -265,7 +281,7 @@ async def _client(
             if start < measure_from:
                 continue
             latencies.append(end - start)
-            problem = check_feed(status, body, spec.expect_edges[which])
+            problem = check(status, body, spec.expect_edges[which])
             if problem is not None:
                 result.errors += 1
                 if len(result.error_samples) < MAX_ERROR_SAMPLES:

@@ -593,3 +593,161 @@ async def seed(admin_dsn: str, dsn: str, name: str, size: GraphSize) -> SeedSumm
     summary.max_followers = graph.max_followers
     summary.max_posts = graph.max_posts
     return summary
+
+
+# -- what the screens show besides the graph: images, comments, tags, a reply ------------------
+
+# Each image's published variants, as ``resolvers.media.store`` describes them: three sizes in
+# WebP and JPEG, the key derived from the image's id (``$w``/``$h``: the display size).
+_VARIANT = (
+    "jsonb_build_object('size', '{size}', 'format', '{fmt}', 'content_type', 'image/{fmt}',"
+    " 'width', greatest(1, w * {scale} / 100), 'height', greatest(1, h * {scale} / 100),"
+    " 'byte_size', 1000 + (id % 90000) * {scale} / 100,"
+    " 'key', 'm/' || md5(id::text || '{size}{fmt}') || '.{fmt}')"
+)
+_VARIANTS = (
+    "jsonb_build_array("
+    + ", ".join(
+        _VARIANT.format(size=size, fmt=fmt, scale=scale)
+        for size, scale in (("display", 100), ("medium", 50), ("thumbnail", 12))
+        for fmt in ("webp", "jpeg")
+    )
+    + ")"
+)
+# One statement per kind of image; ``src`` has id, owner_id, artwork_id, post_id, position, w, h.
+_MEDIA_INSERT = f"""
+    INSERT INTO media_assets (id, owner_id, artwork_id, post_id, kind, position, watermark_id,
+      width, height, alt_text, dominant_color, variants, report, original_key, created_at)
+    SELECT id, owner_id, artwork_id, post_id, '{{kind}}', position, id, w, h,
+      'an image of ' || id, '#' || substr(md5(id::text), 1, 6), {_VARIANTS}, '{{{{}}}}'::jsonb,
+      NULL, now()
+    FROM ({{src}}) src
+"""
+_MEDIA_SOURCES = {
+    # nine accounts in ten have an avatar
+    "avatar": """SELECT 1000000000 + row_number() OVER (ORDER BY u.id) AS id, u.id AS owner_id,
+        NULL::bigint AS artwork_id, NULL::bigint AS post_id, 0 AS position, 400 AS w, 400 AS h
+        FROM users u WHERE u.id % 10 <> 0""",
+    # a quarter of the posts have one or two images of their own
+    "post": """SELECT 2000000000 + row_number() OVER (ORDER BY p.id, g) AS id,
+        p.author_id AS owner_id, NULL::bigint AS artwork_id, p.id AS post_id, g AS position,
+        1600 AS w, 1000 + (p.id % 600)::int AS h
+        FROM posts p CROSS JOIN LATERAL generate_series(0, (p.id % 3 = 0)::int) g
+        WHERE p.id % 4 = 0""",
+    # every artwork has one to three images
+    "artwork": """SELECT 3000000000 + row_number() OVER (ORDER BY a.id, g) AS id,
+        a.owner_id, a.id AS artwork_id, NULL::bigint AS post_id, g AS position,
+        1200 + (a.id % 400)::int AS w, 1600 AS h
+        FROM artworks a CROSS JOIN LATERAL generate_series(
+          0, (a.id % 2 = 0)::int + (a.id % 5 = 0)::int) g""",
+}
+SCREENS_TAG = "ink"  # on one post in eight, for tagFeed
+SCREENS_COMMENTS = 3000  # on the showcased post and on the showcased artwork
+
+
+@dataclass(frozen=True, slots=True)
+class Showcase:
+    """What the screens' benchmark reads: the most followed artist, one of their public posts
+    (a reply, with images and attached artworks) and one of their public artworks, both with
+    ``SCREENS_COMMENTS`` comments."""
+
+    artist_id: int
+    handle: str
+    post_id: int
+    artwork_id: int
+
+
+async def add_screens(dsn: str) -> Showcase:
+    """Add to a seeded graph what the reference client's screens show: avatars and images with
+    their variants, comments, a tag and a reply; counters kept true."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET synchronous_commit = off")
+        for kind, src in _MEDIA_SOURCES.items():
+            await conn.execute(_MEDIA_INSERT.format(kind=kind, src=src))
+        await conn.execute(
+            "INSERT INTO post_tags (id, tag, post_id, post_visibility)"
+            " SELECT row_number() OVER (ORDER BY id), $1, id, visibility FROM posts"
+            " WHERE id % 8 = 0",
+            SCREENS_TAG,
+        )
+        artist = await conn.fetchrow(
+            "SELECT id, handle FROM users ORDER BY follower_count DESC, id LIMIT 1"
+        )
+        assert artist is not None
+        post_id = await conn.fetchval(
+            "SELECT p.id FROM posts p WHERE p.author_id = $1 AND p.visibility = 'public'"
+            " AND EXISTS (SELECT 1 FROM media_assets m WHERE m.post_id = p.id)"
+            " AND EXISTS (SELECT 1 FROM post_artworks pa WHERE pa.post_id = p.id)"
+            " ORDER BY p.id DESC LIMIT 1",
+            artist["id"],
+        )
+        artwork_id = await conn.fetchval(
+            "SELECT a.id FROM artworks a WHERE a.owner_id = $1 AND a.visibility = 'public'"
+            " ORDER BY a.id DESC LIMIT 1",
+            artist["id"],
+        )
+        parent = await conn.fetchval(
+            "SELECT id FROM posts WHERE visibility = 'public' AND id < $1 AND author_id <> $2"
+            " ORDER BY id DESC LIMIT 1",
+            post_id,
+            artist["id"],
+        )
+        if post_id is None or artwork_id is None or parent is None:
+            raise RuntimeError("the graph has no post or artwork to showcase: seed more")
+        await conn.execute("UPDATE posts SET reply_to_id = $1 WHERE id = $2", parent, post_id)
+        await conn.execute(
+            "UPDATE posts SET reply_count = reply_count + 1,"
+            " public_reply_count = public_reply_count + 1 WHERE id = $1",
+            parent,
+        )
+        # comments: a few on one post in ten, and many on the showcased post and artwork
+        base = await conn.fetchval("SELECT max(id) FROM posts")
+        await conn.execute(
+            """INSERT INTO comments (id, author_id, post_id, artwork_id, text, created_at)
+               SELECT $1::bigint + row_number() OVER (ORDER BY target, g), author, post_id,
+                 artwork_id, 'comment ' || g || ' on ' || target, now()
+               FROM (
+                 SELECT p.id AS target, p.id AS post_id, NULL::bigint AS artwork_id, g,
+                   (SELECT id FROM users ORDER BY id OFFSET (p.id + g) % 500 LIMIT 1) AS author
+                 FROM posts p CROSS JOIN LATERAL generate_series(1, 1 + (p.id % 3)::int) g
+                 WHERE p.id % 10 = 0 AND p.id <> $2
+                 UNION ALL
+                 SELECT $2, $2, NULL, g,
+                   (SELECT id FROM users ORDER BY id OFFSET g % 500 LIMIT 1)
+                 FROM generate_series(1, $4::int) g
+                 UNION ALL
+                 SELECT $3, NULL, $3, g,
+                   (SELECT id FROM users ORDER BY id OFFSET g % 500 LIMIT 1)
+                 FROM generate_series(1, $4::int) g
+               ) c""",
+            base,
+            post_id,
+            artwork_id,
+            SCREENS_COMMENTS,
+        )
+        await conn.execute(
+            """UPDATE posts p SET comment_count = c.n
+               FROM (SELECT post_id, count(*) AS n FROM comments WHERE post_id IS NOT NULL
+                     GROUP BY 1) c WHERE c.post_id = p.id"""
+        )
+        await conn.execute(
+            """UPDATE artworks a SET comment_count = c.n
+               FROM (SELECT artwork_id, count(*) AS n FROM comments
+                     WHERE artwork_id IS NOT NULL GROUP BY 1) c WHERE c.artwork_id = a.id"""
+        )
+        # the per-visibility counters (storage migration 0006) of the seeded works
+        for kind, table, owner in (
+            ("post", "posts", "author_id"),
+            ("artwork", "artworks", "owner_id"),
+        ):
+            for visibility in ("public", "followers"):
+                await conn.execute(
+                    f"""UPDATE users u SET {visibility}_{kind}_count = coalesce(
+                          (SELECT count(*) FROM {table} t WHERE t.{owner} = u.id
+                           AND t.visibility = '{visibility}'), 0)"""
+                )
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
+    return Showcase(artist["id"], artist["handle"], post_id, artwork_id)

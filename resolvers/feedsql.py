@@ -178,6 +178,8 @@ class FeedPage:
     # post id -> how many of its non-public replies the viewer may see (posts that have any)
     replies_seen: dict[int, int] = field(default_factory=dict)
     hidden: set[int] = field(default_factory=set)  # owners an exclusion of VISIBLE hides
+    # the page's images and artwork likes, when the selection shows them (resolvers.pagemedia)
+    media: Any = None
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""
@@ -209,8 +211,10 @@ class PageReader:
     joined in, and with their attached artworks (one row per attachment, in the author's order).
     """
 
-    def __init__(self, needs: Needs, *, home: bool) -> None:
-        self.needs, self.home = needs, home
+    def __init__(self, needs: Needs, *, home: bool, tag: bool = False) -> None:
+        # ``tag``: the discover rule over one tag's posts (``resolvers.feed.tag_feed``), the
+        # tag a parameter of ``read``
+        self.needs, self.home, self.tag = needs, home, tag
         self.post_columns = _ordered(needs.post_columns, Post, "id", "author_id")
         self.user_columns = _ordered(needs.user_columns, User, "id")
         self.artwork_columns = (
@@ -258,6 +262,23 @@ class PageReader:
                 f"SELECT {', '.join(columns)} FROM page JOIN posts p ON p.id = page.id{joined}"
                 " ORDER BY p.id DESC"
             )
+        elif self.tag:
+            # The discover rule judged by the visibility each tag row keeps of its post, and a
+            # tag copied from an attached artwork only for those who may see that artwork.
+            who = "$1" if viewer else None
+            shown = DISCOVER.to_sql(who, owner="p.author_id", visibility="t.post_visibility")
+            seen = VISIBLE.to_sql(who, owner="ta.owner_id", visibility="ta.visibility")
+            where = f"{shown} AND (t.artwork_id IS NULL OR {seen})"
+            # $1 is the viewer where the statement uses one; the tag and the cursor follow.
+            uses_viewer = viewer and (needs.likes or needs.follows or "$1" in where)
+            tag = 2 if uses_viewer else 1
+            sql = (
+                f"SELECT {', '.join(columns)} FROM post_tags t JOIN posts p ON p.id = t.post_id"
+                f" LEFT JOIN artworks ta ON ta.id = t.artwork_id{joined}"
+                f" WHERE t.tag = ${tag} AND {where}"
+                + (f" AND t.post_id < ${tag + 1}" if after else "")
+                + " ORDER BY t.post_id DESC LIMIT {limit}"
+            )
         else:
             where = DISCOVER.to_sql("$1" if viewer else None, **_POSTS)
             # $1 is the viewer where the statement uses one; the cursor follows.
@@ -293,15 +314,20 @@ class PageReader:
             sql = self._statements[key] = template.replace("{limit}", str(int(size) + 1))
         return sql, uses_viewer
 
-    async def read(self, viewer_id: int | None, size: int, after: int | None) -> FeedPage:
+    async def read(
+        self, viewer_id: int | None, size: int, after: int | None, tag: str | None = None
+    ) -> FeedPage:
         """``size`` posts older than the post id ``after`` (newest first when None), for
-        ``viewer_id``, with what the selection needs. Reads go where the ORM's reads would go
-        now (the replica inside ``storage.replica.reads_from_replica``)."""
+        ``viewer_id``, with what the selection needs (of the normalized ``tag`` for a tag's
+        reader). Reads go where the ORM's reads would go now (the replica inside
+        ``storage.replica.reads_from_replica``)."""
         async with rawsql.reader(Post) as reader:
             sql, uses_viewer = self._page_statement(
                 after is not None, viewer_id is not None, reader.sqlite, size
             )
             args: list[Any] = [viewer_id] if uses_viewer else []
+            if self.tag:
+                args.append(tag)
             if after is not None:
                 args.append(after)
             rows = convert(await reader.fetch(sql, *args), self.convert)

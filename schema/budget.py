@@ -9,8 +9,9 @@ use (a fragment spread twice counts twice), so a document is measured in one pas
 
 Cost counts the fields the server may resolve: each field is 1, and a field that returns a list
 multiplies the cost of what is selected below it by the most items the list can hold: the page
-size of a connection (``first``, from the literal or the variable, else the argument's default,
-capped at the largest page), the product caps for lists without arguments (the artworks of a post,
+size of a connection (``first``, from the literal or the variable (the request's value, else the
+operation's default for it, else the largest page), else the argument's default, capped at the
+largest page), the product caps for lists without arguments (the artworks of a post,
 the images of an artwork). ``edges`` and ``nodes`` of a connection are the page already counted.
 """
 
@@ -96,8 +97,21 @@ class _Measurer:
         }
         self.measured: dict[str, Measure] = {}
         self.measuring: set[str] = set()  # a cycle is another rule's error; it counts 0 here
+        self.defaults: dict[str, Any] = {}  # the operation's variable defaults
 
     def operation(self, operation: OperationDefinitionNode) -> Measure:
+        # A variable the request leaves out takes the operation's default, as execution does;
+        # fragments may read those, so each operation measures its fragments afresh.
+        self.defaults = {
+            definition.variable.name.value: (
+                int(definition.default_value.value)
+                if isinstance(definition.default_value, IntValueNode)
+                else None
+            )
+            for definition in operation.variable_definitions or ()
+            if definition.default_value is not None
+        }
+        self.measured = {}
         root = self.schema.get_root_type(operation.operation)
         return self.selection_set(operation.selection_set, root)
 
@@ -161,8 +175,11 @@ class _Measurer:
         elif isinstance(given.value, IntValueNode):
             value = int(given.value.value)
         elif isinstance(given.value, VariableNode):
-            # unknown before the request's variables are (a registered document): the largest
-            value = (self.variables or {}).get(given.value.name.value, MAX_PAGE)
+            # left out: the operation's default; unknown before the request's variables are
+            # (a registered document) and without a default: the largest
+            name = given.value.name.value
+            variables = self.variables or {}
+            value = variables[name] if name in variables else self.defaults.get(name, MAX_PAGE)
             if value is None:
                 value = DEFAULT_PAGE
         if not isinstance(value, int) or isinstance(value, bool):

@@ -8,13 +8,14 @@ statement for a page) and a function, generated for the selection, from those ro
 object of the response. Executing the plan reads the rows and builds the response's ``data``
 directly.
 
-A plan covers ``homeFeed`` and ``discoverFeed`` with the fields of ``Post``, its ``author`` and its
-attached ``artworks`` that their tables in ``schema.fields`` say how to answer (columns, counts,
-viewer flags), with aliases, fragments and ``__typename``. Anything else (a field not covered,
-directives, other root fields, variables of other types) compiles to nothing, and the document
-keeps the regular path. At run time, any
-input the regular path would answer with an error (``first`` out of range, a foreign cursor, an
-anonymous home feed, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
+A plan covers ``homeFeed``, ``discoverFeed`` and ``tagFeed`` with the fields of ``Post``, its
+``author`` and its attached ``artworks`` (and their images) that their tables in
+``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
+fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
+variables of other types) compiles to nothing, and the document keeps the regular path. At run
+time, any input the regular path would answer with an error (``first`` out of range, a foreign
+cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that
+does not coerce) raises ``Fallback`` before any SQL runs,
 and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
@@ -33,6 +34,7 @@ from typing import Any, Literal, cast
 
 from graphql import (
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -64,20 +66,29 @@ from resolvers import counts
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
+from resolvers.pagemedia import IMAGE, Kind, MediaReader
 from resolvers.pagination import decode_cursor, page_size
+from resolvers.surrogates import ImageRef
+from resolvers.validation import normalize_tags
+from schema.budget import measure_operation
 from schema.fields import (
     REGISTRY,
     VIEWER_FLAGS,
     Attached,
+    Avatar,
     Column,
     Count,
     Flag,
     GlobalId,
     How,
+    Images,
+    MediaUrl,
     PolicyInForce,
     Related,
     Replies,
+    Variants,
 )
+from schema.media import ImageFormat, MediaSize
 from schema.root import schema
 from schema.routing import only_replica_fields
 from storage.rawsql import Row
@@ -360,8 +371,17 @@ _USERS_BY_KEY = {("Post", "author_id"): "authors", ("Artwork", "owner_id"): "own
 class _Compiler:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
-        self.reads: set[str] = set()  # "authors", "owners", "attachments", "likes", "follows"
+        # "authors", "owners", "attachments", "likes", "follows", "replies", "artwork_likes"
+        self.reads: set[str] = set()
         self.columns: dict[str, set[str]] = {name: set() for name in REGISTRY}
+        self.media: set[Kind] = set()  # the images the selection shows (resolvers.pagemedia)
+
+    def media_reader(self) -> MediaReader:
+        return MediaReader(
+            frozenset(self.media),
+            frozenset(self.columns["MediaAsset"]),
+            artwork_likes="artwork_likes" in self.reads,
+        )
 
     def needs(self) -> Needs:
         reads = self.reads
@@ -385,12 +405,14 @@ class _Compiler:
         table = REGISTRY[type_name]
         writer: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, type_name).items():
-            _no_arguments(field_nodes)
             name = _name(field_nodes)
+            how = table.get(name)
+            if not isinstance(how, MediaUrl):  # the one field with arguments a plan reads
+                _no_arguments(field_nodes)
             if name == "__typename":
                 writer.append((key, _constant(type_name)))
             else:
-                writer.append((key, self.field(type_name, name, table.get(name), field_nodes)))
+                writer.append((key, self.field(type_name, name, how, field_nodes)))
         return cast("ObjectWriter", make_writer(writer))
 
     def field(self, type_name: str, name: str, how: How | None, nodes: list[FieldNode]) -> Field:
@@ -427,7 +449,27 @@ class _Compiler:
             # attached artworks seen by followers only need the follow status
             self.reads.add("follows")
             return _attached(self.object(nodes, how.type_name))
+        if isinstance(how, Images):
+            self.media.add(how.column)
+            return _images(how.column, self.object(nodes, "MediaAsset"))
+        if isinstance(how, Avatar):
+            self.media.add("avatar")
+            return _avatar(self.object(nodes, "MediaAsset"))
+        if isinstance(how, MediaUrl):
+            return _media_url(*_url_arguments(nodes))
+        if isinstance(how, Variants):
+            return _variants(self.variant(nodes))
         raise Unsupported(f"{type_name}.{name}")
+
+    def variant(self, nodes: list[FieldNode]) -> list[tuple[str, VariantField]]:
+        parts: list[tuple[str, VariantField]] = []
+        for key, field_nodes in self.fields(nodes, "MediaVariant").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            if name not in _VARIANT_FIELDS:
+                raise Unsupported(f"MediaVariant.{name}")
+            parts.append((key, _VARIANT_FIELDS[name]))
+        return parts
 
     def connection(self, nodes: list[FieldNode]) -> ConnectionWriter:
         parts: list[tuple[str, str, Any]] = []
@@ -513,6 +555,75 @@ def _attached(writer: ObjectWriter) -> Getter:
     return attached
 
 
+def _images(column: Kind, writer: ObjectWriter) -> Getter:
+    def images(row: Row, page: FeedPage) -> list[dict[str, Any]]:
+        return [writer(image, page) for image in page.media.images[column].get(row["id"], ())]
+
+    return images
+
+
+def _avatar(writer: ObjectWriter) -> Getter:
+    def avatar(row: Row, page: FeedPage) -> dict[str, Any] | None:
+        found = page.media.avatars.get(row["id"])
+        return None if found is None else writer(found, page)
+
+    return avatar
+
+
+def _enum_argument(node: ValueNode, enum: Any) -> str:
+    if not isinstance(node, EnumValueNode) or node.value not in enum.__members__:
+        raise Unsupported(f"argument value {node.kind}")  # a variable: the regular path
+    return cast("str", enum[node.value].value)
+
+
+def _url_arguments(nodes: list[FieldNode]) -> tuple[str, str]:
+    """(size, format) as the variants name them, from literal enum arguments (validation made
+    every field of one response key ask the same)."""
+    size, image_format = MediaSize.DISPLAY.value, ImageFormat.WEBP.value  # the schema's defaults
+    for argument in nodes[0].arguments or ():
+        if argument.name.value == "size":
+            size = _enum_argument(argument.value, MediaSize)
+        elif argument.name.value == "format":
+            image_format = _enum_argument(argument.value, ImageFormat)
+        else:
+            raise Unsupported(f"argument {argument.name.value}")
+    return size, image_format
+
+
+def _media_url(size: str, image_format: str) -> Getter:
+    """``MediaAsset.url``: the first variant of that size and format, signed; else null."""
+
+    def url(row: Row, page: FeedPage) -> str | None:
+        for variant in row["variants"]:
+            if variant["size"] == size and variant["format"] == image_format:
+                return cast("str", page.media.url(str(variant["key"]), row[IMAGE]))
+        return None
+
+    return url
+
+
+VariantField = Callable[[dict[str, Any], ImageRef, Any], Any]
+# MediaVariant's fields from one variant of the row, as schema.media.MediaAsset.variants has them
+_VARIANT_FIELDS: dict[str, VariantField] = {
+    "__typename": lambda v, image, url: "MediaVariant",
+    "size": lambda v, image, url: MediaSize(v["size"]).name,
+    "format": lambda v, image, url: ImageFormat(v["format"]).name,
+    "contentType": lambda v, image, url: str(v["content_type"]),
+    "width": lambda v, image, url: int(str(v["width"])),
+    "height": lambda v, image, url: int(str(v["height"])),
+    "byteSize": lambda v, image, url: int(str(v["byte_size"])),
+    "url": lambda v, image, url: url(str(v["key"]), image),
+}
+
+
+def _variants(parts: list[tuple[str, VariantField]]) -> Getter:
+    def variants(row: Row, page: FeedPage) -> list[dict[str, Any]]:
+        image, url = row[IMAGE], page.media.url
+        return [{key: get(v, image, url) for key, get in parts} for v in row["variants"]]
+
+    return variants
+
+
 class ConnectionWriter:
     def __init__(self, parts: list[tuple[str, str, Any]]) -> None:
         self.parts = parts
@@ -550,8 +661,8 @@ class ConnectionWriter:
 
 # --- plans ---------------------------------------------------------------------------------
 
-FEEDS = {"homeFeed": True, "discoverFeed": False}  # root field -> is it the home feed
-_FEED_ARGUMENTS = {"first": int, "after": str}
+FEEDS = {"homeFeed": "home", "discoverFeed": "discover", "tagFeed": "tag"}  # root field -> kind
+_FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,8 +673,13 @@ class Plan:
     root: list[tuple[str, str]]  # (response key, "__typename" or the feed field)
     arguments: dict[str, Any]  # argument -> literal value or Variable
     reader: PageReader
+    media: MediaReader  # the page's images and artwork likes, when it shows any
     connection: ConnectionWriter
     replica: bool  # its reads may go to a replica (schema.routing.only_replica_fields)
+    # The cost the production limit measures (schema.budget), linear in the page size: the
+    # fields at size 0, and those each post adds.
+    cost_base: int
+    cost_per_item: int
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -582,16 +698,41 @@ class Plan:
         except BadRequest:
             raise Fallback("input", "first") from None
 
-    async def execute(self, viewer_id: int | None, variables: dict[str, Any]) -> dict[str, Any]:
-        """The response's ``data``."""
+    def tag_of(self, variables: dict[str, Any]) -> str:
+        """``tagFeed``'s tag, normalized as the regular path does; ``Fallback`` when that
+        path refuses it."""
+        source = self.arguments.get("tag")
+        value = source.value(variables) if isinstance(source, Variable) else source
+        if type(value) is not str:
+            raise Fallback("input", "tag")
+        normalized, error = normalize_tags("tag", [value])
+        if error is not None or not normalized:
+            raise Fallback("input", "tag")
+        return normalized[0]
+
+    async def execute(
+        self,
+        viewer_id: int | None,
+        variables: dict[str, Any],
+        media_url: Callable[[str, ImageRef], str],
+        max_cost: int | None = None,
+    ) -> dict[str, Any]:
+        """The response's ``data``; ``media_url`` signs image URLs (``Services.media_url``).
+        ``max_cost``: the production cost limit; a page that may cost more falls back, and the
+        regular path refuses it (``QUERY_TOO_COSTLY``)."""
         size, after = self.arguments_of(variables)
+        tag = self.tag_of(variables) if self.reader.tag else None
+        if max_cost is not None and self.cost_base + size * self.cost_per_item > max_cost:
+            raise Fallback("input", "cost")
         if self.reader.home and viewer_id is None:
             raise Fallback("anonymous")
         try:
             after_id = decode_cursor("post", after)[0] if after is not None else None
         except BadRequest:
             raise Fallback("input", "cursor") from None
-        page = await self.reader.read(viewer_id, size, after_id)
+        page = await self.reader.read(viewer_id, size, after_id, tag)
+        if self.media:
+            page.media = await self.media.read(page, media_url)
         data: dict[str, Any] = {}
         for key, name in self.root:
             data[key] = "Query" if name == "__typename" else self.connection.write(page, after)
@@ -624,10 +765,11 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
         raise Unsupported("root fields")
     feed_nodes = feeds[0][1]
+    kind = FEEDS[_name(feed_nodes)]
     arguments: dict[str, Any] = {}
     for argument in feed_nodes[0].arguments or ():
         name = argument.name.value
-        if name not in _FEED_ARGUMENTS:
+        if name not in _FEED_ARGUMENTS or (name == "tag" and kind != "tag"):
             raise Unsupported(f"argument {name}")
         if isinstance(argument.value, VariableNode):
             variable = variables.get(argument.value.name.value)
@@ -641,11 +783,23 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         raise Unsupported("a variable the feed does not use")  # it must still coerce
     compiler = _Compiler(fragments)
     connection = compiler.connection(feed_nodes)
+    first = arguments.get("first")
+    if isinstance(first, Variable):
+        at = [
+            measure_operation(schema._schema, document, operation, {first.name: n}).cost
+            for n in (0, 1)
+        ]
+        cost_base, cost_per_item = at[0], at[1] - at[0]
+    else:  # a literal page size, or the argument's default: one cost whatever the request
+        cost_base, cost_per_item = measure_operation(schema._schema, document, operation).cost, 0
     return Plan(
         operation_name=operation.name.value if operation.name else None,
         root=[(key, _name(nodes)) for key, nodes in roots.items()],
         arguments=arguments,
-        reader=PageReader(compiler.needs(), home=FEEDS[_name(feed_nodes)]),
+        reader=PageReader(compiler.needs(), home=kind == "home", tag=kind == "tag"),
+        media=compiler.media_reader(),
         connection=connection,
         replica=only_replica_fields(document, operation_name),
+        cost_base=cost_base,
+        cost_per_item=cost_per_item,
     )

@@ -2,7 +2,8 @@
 
 A compiled plan (``schema.compiled``) answers a feed page from rows; the live home feed
 (``schema.sharing``) executes one event once for every viewer of a class. Both need to know, per
-field of ``Post``, ``User`` and ``Artwork``, what the field is made of. This module says it once:
+field of ``Post``, ``User``, ``Artwork`` and ``MediaAsset``, what the field is made of. This
+module says it once:
 
 * ``Column(name)``: a column of the type's own row, shown as it is (the writer converts it by the
   field's GraphQL type: an enum by its name, a date-time as ISO 8601, a list as a list). ``name``
@@ -12,6 +13,10 @@ field of ``Post``, ``User`` and ``Artwork``, what the field is made of. This mod
 * ``GlobalId()``, ``Related(type, column)``, ``Attached(type)``, ``PolicyInForce()``: the id, one
   object a foreign key reaches, the artworks attached to a post, the training policy in force.
 * ``Replies()``: a post's replies as the viewer may count them.
+* ``Images(column)``, ``Avatar()``: the images of a post or an artwork (the media rows whose
+  ``column`` is its id, in order), a person's current avatar; ``MediaUrl()``, ``Variants()``:
+  an image's signed URL of one variant (``url(size, format)``) and all its variants
+  (``resolvers.pagemedia`` reads them, with the training policy each URL signs).
 * ``NotCovered(reason)``: a plan does not answer it on purpose; a document selecting it keeps the
   regular path.
 
@@ -85,19 +90,58 @@ class Replies:
 
 
 @dataclass(frozen=True, slots=True)
+class Images:
+    column: Literal["post_id", "artwork_id"]  # of media_assets: the id of the object
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MediaUrl:
+    """``url(size, format)``: the signed URL of that variant, null when it has none."""
+
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Variants:
+    """Every variant with its signed URL (``MediaVariant``'s fields)."""
+
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NotCovered:
     reason: str
     shared: bool = False
 
 
-How = Column | Count | Flag | GlobalId | Related | Attached | PolicyInForce | Replies | NotCovered
+How = (
+    Column
+    | Count
+    | Flag
+    | GlobalId
+    | Related
+    | Attached
+    | PolicyInForce
+    | Replies
+    | Images
+    | Avatar
+    | MediaUrl
+    | Variants
+    | NotCovered
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ViewerFlag:
     """A yes/no about the viewer and the object, from what the page read for the viewer."""
 
-    reads: Literal["likes", "follows"] | None  # what the page must read for it
+    reads: Literal["likes", "follows", "artwork_likes"] | None  # what the page must read
     expression: str  # over ``row`` (the object's row) and ``page`` (resolvers.feedsql.FeedPage)
     shared: bool
 
@@ -116,10 +160,14 @@ VIEWER_FLAGS: dict[str, ViewerFlag] = {
         "page.has_liked(row['id'])",  # resolvers.rules.liked_by_viewer
         shared=True,  # nobody has liked a post that is just published
     ),
+    "hasLikedArtwork": ViewerFlag(
+        "artwork_likes",
+        "page.media.has_liked_artwork(row['id'])",  # resolvers.rules.liked_by_viewer
+        shared=False,  # an older artwork: whether a follower liked it differs per follower
+    ),
 }
 
 _CONNECTION = "a connection of its own: one more page per object"
-_IMAGES = "media rows and signed URLs are not read with a page"
 
 POST: dict[str, How] = {
     "id": GlobalId(),
@@ -132,7 +180,7 @@ POST: dict[str, How] = {
     "viewerHasLiked": Flag("hasLikedPost"),
     "author": Related("User", "author_id"),
     "artworks": Attached("Artwork"),
-    "images": NotCovered(_IMAGES),
+    "images": Images("post_id"),
     "replyTo": NotCovered("another post, with its own visibility for the viewer"),
     "comments": NotCovered(_CONNECTION),
 }
@@ -154,7 +202,7 @@ USER: dict[str, How] = {
     "isFollowedByViewer": Flag("isFollowedByViewer"),
     # the share class tells the account itself from everyone else, so it is shared
     "email": NotCovered("private: never read with a page", shared=True),
-    "avatar": NotCovered(_IMAGES),
+    "avatar": Avatar(),
     "portfolio": NotCovered(_CONNECTION),
     "posts": NotCovered(_CONNECTION),
     "followers": NotCovered(_CONNECTION),
@@ -176,14 +224,30 @@ ARTWORK: dict[str, How] = {
     "createdAt": Column(),
     "updatedAt": Column(),
     "owner": Related("User", "owner_id"),
-    "images": NotCovered(_IMAGES),
-    # an older artwork: whether a follower liked it differs per follower
-    "viewerHasLiked": NotCovered("the viewer's artwork likes are not read with a page"),
+    "images": Images("artwork_id"),
+    "viewerHasLiked": Flag("hasLikedArtwork"),
     "comments": NotCovered(_CONNECTION),
 }
 
+# Images are reached only through fields a live event does not share (their URLs expire).
+MEDIA_ASSET: dict[str, How] = {
+    "id": GlobalId(shared=False),
+    "width": Column(shared=False),
+    "height": Column(shared=False),
+    "altText": Column(shared=False),
+    "dominantColor": Column(shared=False),
+    "url": MediaUrl(),
+    "variants": Variants(),
+    "protection": NotCovered("the protection report: an object of its own, rarely shown"),
+}
+
 # GraphQL type -> its table.
-REGISTRY: dict[str, dict[str, How]] = {"Post": POST, "User": USER, "Artwork": ARTWORK}
+REGISTRY: dict[str, dict[str, How]] = {
+    "Post": POST,
+    "User": USER,
+    "Artwork": ARTWORK,
+    "MediaAsset": MEDIA_ASSET,
+}
 
 
 def shareable() -> frozenset[tuple[str, str]]:

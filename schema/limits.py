@@ -194,7 +194,7 @@ def check_document(
 ) -> list[GraphQLError]:
     """Every production rule at once, cost included, for a path that validates by itself
     (``schema.fastlane``, ``gesso persisted register``). Without ``variables``, a page size given
-    by a variable counts as the largest page."""
+    by a variable counts as the operation's default for it, else as the largest page."""
     errors = validate_quietly(schema, document, (*_standard_rules(), *limit_rules(limits)))
     if errors:
         return errors

@@ -5,8 +5,9 @@ rules the regular path applies.
 the plan of the request's document, by its text or by the ``persistedQuery`` hash alone, and runs
 it with the functions the regular path uses, not copies of them: the persisted-query rules and
 APQ (``schema.persisted.resolve`` and ``remember_after``), the replica choice
-(``schema.routing.query_reads``), the operation time limit (``schema.production``) and the
-operation's metrics (``schema.timing``). It answers None when the regular path must answer: a
+(``schema.routing.query_reads``), the operation time limit (``schema.production``), the cost
+limit with the request's page size (``schema.budget``, as the plan measured its document) and
+the operation's metrics (``schema.timing``). It answers None when the regular path must answer: a
 document not compiled yet (the view then calls ``learn`` with the regular path's result), a
 document no plan covers, a request the regular path would refuse, or a plan that raised.
 
@@ -92,10 +93,16 @@ class CompiledPath:
     """The plans of one app and the requests they answer."""
 
     def __init__(
-        self, services: Services, *, operation_timeout: float | None, strict: bool
+        self,
+        services: Services,
+        *,
+        operation_timeout: float | None,
+        strict: bool,
+        max_cost: int | None = None,
     ) -> None:
         self.services = services
         self.operation_timeout = operation_timeout
+        self.max_cost = max_cost  # the production cost limit (None in development)
         self.strict = strict
         self.plans = Plans()
 
@@ -144,7 +151,8 @@ class CompiledPath:
             started = time.perf_counter()
             try:
                 result = await within_time_limit(
-                    self.operation_timeout, _execute(plan, context.viewer_id, variables)
+                    self.operation_timeout,
+                    _execute(plan, context.viewer_id, variables, services, self.max_cost),
                 )
             except Fallback as fallback:
                 observer.compiled_fallback(fallback.reason)
@@ -178,9 +186,15 @@ class CompiledPath:
             self.plans.learn(query, candidate.operation_name)
 
 
-async def _execute(plan: Plan, viewer_id: int | None, variables: dict[str, Any]) -> ExecutionResult:
+async def _execute(
+    plan: Plan,
+    viewer_id: int | None,
+    variables: dict[str, Any],
+    services: Services,
+    max_cost: int | None,
+) -> ExecutionResult:
     with query_reads(plan.replica):
-        data = await plan.execute(viewer_id, variables)
+        data = await plan.execute(viewer_id, variables, services.media_url, max_cost)
     return ExecutionResult(data=data, errors=None)
 
 

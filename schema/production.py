@@ -84,6 +84,11 @@ def operation_timeout(schema: object) -> float | None:
     return schema.operation_timeout if isinstance(schema, HardenedSchema) else None
 
 
+def cost_limit(schema: object) -> int | None:
+    """The cost limit of an operation on ``schema`` (None in development)."""
+    return schema.limits.max_cost if isinstance(schema, HardenedSchema) else None
+
+
 def timeout_error(seconds: float) -> GraphQLError:
     """The error of an operation cut short by its time limit."""
     message = f"the operation took longer than its limit of {seconds:g} s"

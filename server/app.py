@@ -31,7 +31,7 @@ from resolvers.services import Services
 from resolvers.tokens import OpenTokens
 from schema import requestbody
 from schema.plans import CompiledPath
-from schema.production import hardened_schema, operation_timeout
+from schema.production import cost_limit, hardened_schema, operation_timeout
 from schema.root import schema
 from server import graphql_http
 from server.auth import BearerAuth, error_body
@@ -117,6 +117,7 @@ class GessoGraphQL(GraphQL[Context, None]):
                 services,
                 operation_timeout=operation_timeout(self.schema),
                 strict=settings.compiled_queries_strict,
+                max_cost=cost_limit(self.schema),
             )
             if settings.compiled_queries
             else None

@@ -1,13 +1,16 @@
 """Persisted queries: built from the settings, and registered from ``.graphql`` files.
 
-``gesso persisted register FILE...`` reads the frontend's documents, validates each operation
-against the schema (production limits included, so nothing registered is refused later), and
-writes one entry per operation, its text being the operation and the fragments it uses, printed
-canonically. The frontend sends that text's SHA-256 (``gesso persisted list`` shows them).
+``gesso persisted register FILE...`` reads the frontend's documents (``client/operations/``:
+the fragments of any file, such as ``fragments.graphql``, are shared by all), validates each
+operation against the schema (production limits included, a page size given by a variable
+counted at the operation's default for it), and writes one entry per operation, its text being
+the operation and the fragments it uses (transitively), printed canonically. The frontend sends
+that text's SHA-256 (``gesso persisted list`` shows them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -72,11 +75,27 @@ class _Spreads(Visitor):
         self.names.add(node.name.value)
 
 
-def operations_of(document: DocumentNode) -> list[tuple[str | None, str]]:
-    """Each operation of ``document`` as (name, canonical text with the fragments it uses)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+class DocumentError(Exception):
+    """A ``.graphql`` file that cannot be registered; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOperation:
+    """One operation of a client's files: the file it is in, its name, and the text the client
+    sends (the operation and the fragments it uses, transitively, printed canonically)."""
+
+    path: Path
+    name: str | None
+    text: str
+
+
+def operations_of(
+    document: DocumentNode, fragments: dict[str, FragmentDefinitionNode] | None = None
+) -> list[tuple[str | None, str]]:
+    """Each operation of ``document`` as (name, canonical text with the fragments it uses).
+    ``fragments``: where spread fragments are found (default: the document's own)."""
+    if fragments is None:
+        fragments = _fragments_of(document)
     found: list[tuple[str | None, str]] = []
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -96,28 +115,62 @@ def operations_of(document: DocumentNode) -> list[tuple[str | None, str]]:
     return found
 
 
+def _fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def client_operations(paths: list[Path]) -> list[ClientOperation]:
+    """The operations of a client's ``.graphql`` files, as Apollo or Relay assemble them: the
+    fragments of every file are shared (a file may hold fragments only), and each operation is
+    sent with the fragments it spreads, transitively. Raises ``DocumentError`` for a file that
+    does not parse, holds no definition, or defines a fragment another file defines otherwise."""
+    documents: list[tuple[Path, DocumentNode]] = []
+    fragments: dict[str, tuple[Path, FragmentDefinitionNode]] = {}
+    for path in paths:
+        try:
+            document = parse(path.read_text(), no_location=True)
+        except GraphQLSyntaxError as error:
+            raise DocumentError(f"{path}: {error.message}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise DocumentError(f"{path}: cannot read ({error})") from None
+        if not any(
+            isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
+            for d in document.definitions
+        ):
+            raise DocumentError(f"{path}: no operation or fragment in the file")
+        for name, fragment in _fragments_of(document).items():
+            known = fragments.get(name)
+            if known is not None and print_ast(known[1]) != print_ast(fragment):
+                raise DocumentError(f"{path}: fragment {name} is defined otherwise in {known[0]}")
+            fragments.setdefault(name, (path, fragment))
+        documents.append((path, document))
+    pool = {name: fragment for name, (_path, fragment) in fragments.items()}
+    found: list[ClientOperation] = []
+    for path, document in documents:
+        for operation_name, text in operations_of(document, pool):
+            found.append(ClientOperation(path, operation_name, text))
+    if not found:
+        raise DocumentError("no operation in " + ", ".join(str(p) for p in paths))
+    return found
+
+
 def register_files(paths: list[Path]) -> dict[str, RegisteredOperation]:
-    """Parse and validate every operation in ``paths``; raises ``click.ClickException``."""
+    """Parse and validate every operation in ``paths`` (fragments shared between the files, see
+    ``client_operations``); raises ``click.ClickException``."""
     from schema.limits import PRODUCTION_LIMITS, check_document
     from schema.root import schema
 
+    try:
+        operations = client_operations(paths)
+    except DocumentError as error:
+        raise click.ClickException(str(error)) from None
     registered: dict[str, RegisteredOperation] = {}
-    for path in paths:
-        try:
-            document = parse(path.read_text())
-        except GraphQLSyntaxError as error:
-            raise click.ClickException(f"{path}: {error.message}") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise click.ClickException(f"{path}: cannot read ({error})") from None
-        operations = operations_of(document)
-        if not operations:
-            raise click.ClickException(f"{path}: no operation in the file")
-        for name, text in operations:
-            errors = check_document(schema._schema, parse(text), PRODUCTION_LIMITS)
-            if errors:
-                label = name or "anonymous operation"
-                raise click.ClickException(f"{path}: {label}: {errors[0].message}")
-            registered[sha256_of(text)] = RegisteredOperation(name, text)
+    for operation in operations:
+        errors = check_document(schema._schema, parse(operation.text), PRODUCTION_LIMITS)
+        if errors:
+            label = operation.name or "anonymous operation"
+            raise click.ClickException(f"{operation.path}: {label}: {errors[0].message}")
+        registered[sha256_of(operation.text)] = RegisteredOperation(operation.name, operation.text)
     return registered
 
 

@@ -16,8 +16,18 @@ from typing import Any
 
 import pytest
 
+from schema.base import decode_id
 from schema.compiled import compile_plan
-from schema.fields import REGISTRY, Attached, NotCovered, Related
+from schema.fields import (
+    REGISTRY,
+    Attached,
+    Avatar,
+    Images,
+    MediaUrl,
+    NotCovered,
+    Related,
+    Variants,
+)
 from storage import models
 from tests.graphql import GraphQLClient, QueryCounter, global_id
 
@@ -29,10 +39,31 @@ def _answered(type_name: str) -> list[str]:
     return [n for n, how in table.items() if not isinstance(how, ObjectFields)] + ["__typename"]
 
 
-ObjectFields = (NotCovered, Related, Attached)
+ObjectFields = (NotCovered, Related, Attached, Images, Avatar, MediaUrl, Variants)
 POST_FIELDS = _answered("Post")
 USER_FIELDS = _answered("User")
 ARTWORK_FIELDS = _answered("Artwork")
+# An image's URL with each spelling of its arguments, each under its own response key (fields of
+# one key must ask the same), and its variants.
+URL_FIELDS = (
+    "url",
+    "thumb: url(size: THUMBNAIL)",
+    "medium: url(format: WEBP, size: MEDIUM)",
+    "jpeg: url(size: DISPLAY, format: JPEG)",
+    "url_1: url(size: DISPLAY)",
+    "missing: url(size: THUMBNAIL, format: JPEG)",  # no such variant: null
+)
+MEDIA_FIELDS = _answered("MediaAsset")
+VARIANT_FIELDS = (
+    "size",
+    "format",
+    "contentType",
+    "width",
+    "height",
+    "byteSize",
+    "url",
+    "__typename",
+)
 PAGE_INFO_FIELDS = (
     "hasNextPage",
     "hasPreviousPage",
@@ -52,9 +83,11 @@ BENCH_QUERY = (
 
 @pytest.fixture
 async def pair(clean_db: str) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient]]:
+    # one secret, so both sign the same image URLs
+    secret = {"GESSO_SECRET_KEY": "compiled-and-regular-" * 3}
     async with (
-        GraphQLClient.for_app() as compiled,
-        GraphQLClient.for_app(GESSO_COMPILED_QUERIES="false") as regular,
+        GraphQLClient.for_app(**secret) as compiled,
+        GraphQLClient.for_app(GESSO_COMPILED_QUERIES="false", **secret) as regular,
     ):
         regular._tokens = compiled._tokens  # same database, same accounts
         yield compiled, regular
@@ -122,6 +155,10 @@ async def seed(gql: GraphQLClient) -> None:
     )
     private = await _artwork(gql, "ana", title="Draft", visibility="PRIVATE", description="wip")
     first = await _post(gql, "ana", text="new work #oil", artworkIds=[public, followers, private])
+    # a public post tagged only through its followers-only artwork: tagFeed shows it to those
+    # who may see the artwork
+    study = await _artwork(gql, "ana", title="Study", visibility="FOLLOWERS", tags=["oil"])
+    await _post(gql, "ana", text="a study", artworkIds=[study])
     await _post(gql, "ana", text="for followers", visibility="FOLLOWERS", artworkIds=[followers])
     await _post(gql, "ana", text="note to self", visibility="PRIVATE", artworkIds=[private])
     await _post(gql, "ana", text="a reply", replyTo=first)
@@ -139,6 +176,67 @@ async def seed(gql: GraphQLClient) -> None:
     await _post(gql, "cyd", text="cyd followers only", visibility="FOLLOWERS")
     mine = await _artwork(gql, "reader", title="Mine", visibility="PRIVATE")
     await _post(gql, "reader", text="my own", visibility="PRIVATE", artworkIds=[mine])
+    await _mutate(
+        gql,
+        "mutation($a: ID!) { likeArtwork(artworkId: $a) { errors { code } } }",
+        {"a": public},
+        "reader",
+    )
+    # images: on artworks (policies of their own and the artist's), on posts, and avatars (the
+    # newest of an account's avatar rows is the current one; cyd has none)
+    users = {handle: decode_id(gid, "id", "User") for handle, gid in ids.items()}
+    await _image(users["ana"], artwork=decode_id(public, "id", "Artwork"), position=1)
+    await _image(users["ana"], artwork=decode_id(public, "id", "Artwork"), position=0)
+    await _image(users["ana"], artwork=decode_id(followers, "id", "Artwork"), jpeg=False)
+    await _image(users["ben"], artwork=decode_id(ben_art, "id", "Artwork"))
+    await _image(users["ana"], post=decode_id(first, "id", "Post"))
+    await _image(users["ana"], post=decode_id(first, "id", "Post"), jpeg=False)
+    for handle in ("ana", "ana", "ben", "reader"):
+        await _image(users[handle], avatar=True)
+
+
+_images_made = [0]
+
+
+async def _image(
+    owner: int,
+    *,
+    artwork: int | None = None,
+    post: int | None = None,
+    avatar: bool = False,
+    position: int = 0,
+    jpeg: bool = True,
+) -> None:
+    """A media row as the pipeline stores it (its objects are not needed to sign URLs)."""
+    _images_made[0] += 1
+    n = _images_made[0]
+    formats = ("webp", "jpeg") if jpeg else ("webp",)
+    kind = "avatar" if avatar else "artwork" if artwork else "post"
+    await models.MediaAsset.create(
+        owner_id=owner,
+        artwork_id=artwork,
+        post_id=post,
+        kind=kind,
+        position=position,
+        watermark_id=10_000 + n,
+        width=800 + n,
+        height=600,
+        alt_text=f"image {n}",
+        dominant_color=f"#{n:06x}",
+        variants=[
+            {
+                "size": size,
+                "format": image_format,
+                "content_type": f"image/{image_format}",
+                "width": width,
+                "height": width * 3 // 4,
+                "byte_size": 1000 * n + width,
+                "key": f"m/{n}-{size}.{image_format}",
+            }
+            for size, width in (("display", 800), ("medium", 400), ("thumbnail", 120))
+            for image_format in formats
+        ],
+    )
 
 
 def random_document(rng: random.Random) -> str:
@@ -159,17 +257,29 @@ def random_document(rng: random.Random) -> str:
             return f"...{name}"
         if roll < 0.25:
             return f"... on {type_name} {{ {body} }}"
-        if roll < 0.3 and type_name != "PageInfo":
+        if roll < 0.3 and type_name not in ("PageInfo", "MediaVariant"):
             return f"... on Node {{ id }} {body}"
         return body
 
+    def image() -> str:
+        fields = [alias(f) for f in pick(MEDIA_FIELDS)] + pick(URL_FIELDS, 0)
+        if rng.random() < 0.3:
+            fields.append(f"{alias('variants')} {{ {' '.join(pick(VARIANT_FIELDS))} }}")
+        rng.shuffle(fields)
+        return wrap("MediaAsset", " ".join(fields))
+
     def user() -> str:
-        return wrap("User", " ".join(alias(f) for f in pick(USER_FIELDS)))
+        fields = [alias(f) for f in pick(USER_FIELDS)]
+        if rng.random() < 0.4:
+            fields.append(f"{alias('avatar')} {{ {image()} }}")
+        return wrap("User", " ".join(fields))
 
     def artwork() -> str:
         fields = [alias(f) for f in pick(ARTWORK_FIELDS)]
         if rng.random() < 0.3:
             fields.append(f"owner {{ {user()} }}")
+        if rng.random() < 0.4:
+            fields.append(f"{alias('images')} {{ {image()} }}")
         return wrap("Artwork", " ".join(fields))
 
     def post() -> str:
@@ -178,6 +288,8 @@ def random_document(rng: random.Random) -> str:
             fields.append(f"{alias('author')} {{ {user()} }}")
         if rng.random() < 0.5:
             fields.append(f"artworks {{ {artwork()} }}")
+        if rng.random() < 0.4:
+            fields.append(f"{alias('images')} {{ {image()} }}")
         rng.shuffle(fields)
         return wrap("Post", " ".join(fields))
 
@@ -194,11 +306,16 @@ def random_document(rng: random.Random) -> str:
         parts.append(f"pageInfo {{ {' '.join(pick(PAGE_INFO_FIELDS))} }}")
     if rng.random() < 0.2:
         parts.append("__typename")
-    root = rng.choice(["homeFeed", "discoverFeed"])
+    root = rng.choice(["homeFeed", "discoverFeed", "tagFeed"])
     head = "query Feed($first: Int, $after: String)"
+    tag = ""
+    if root == "tagFeed":
+        tag = rng.choice(['tag: "oil", ', 'tag: "#OIL", ', "tag: $tag, "])
+        if "$tag" in tag:
+            head = "query Feed($first: Int, $after: String, $tag: String!)"
     root_alias = "feed: " if rng.random() < 0.2 else ""
     typename = " __typename" if rng.random() < 0.1 else ""
-    body = f"{root_alias}{root}(first: $first, after: $after) {{ {' '.join(parts)} }}"
+    body = f"{root_alias}{root}({tag}first: $first, after: $after) {{ {' '.join(parts)} }}"
     return f"{head} {{ {body}{typename} }} {' '.join(fragments)}"
 
 
@@ -230,7 +347,8 @@ def _diff(got: Any, expected: Any, *about: Any) -> str:
 
 
 async def _cursors(regular: GraphQLClient, root: str, as_: str | None) -> list[str]:
-    query = f"{{ {root}(first: 100) {{ edges {{ cursor }} }} }}"
+    tag = 'tag: "oil", ' if root == "tagFeed" else ""
+    query = f"{{ {root}({tag}first: 100) {{ edges {{ cursor }} }} }}"
     result = await regular.execute(query, as_=as_)
     return [edge["cursor"] for edge in result.data[root]["edges"]]
 
@@ -242,16 +360,18 @@ async def test_random_documents_answer_the_same(
     await seed(compiled)
     rng = random.Random(20261128)
     expected_served = 0
-    for _ in range(30):
+    for _ in range(40):
         query = random_document(rng)
         assert compile_plan(query, None) is not None, query
-        root = "homeFeed" if "homeFeed(" in query else "discoverFeed"
+        root = next(r for r in ("homeFeed", "discoverFeed", "tagFeed") if f"{r}(" in query)
         learned = False
         for as_ in ("reader", "ana", None):
             cursors = await _cursors(regular, root, as_) if (as_ or root != "homeFeed") else []
             variable_sets: list[dict[str, Any]] = [{}, {"first": 3}]
             if cursors:
                 variable_sets.append({"first": 2, "after": cursors[len(cursors) // 2]})
+            if "$tag:" in query:
+                variable_sets = [{**v, "tag": "oil"} for v in variable_sets]
             for variables in variable_sets:
                 answer = await _same(compiled, regular, query, variables, as_)
                 if "errors" not in answer:
@@ -335,13 +455,15 @@ async def test_fixed_documents_answer_the_same(
 
 
 NOT_COMPILED = [
-    "{ homeFeed { edges { node { id images { id } } } } }",  # reaches further
+    "{ homeFeed { edges { node { id images { protection { ssim } } } } } }",  # reaches further
+    # an image size given by a variable (the regular path coerces it)
+    "query($s: MediaSize!) { homeFeed { edges { node { images { url(size: $s) } } } } }",
     "{ homeFeed { edges { node { replyTo { id } } } } }",
     "{ homeFeed { edges { node { author { posts { edges { cursor } } } } } } }",
-    "{ homeFeed { edges { node { artworks { viewerHasLiked } } } } }",
     "query($s: Boolean!) { homeFeed { edges { cursor @include(if: $s) } } }",  # directive
     "{ homeFeed { edges { cursor } } discoverFeed { edges { cursor } } }",  # two feeds
-    '{ tagFeed(tag: "oil") { edges { cursor } } }',
+    # a tag given by a variable of another type than the argument's
+    "query($t: ID!) { tagFeed(tag: $t) { edges { cursor } } }",
     "{ viewer { handle } homeFeed { edges { cursor } } }",
     "query($x: ID) { homeFeed { edges { cursor } } }",  # a variable the feed does not use
     "mutation { logOut { errors { code } } }",
@@ -437,7 +559,7 @@ async def test_reply_counts_answer_the_same(pair: tuple[GraphQLClient, GraphQLCl
     ]
     while len(documents) < 8:
         query = random_document(rng)
-        if "replyCount" in query:
+        if "replyCount" in query and "$tag:" not in query:
             documents.append(query)
     # then both paths count the same replies for each viewer
     counts: dict[str | None, set[int]] = {}
@@ -472,3 +594,89 @@ async def test_hidden_replies_cost_one_statement_per_page(gql: GraphQLClient) ->
         counts[first] = (len(counter.statements), "new work #oil" in texts)
     # then a page without such posts costs the token and the page; with them, one more
     assert counts == {1: (2, False), 20: (3, True), 30: (3, True)}, counter.statements
+
+
+def _reference(name: str) -> str:
+    """An operation of the reference client, as it sends it (with the fragments it spreads)."""
+    from pathlib import Path
+
+    from server.persisted import client_operations
+
+    files = sorted(
+        (Path(__file__).resolve().parents[2] / "client" / "operations").glob("*.graphql")
+    )
+    return next(op.text for op in client_operations(files) if op.name == name)
+
+
+@pytest.mark.parametrize("name", ["HomeFeed", "Discover", "TagFeed"])
+async def test_the_reference_card_pages_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient], name: str
+) -> None:
+    # given the reference client's card (avatar, the post's images, its artworks' images,
+    # likes): a plan covers it
+    compiled, regular = pair
+    await seed(compiled)
+    query = _reference(name)
+    assert compile_plan(query, name) is not None
+    # then every page of it answers what the regular path answers, for each viewer
+    root = {"HomeFeed": "homeFeed", "Discover": "discoverFeed", "TagFeed": "tagFeed"}[name]
+    shown: list[str] = []  # the image URLs the pages showed
+    asked = 0
+    for as_ in ("reader", "ana", "cyd"):
+        cursors = await _cursors(regular, root, as_)
+        pages: list[dict[str, Any]] = [{}, {"first": 2}]
+        if len(cursors) > 1:
+            pages.append({"first": 2, "after": cursors[1]})
+        for variables in pages:
+            asked += 1
+            if name == "TagFeed":
+                variables = {**variables, "tag": "oil"}
+            body = await _same(compiled, regular, query, variables, as_)
+            assert "errors" not in body, body
+            for edge in body["data"][root]["edges"]:
+                card = edge["node"]
+                avatar = card["author"]["avatar"]
+                shown += [avatar["url"]] if avatar else []
+                shown += [i["url"] for i in card["images"]]
+                shown += [i["url"] for a in card["artworks"] for i in a["images"]]
+    assert plans_of(compiled).served == asked * 2 - 1
+    # and the pages did show images: a post's, an artwork's and avatars
+    assert any("/media/m/" in url for url in shown), shown
+
+
+async def test_the_reference_card_page_costs_a_statement_per_kind(gql: GraphQLClient) -> None:
+    # given the seeded graph and the home feed's card document, compiled by a first run
+    await seed(gql)
+    query = _reference("HomeFeed")
+    await gql.execute(query, {"first": 1}, as_="reader")
+    counts = {}
+    for first in (1, 5, 20):
+        with QueryCounter.capture() as counter:
+            result = await gql.execute(query, {"first": first}, as_="reader")
+        assert result.data["homeFeed"]["edges"]
+        counts[first] = len(counter.statements)
+    # then a page costs the token, the page, and one statement for each of: the posts' images,
+    # the artworks' images, the avatars, the viewer's artwork likes; whatever its size
+    assert counts == dict.fromkeys(counts, 6), counter.statements
+    assert plans_of(gql).served == 3
+
+
+@pytest.mark.parametrize(
+    ("tag", "fails"),
+    [("oil", False), ("#Oil", False), (" oil ", False), ("no such", True), ("", True), (7, True)],
+)
+async def test_tag_inputs_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient], tag: Any, fails: bool
+) -> None:
+    # given a tag page compiled by a first run
+    compiled, regular = pair
+    await seed(compiled)
+    query = (
+        "query($t: String!, $n: Int) { tagFeed(tag: $t, first: $n) { edges { node { text"
+        " artworks { title tags } } } } }"
+    )
+    await _same(compiled, regular, query, {"t": "oil"}, "reader")
+    # then a tag the regular path normalizes or refuses answers the same from the plan
+    for as_ in ("reader", None):
+        body = await _same(compiled, regular, query, {"t": tag, "n": 5}, as_)
+        assert ("errors" in body) == fails, body

@@ -11,10 +11,13 @@ from schema.fields import (
     REGISTRY,
     VIEWER_FLAGS,
     Attached,
+    Avatar,
     Column,
     Flag,
+    Images,
     NotCovered,
     Related,
+    Variants,
     shareable,
 )
 from schema.root import schema
@@ -22,7 +25,12 @@ from schema.sharing import SHAREABLE
 from storage import models
 from storage.models import PRIVATE_COLUMNS, public_columns
 
-MODELS = {"Post": models.Post, "User": models.User, "Artwork": models.Artwork}
+MODELS = {
+    "Post": models.Post,
+    "User": models.User,
+    "Artwork": models.Artwork,
+    "MediaAsset": models.MediaAsset,
+}
 FIELDS = [(type_name, field) for type_name, table in REGISTRY.items() for field in table]
 
 
@@ -53,6 +61,10 @@ def test_each_entry_fits_its_field(type_name: str, field: str) -> None:
         assert not isinstance(graphql_type, GraphQLObjectType)
     elif isinstance(how, Related | Attached):
         assert graphql_type.name == how.type_name
+    elif isinstance(how, Images | Avatar):
+        assert graphql_type.name == "MediaAsset"
+    elif isinstance(how, Variants):
+        assert graphql_type.name == "MediaVariant"
     elif isinstance(how, Flag):
         assert how.name in VIEWER_FLAGS
     elif isinstance(how, NotCovered):
@@ -66,6 +78,10 @@ def _selection(type_name: str, depth: int = 0) -> str:
         if isinstance(how, Related | Attached):
             if depth < 2:
                 parts.append(f"{field} {{ {_selection(how.type_name, depth + 1)} }}")
+        elif isinstance(how, Images | Avatar):
+            parts.append(f"{field} {{ {_selection('MediaAsset', depth + 1)} }}")
+        elif isinstance(how, Variants):
+            parts.append(f"{field} {{ size format contentType width height byteSize url }}")
         elif not isinstance(how, NotCovered):
             parts.append(field)
     return " ".join(parts)
@@ -81,6 +97,7 @@ def _path_to(type_name: str) -> tuple[str, str]:
         "Post": ("", ""),
         "User": ("author { ", " }"),
         "Artwork": ("artworks { ", " }"),
+        "MediaAsset": ("images { ", " }"),
     }[type_name]
 
 

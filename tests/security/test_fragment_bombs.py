@@ -130,3 +130,57 @@ async def test_the_cost_limit_reads_the_page_size_of_the_request(prod: GraphQLCl
     large = await prod.execute(document, {"n": 100})
     assert large.codes == [COST_CODE]
     assert large.errors[0]["extensions"]["maxCost"] == PRODUCTION_LIMITS.max_cost
+
+
+def test_a_variable_left_out_counts_as_the_operations_default() -> None:
+    # given a card of 1 + 6 * (1 + 10 * 13) = 787 fields per post, paged by a variable
+    card = "id " + " ".join(f"a{n}: artworks {{ id title images {{ id }} }}" for n in range(6))
+
+    def cost(definition: str, variables: dict[str, object] | None) -> int:
+        document = parse(
+            f"query({definition}) {{ discoverFeed(first: $n) {{ nodes {{ {card} }} }} }}"
+        )
+        [operation] = operations(document)
+        return measure_operation(schema._schema, document, operation, variables).cost
+
+    def page(n: int) -> int:  # the feed, and per post its node and the card
+        return 1 + n * (1 + 1 + 6 * (1 + 10 * 13))
+
+    # when the request leaves it out, the default the operation declares is the page size
+    assert cost("$n: Int = 12", {}) == page(12)
+    assert cost("$n: Int = 12", None) == page(12)
+    # a value the request gives wins over the default, and null is the argument's default
+    assert cost("$n: Int = 12", {"n": 3}) == page(3)
+    assert cost("$n: Int = null", None) == page(DEFAULT_PAGE)
+    # without a default and without the request's value, the largest page
+    assert cost("$n: Int", None) == page(100)
+
+
+def test_each_operation_of_a_document_is_measured_with_its_own_defaults() -> None:
+    fragment = "fragment Card on Post { id artworks { id images { id } } }"
+    document = parse(
+        "query Small($n: Int = 2) { discoverFeed(first: $n) { nodes { ...Card } } }\n"
+        "query Large($n: Int = 50) { discoverFeed(first: $n) { nodes { ...Card } } }\n" + fragment
+    )
+    small, large = (measure_operation(schema._schema, document, op) for op in operations(document))
+    node = 1 + 1 + 1 + 10 * (1 + 1 + 10)  # nodes, id, artworks of id and images
+    assert (small.cost, large.cost) == (1 + 2 * node, 1 + 50 * node)
+
+
+async def test_a_compiled_plan_keeps_the_cost_limit_of_each_request(prod: GraphQLClient) -> None:
+    # given a card document with images, which a compiled plan covers: 244 fields a post
+    from schema.compiled import compile_plan
+
+    card = "id images { id url } artworks { id images { id url } }"
+    document = f"query($n: Int) {{ discoverFeed(first: $n) {{ nodes {{ {card} }} }} }}"
+    assert compile_plan(document, None) is not None
+    plans = prod.app.state.graphql.plans
+    for _ in range(2):  # the regular path, then the plan
+        small = await prod.execute(document, {"n": 20})
+        assert small.data == {"discoverFeed": {"nodes": []}}
+    assert plans.served == 1
+    # when the same document asks for a page the cost limit refuses (1 + 100 * 244 > 15,000)
+    large = await prod.execute(document, {"n": 100})
+    # then it is refused as the regular path refuses it, not answered by the plan
+    assert large.codes == [COST_CODE]
+    assert plans.served == 1

@@ -1,7 +1,7 @@
 """Keyset reads cost a page, not a table: each read's statements find their rows by an index
 condition, never by walking an index (or the table) and filtering what it finds.
 
-The graph is skewed like the ones where a filtering walk reads everything (``bench.reads``): an
+The graph is skewed like the ones where a filtering walk reads everything (``bench.keyset``): an
 artist whose newest posts and most artworks are private, an account followed by most of the
 table whose rows are older than the rest, a discover feed whose newest posts are private. Each
 read runs through its resolver; the statements it sends are explained (PostgreSQL: ``EXPLAIN

@@ -1,0 +1,118 @@
+"""The images of a feed page and the viewer's artwork likes, read with hand-written SQL.
+
+The companion of ``resolvers.feedsql`` for a compiled plan (``schema.compiled``) whose selection
+shows images: the images of the page's posts and of their attached artworks (in their order), the
+current avatar of each person the page shows (their newest avatar row, as the ``avatar`` loader
+reads it), and which of the attached artworks the viewer has liked. One statement per kind the
+selection needs, each for the whole page at once. Each image carries the training policy in force
+(``resolvers.consent.effective_policy`` of its artwork's override and its owner's default, as
+``consent.media_policies`` has it), which its signed URLs bind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from resolvers.consent import effective_policy
+from resolvers.feedsql import FeedPage
+from resolvers.rules import liked_by_viewer
+from resolvers.surrogates import ImageRef
+from storage import rawsql
+from storage.models import MediaAsset, public_columns
+from storage.rawsql import Row, convert, converters
+
+Kind = Literal["post_id", "artwork_id", "avatar"]
+IMAGE = "image"  # the key of a media row's ImageRef (what its URLs sign)
+
+# Always read: what a URL binds and the order; the selection adds the columns it shows.
+_ALWAYS = ("id", "owner_id", "artwork_id", "post_id", "position", "variants")
+_POLICIES = "u.ai_training_policy AS owner_policy, a.ai_training_policy AS artwork_policy"
+_FROM = (
+    "FROM media_assets m JOIN users u ON u.id = m.owner_id"
+    " LEFT JOIN artworks a ON a.id = m.artwork_id"
+)
+_LIKED_ARTWORKS = (
+    "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
+)
+
+
+@dataclass(slots=True)
+class PageMedia:
+    """What ``read`` found for one page; ``url`` signs a variant's key for an image."""
+
+    viewer_id: int | None
+    url: Callable[[str, ImageRef], str]
+    images: dict[Kind, dict[int, list[Row]]] = field(default_factory=dict)
+    avatars: dict[int, Row] = field(default_factory=dict)
+    liked_artworks: set[int] = field(default_factory=set)
+
+    def has_liked_artwork(self, artwork_id: int) -> bool:
+        """``Artwork.viewerHasLiked`` of an artwork the page shows."""
+        known = liked_by_viewer(self.viewer_id)
+        return artwork_id in self.liked_artworks if known is None else known
+
+
+class MediaReader:
+    """The statements for one selection (a compiled plan holds one)."""
+
+    def __init__(
+        self, kinds: frozenset[Kind], columns: frozenset[str], *, artwork_likes: bool
+    ) -> None:
+        unknown = columns - set(public_columns(MediaAsset))
+        if unknown:
+            raise ValueError(f"not columns of media_assets: {sorted(unknown)}")
+        self.kinds, self.artwork_likes = kinds, artwork_likes
+        self.columns = (*_ALWAYS, *sorted(columns - set(_ALWAYS)))
+        self.convert = converters(MediaAsset, self.columns)
+        selected = ", ".join(f"m.{column}" for column in self.columns)
+        self.sql: dict[Kind, str] = {
+            kind: f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.{kind} = ANY($1::bigint[])"
+            " ORDER BY m.position, m.id"
+            for kind in ("post_id", "artwork_id")
+        }
+        # every avatar row of the people shown, oldest first: the newest of each wins
+        self.sql["avatar"] = (
+            f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.owner_id = ANY($1::bigint[])"
+            " AND m.kind = 'avatar' ORDER BY m.id"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.kinds) or self.artwork_likes
+
+    async def read(self, page: FeedPage, url: Callable[[str, ImageRef], str]) -> PageMedia:
+        media = PageMedia(page.viewer_id, url)
+        artworks = [a["id"] for rows in page.attachments.values() for a in rows]
+        keys: dict[Kind, Sequence[int]] = {
+            "post_id": [post["id"] for post in page.posts],
+            "artwork_id": artworks,
+            "avatar": list(page.users),
+        }
+        async with rawsql.reader(MediaAsset) as reader:
+            for kind in sorted(self.kinds):
+                ids = keys[kind]
+                if not ids:
+                    continue
+                rows = [_with_image(row) for row in await self._fetch(reader, kind, ids)]
+                if kind == "avatar":
+                    media.avatars = {row["owner_id"]: row for row in rows}
+                    continue
+                grouped: dict[int, list[Row]] = {}
+                for row in rows:
+                    grouped.setdefault(row[kind], []).append(row)
+                media.images[kind] = grouped
+            if self.artwork_likes and page.viewer_id is not None and artworks:
+                liked = await reader.fetch(_LIKED_ARTWORKS, page.viewer_id, artworks)
+                media.liked_artworks = {row[0] for row in liked}
+        return media
+
+    async def _fetch(self, reader: rawsql.Reader, kind: Kind, ids: Sequence[int]) -> list[Row]:
+        raw = await reader.fetch(self.sql[kind], list(dict.fromkeys(ids)))
+        return convert(raw, self.convert)
+
+
+def _with_image(row: Row) -> Row:
+    policy = effective_policy(row.pop("artwork_policy"), row.pop("owner_policy"))
+    row[IMAGE] = ImageRef(row["id"], row["owner_id"], row["artwork_id"], policy)
+    return row
