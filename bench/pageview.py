@@ -69,7 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION_START = "<!-- bench.pageview:start -->"
 SECTION_END = "<!-- bench.pageview:end -->"
-CARD_PAGE = 20  # the page size of client/operations/home_feed.graphql ($first: Int = 20)
+CARD_PAGE = 12  # the page size of client/operations/home_feed.graphql ($first: Int = 12)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
