@@ -78,7 +78,7 @@ class QueueStats:
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
-    """Seconds before try ``attempt + 1`` after try ``attempt`` failed: 2, 4, 8 ... at most 5 min."""
+    """Seconds to wait after try ``attempt`` failed: 2, 4, 8 ... and at most ``cap``."""
     return float(min(cap, base * 2 ** (attempt - 1)))
 
 
@@ -243,9 +243,7 @@ class RedisJobQueue(JobQueue):
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         await self._ensure_group()
-        await self._call(
-            self.client.eval(_PROMOTE, 2, self.delayed, self.stream, str(time.time()))
-        )
+        await self._call(self.client.eval(_PROMOTE, 2, self.delayed, self.stream, str(time.time())))
         claimed = await self._call(
             self.client.xautoclaim(
                 self.stream, GROUP, consumer, int(self.visibility * 1000), "0-0", count=1
