@@ -135,7 +135,7 @@ async def test_pixel_data_that_does_not_decode_is_refused_by_its_job(
     payload = result.data["createArtwork"]
     # then the artwork exists without the image, which was refused, typed, and nothing of it kept
     assert payload["errors"] == []
-    assert payload["artwork"]["images"] == []  # type: ignore[index]
+    assert payload["artwork"]["images"] == []
     row = await MediaAsset.get()
     assert (row.status, row.refusal_code, row.staging_key) == ("refused", "IMAGE_INVALID", None)
     state = await uploads.execute(
