@@ -78,8 +78,8 @@ async def test_with_the_queue_down_an_upload_is_accepted_and_runs_when_it_is_bac
     job = await redis_queue.receive("test-0", wait=1)
     assert job is not None
     assert await worker.handle(job, "test-0") == "ready"
-    await row.refresh_from_db()
-    assert (row.status, row.stage, row.staging_key) == (MediaStatus.READY, "ready", None)
+    done = await MediaAsset.get(id=row.id)
+    assert (done.status, done.stage, done.staging_key) == (MediaStatus.READY, "ready", None)
     assert not await media.store.exists(f"private/staging/{row.owner_id}/{row.id}")
     stats = await redis_queue.stats()
     assert (stats.queued, stats.in_flight, stats.outcomes["ready"]) == (0, 0, 1)
