@@ -63,6 +63,7 @@ class GraphQLClient:
                     "GESSO_RATE_LIMITS": ONE_ADDRESS_MANY_USERS,
                     # An upload answers once its image is protected, so a test can read it next.
                     "GESSO_UPLOADS_WAIT": "true",
+                    "GESSO_JOBS": "embedded",
                     **environ,
                 }
             )

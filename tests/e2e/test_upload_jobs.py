@@ -68,6 +68,7 @@ def deployment(
     prefix = f"test-jobs-{uuid.uuid4().hex[:10]}"
     env = {
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "GESSO_JOBS": "redis",
         "GESSO_JOBS_PREFIX": prefix,
         "GESSO_JOB_VISIBILITY_SECONDS": "3",
         "GESSO_SECRET_KEY": SECRET,
