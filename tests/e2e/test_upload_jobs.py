@@ -177,6 +177,7 @@ async def test_a_killed_worker_loses_nothing_and_doubles_nothing(
             stages = [s["stage"] for s in after]
             assert stages == ["ingest", "cloak", "watermark", "derivatives", "stored", "ready"]
             assert after[-1]["done"] is True
+            assert (await sub.receive())["type"] == "complete"  # the subscription ends there
             await sub.close()
             # exactly one image, shown, and the store holds its six derivatives and nothing else
             artwork = await gql.execute(
