@@ -34,8 +34,10 @@ Colour decisions:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,6 +63,7 @@ __all__ = [
     "IngestInfo",
     "Ingested",
     "ingest",
+    "inspect",
     "sniff_format",
 ]
 
@@ -253,6 +256,80 @@ def _decode(
     return converted, bit_depth, outcome, None, had_alpha
 
 
+@contextlib.contextmanager
+def _checked_open(
+    data: bytes, max_bytes: int, max_pixels: int, min_side: int
+) -> Iterator[tuple[ImageFile.ImageFile, str]]:
+    """Checks 1 to 4 of the module's docstring, reading only the header; yields the opened (not
+    yet decoded) image and its format. Call inside ``warnings.catch_warnings()``."""
+    if not data:
+        raise EmptyImage("the upload is empty")
+    if len(data) > max_bytes:
+        raise TooLargeBytes(f"the upload is {len(data)} bytes; the limit is {max_bytes}")
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise UnsupportedFormat(
+            f"the bytes look like {_describe(data)}; only JPEG, PNG, WebP and AVIF are accepted"
+        )
+    warnings.simplefilter("ignore")
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[image_format])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise TooManyPixels(f"the header declares too many pixels: {error}") from error
+    except Exception as error:  # hostile headers raise all sorts of things
+        raise CorruptImage(f"not a readable {image_format} file: {error}") from error
+    with image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise TooManyPixels(
+                f"{width} x {height} is {width * height} pixels; the limit is {max_pixels}"
+            )
+        if min(width, height) < min_side:
+            raise TooSmall(f"{width} x {height} is below the minimum side of {min_side}")
+        try:
+            # A JPEG's extra Multi-Picture images (HDR gain maps, depth maps, the second
+            # view of a stereo pair) are not an animation: the primary image is used.
+            frames = 1 if image_format == "JPEG" else int(getattr(image, "n_frames", 1))
+        except Exception as error:
+            raise CorruptImage(f"cannot count the frames: {error}") from error
+        if frames > 1:
+            raise AnimatedImage(
+                f"the {image_format} file has {frames} frames; upload a still image"
+            )
+        yield image, image_format
+
+
+def inspect(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+    min_side: int = MIN_SIDE,
+) -> tuple[str, int, int]:
+    """The cheap checks of `ingest` (1 to 4: size, format, header, frames) without decoding.
+
+    A file that passes may still be refused by `ingest` (pixel data that does not decode), but
+    every refusal raised here is the one `ingest` would raise.
+
+    Returns
+    -------
+    tuple
+        ``(format, width, height)`` as the header declares them.
+
+    Raises
+    ------
+    EmptyImage, TooLargeBytes, UnsupportedFormat, TooManyPixels, TooSmall, AnimatedImage,
+    CorruptImage
+    """
+    with (
+        warnings.catch_warnings(),
+        _checked_open(data, max_bytes, max_pixels, min_side) as (image, image_format),
+    ):
+        width, height = image.size
+        return image_format, width, height
+
+
 def ingest(
     data: bytes,
     *,
@@ -290,52 +367,21 @@ def ingest(
     Not thread-safe with respect to the ``warnings`` filters (it changes them while decoding);
     the pipeline runs in worker processes.
     """
-    if not data:
-        raise EmptyImage("the upload is empty")
-    if len(data) > max_bytes:
-        raise TooLargeBytes(f"the upload is {len(data)} bytes; the limit is {max_bytes}")
-    image_format = sniff_format(data)
-    if image_format is None:
-        raise UnsupportedFormat(
-            f"the bytes look like {_describe(data)}; only JPEG, PNG, WebP and AVIF are accepted"
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with (
+        warnings.catch_warnings(),
+        _checked_open(data, max_bytes, max_pixels, min_side) as (image, image_format),
+    ):
+        width, height = image.size
+        mode, rawmode = image.mode, _rawmode(image)
         try:
-            image = Image.open(io.BytesIO(data), formats=[image_format])
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise TooManyPixels(f"the header declares too many pixels: {error}") from error
-        except Exception as error:  # hostile headers raise all sorts of things
-            raise CorruptImage(f"not a readable {image_format} file: {error}") from error
-        with image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise TooManyPixels(
-                    f"{width} x {height} is {width * height} pixels; the limit is {max_pixels}"
-                )
-            if min(width, height) < min_side:
-                raise TooSmall(f"{width} x {height} is below the minimum side of {min_side}")
-            try:
-                # A JPEG's extra Multi-Picture images (HDR gain maps, depth maps, the second
-                # view of a stereo pair) are not an animation: the primary image is used.
-                frames = 1 if image_format == "JPEG" else int(getattr(image, "n_frames", 1))
-            except Exception as error:
-                raise CorruptImage(f"cannot count the frames: {error}") from error
-            if frames > 1:
-                raise AnimatedImage(
-                    f"the {image_format} file has {frames} frames; upload a still image"
-                )
-            mode, rawmode = image.mode, _rawmode(image)
-            try:
-                # Load first: reading EXIF may load the image and swallow a decoding error.
-                image.load()
-                orientation = _orientation(image)
-                decoded, bit_depth, icc, cmyk, had_alpha = _decode(data, image, rawmode)
-                if orientation != 1:
-                    decoded = decoded.transpose(_TRANSPOSE[orientation])
-            except Exception as error:
-                raise CorruptImage(f"cannot decode the {image_format} data: {error}") from error
+            # Load first: reading EXIF may load the image and swallow a decoding error.
+            image.load()
+            orientation = _orientation(image)
+            decoded, bit_depth, icc, cmyk, had_alpha = _decode(data, image, rawmode)
+            if orientation != 1:
+                decoded = decoded.transpose(_TRANSPOSE[orientation])
+        except Exception as error:
+            raise CorruptImage(f"cannot decode the {image_format} data: {error}") from error
     if decoded.mode == "RGBA":
         background = Image.new("RGBA", decoded.size, (255, 255, 255, 255))
         decoded = Image.alpha_composite(background, decoded)

@@ -8,7 +8,7 @@ from tortoise.expressions import Q
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.loaders import NotLoaded, peek
-from resolvers.rules import VISIBLE
+from resolvers.rules import SHOWN_MEDIA, VISIBLE
 from storage.models import Artwork, MediaAsset, MediaKind, Post, Visibility
 
 
@@ -66,7 +66,10 @@ async def can_see_artwork(ctx: Context, artwork: Artwork) -> bool:
 
 
 async def can_see_media(ctx: Context, media: MediaAsset) -> bool:
-    """An image is as visible as the artwork or post it belongs to; an avatar is public."""
+    """An image is as visible as the artwork or post it belongs to; an avatar is public. Only
+    a protected image is shown at all (``SHOWN_MEDIA``)."""
+    if not SHOWN_MEDIA.allows(media.status):
+        return False
     if media.kind is MediaKind.ARTWORK and media.artwork_id is not None:
         artwork = await ctx.loaders.artwork.load(media.artwork_id)
         return artwork is not None and await can_see_artwork(ctx, artwork)

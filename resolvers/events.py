@@ -66,11 +66,20 @@ def tokens_revoked(token_hashes: list[str]) -> dict[str, Any]:
 
 
 def upload_progress(
-    upload_id: str, stage: str, progress: float, *, done: bool = False, error: str | None = None
+    upload_id: str | None,
+    asset_id: int,
+    stage: str,
+    progress: float,
+    *,
+    done: bool = False,
+    error: str | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
     return {
         "t": "upload",
         "id": upload_id,
+        "asset_id": asset_id,
+        "code": code,
         "stage": stage,
         "progress": progress,
         "done": done,

@@ -28,11 +28,12 @@ from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
 from resolvers.feed import home_posts
 from resolvers.loaders import Loaders
+from resolvers.media import FRACTIONS
 from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.rules import FOLLOWS, HOME
 from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
-from storage.models import Artwork, Post, User, Visibility
+from storage.models import Artwork, MediaAsset, MediaStatus, Post, User, Visibility
 
 REPLAY_BATCH = 100
 # How long ids sent by a replay are remembered to drop their late live duplicates.
@@ -106,11 +107,26 @@ class NotificationEvent:
 
 @dataclass(frozen=True, slots=True)
 class UploadEvent:
-    upload_id: str
+    upload_id: str | None
+    asset_id: int
     stage: str
     progress: float
     done: bool
     error: str | None
+    code: str | None = None  # an ErrorCode name, for a refusal
+
+    @classmethod
+    def of_row(cls, row: MediaAsset) -> UploadEvent:
+        """Where the row says the upload is."""
+        return cls(
+            upload_id=row.upload_key,
+            asset_id=row.id,
+            stage=row.stage,
+            progress=FRACTIONS.get(row.stage, 0.0),
+            done=row.status is not MediaStatus.PROCESSING,
+            error=row.refusal_message,
+            code=row.refusal_code,
+        )
 
 
 @dataclass(slots=True)
@@ -315,18 +331,52 @@ async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
             )
 
 
-async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadEvent]:
-    """Progress of one of the viewer's uploads, until it is done or failed."""
-    async with contextlib.aclosing(_inbox(ctx, "upload")) as inbox:
-        async for event in inbox:
-            if event["id"] != upload_id:
+async def upload_state(
+    ctx: Context, *, upload_key: str | None = None, asset_id: int | None = None
+) -> MediaAsset | None:
+    """The viewer's image named by its upload id or its id; None when there is no such image of
+    the viewer's."""
+    viewer = require_viewer(ctx)
+    if asset_id is not None:
+        return await MediaAsset.get_or_none(id=asset_id, owner_id=viewer.id)
+    return await MediaAsset.get_or_none(upload_key=upload_key, owner_id=viewer.id)
+
+
+async def upload_progress(
+    ctx: Context, *, upload_key: str | None = None, asset_id: int | None = None
+) -> AsyncIterator[UploadEvent]:
+    """Progress of one of the viewer's uploads, until it is ready or refused: first where its
+    row says it is (when it exists), then each stage as a worker reaches it."""
+    viewer = require_viewer(ctx)
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    try:
+        # Listening before the row is read, so that no stage falls in between.
+        await _listen(listener, [channels.user_inbox(viewer.id)])
+        row = await upload_state(ctx, upload_key=upload_key, asset_id=asset_id)
+        if row is not None:
+            first = UploadEvent.of_row(row)
+            yield first
+            if first.done:
+                return
+        while True:
+            _channel, payload = await _next(ctx, listener)
+            event, _ = _decoded.get(payload)
+            if event["t"] != "upload":
+                continue
+            if (upload_key is not None and event["id"] != upload_key) or (
+                asset_id is not None and event["asset_id"] != asset_id
+            ):
                 continue
             yield UploadEvent(
-                upload_id=upload_id,
+                upload_id=event["id"],
+                asset_id=event["asset_id"],
                 stage=event["stage"],
                 progress=float(event["progress"]),
                 done=bool(event["done"]),
                 error=event.get("error"),
+                code=event.get("code"),
             )
-            if event["done"] or event.get("error"):
+            if event["done"]:
                 return
+    finally:
+        await listener.close()

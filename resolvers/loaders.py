@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from resolvers.consent import media_policies
 from resolvers.replies import seen_beyond_public
+from resolvers.rules import SHOWN_MEDIA
 from storage.models import (
     Artwork,
     ArtworkLike,
@@ -43,7 +44,9 @@ def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[Mode
 def _media_of(column: str) -> Callable[[Sequence[int]], Awaitable[list[list[MediaAsset]]]]:
     async def load(keys: Sequence[int]) -> list[list[MediaAsset]]:
         grouped: dict[int, list[MediaAsset]] = defaultdict(list)
-        rows = await MediaAsset.filter(**{f"{column}__in": list(keys)}).order_by("position", "id")
+        rows = await MediaAsset.filter(
+            SHOWN_MEDIA.to_q(), **{f"{column}__in": list(keys)}
+        ).order_by("position", "id")
         for row in rows:
             grouped[int(getattr(row, column))].append(row)
         return [grouped.get(key, []) for key in keys]
@@ -52,9 +55,9 @@ def _media_of(column: str) -> Callable[[Sequence[int]], Awaitable[list[list[Medi
 
 
 async def _avatars(user_ids: Sequence[int]) -> list[MediaAsset | None]:
-    rows = await MediaAsset.filter(owner_id__in=list(user_ids), kind=MediaKind.AVATAR).order_by(
-        "id"
-    )
+    rows = await MediaAsset.filter(
+        SHOWN_MEDIA.to_q(), owner_id__in=list(user_ids), kind=MediaKind.AVATAR
+    ).order_by("id")
     newest = {row.owner_id: row for row in rows}  # the newest row of each account wins
     return [newest.get(user_id) for user_id in user_ids]
 

@@ -1,24 +1,31 @@
-"""Protected uploads: every image is cloaked, watermarked and labelled before it is stored.
+"""Protected uploads: every image is cloaked, watermarked and labelled before it is shown.
 
-The pipeline (``imaging.pipeline.protect``) is CPU-bound and runs in a process pool, off the event
-loop. Only its derivatives are stored (content-addressed, with Content-Type and Cache-Control);
-the original is kept, under a private prefix, only when the operator asks for it.
+An upload mutation does the cheap part and answers at once: the header checks of ingest (so a
+hostile file is refused in the mutation's errors, as before), the upload is written to a private
+staging area of the object store (``STAGING_PREFIX``: never reachable by URL), and its
+``MediaAsset`` row is created as PROCESSING in the caller's transaction. After the commit a
+protection job is queued (``resolvers.jobs`` runs it, in a ``gesso worker`` or in this process);
+the row is the job's durable record, so a queue that is down delays the job, never loses it.
 
-Atomicity: objects are written first, then the rows in one transaction. If writing an object
-fails, the objects already written are removed and no row is created; if the transaction fails,
-the objects are removed. Deleting an artwork, a post or an avatar deletes its objects too.
+Only the derivatives of a protected image are published (content-addressed, with Content-Type
+and Cache-Control); the original is kept, under a private prefix, only when the operator asks.
+
+Atomicity: the staging objects are written first, then the rows in one transaction. If writing
+an object fails, the objects already written are removed and no row is created; if the
+transaction fails, the objects are removed. Deleting an artwork, a post or an avatar deletes its
+objects too (a staged upload included).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from imaging.errors import ImagingError
 from resolvers import channels, events, ratelimit
@@ -27,12 +34,10 @@ from resolvers.errors import ErrorCode, FieldError, GessoError, InputError
 from resolvers.services import MediaService, Services
 from resolvers.surrogates import asset_keys, purge
 from storage.db import in_transaction
-from storage.models import MediaAsset, MediaKind, OrphanedObject, User
-from storage.objects import IMMUTABLE, ObjectStoreError, content_key
-
-if TYPE_CHECKING:
-    from imaging.pipeline import ProtectedImage
-    from imaging.provenance import SigningCredentials
+from storage.ids import new_id
+from storage.jobs import QueueUnavailable
+from storage.models import MediaAsset, MediaKind, MediaStatus, OrphanedObject, User
+from storage.objects import ObjectStoreError
 
 log = logging.getLogger("gesso.media")
 
@@ -42,6 +47,23 @@ IMAGES_MAX = 10
 # numpy and Pillow, which the API process does not otherwise need; a test keeps the two equal).
 MEDIA_VARIANTS = 6
 WATERMARK_ID_BITS = 48
+# The longest an upload mutation waits for its images with GESSO_UPLOADS_WAIT.
+WAIT_SECONDS = 300.0
+# Where an upload is: queued, then the stages a job reports, then ready or refused.
+QUEUED = "queued"
+STAGES = ("ingest", "cloak", "watermark", "derivatives", "stored")
+READY = "ready"
+REFUSED = "refused"
+FRACTIONS = {
+    QUEUED: 0.0,
+    "ingest": 0.05,
+    "cloak": 0.1,
+    "watermark": 0.6,
+    "derivatives": 0.7,
+    "stored": 0.95,
+    READY: 1.0,
+    REFUSED: 1.0,
+}
 
 
 class StorageUnavailable(GessoError):
@@ -58,44 +80,6 @@ class ImageUpload:
     filename: str = ""
     alt_text: str = ""
     upload_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Protected:
-    """One upload after the pipeline: what to store and what to record."""
-
-    upload: ImageUpload
-    watermark_id: int
-    image: ProtectedImage
-    dominant_color: str
-
-
-def _protect_job(
-    data: bytes, watermark_id: int, artist_key: bytes, watermark_key: bytes, intensity: str,
-    artist_name: str, rights: str, c2pa: SigningCredentials | None = None,
-) -> tuple[ProtectedImage, str]:  # fmt: skip
-    """Runs in a worker process (which alone pays for importing the imaging stack)."""
-    from PIL import Image
-
-    from imaging.pipeline import protect
-    from imaging.provenance import sign_derivatives
-
-    image = protect(
-        data,
-        asset_id=watermark_id,
-        artist_key=artist_key,
-        watermark_key=watermark_key,
-        intensity=intensity,
-        artist_name=artist_name,
-        rights=rights,
-    )
-    if c2pa is not None:
-        image = sign_derivatives(image, c2pa, title=f"work of {artist_name}", author=artist_name)
-    thumbnail = min(image.derivatives, key=lambda d: d.width * d.height)
-    with Image.open(io.BytesIO(thumbnail.data)) as opened:
-        pixel = opened.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-    red, green, blue = cast("tuple[int, int, int]", pixel)
-    return image, f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def _identify_job(data: bytes, watermark_key: bytes) -> int | None:
@@ -140,20 +124,12 @@ def check_uploads(field_name: str, uploads: Sequence[ImageUpload]) -> list[Field
     return errors
 
 
-async def _progress(
-    media_owner: User,
-    services: Services,
-    upload: ImageUpload,
-    stage: str,
-    fraction: float,
-    **extra: Any,
-) -> None:
-    if upload.upload_id:
-        await events.publish(
-            services,
-            channels.user_inbox(media_owner.id),
-            events.upload_progress(upload.upload_id, stage, fraction, **extra),
-        )
+STAGING_PREFIX = "private/staging/"
+_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def content_type_of(image_format: str) -> str:
+    return _CONTENT_TYPES.get(image_format, "image/avif")
 
 
 async def _unused_watermark_id() -> int:
@@ -163,82 +139,72 @@ async def _unused_watermark_id() -> int:
             return candidate
 
 
-async def protect_uploads(
-    services: Services, owner: User, uploads: Sequence[ImageUpload], field_name: str
-) -> list[Protected]:
-    """Run every upload through the pipeline (in the worker pool); refuse them all if one fails."""
-    if not uploads:
-        return []
-    media = _media(services)
-    await ratelimit.charge(services, "upload", owner.id, cost=len(uploads))
-    loop = asyncio.get_running_loop()
-    rights = f"© {owner.display_name or owner.handle} (@{owner.handle}). All rights reserved."
-    done: list[Protected] = []
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """One accepted upload, written to the staging area and waiting for its row."""
+
+    upload: ImageUpload
+    asset_id: int
+    watermark_id: int
+    staging_key: str
+    width: int
+    height: int
+
+
+def _inspect(field_name: str, uploads: Sequence[ImageUpload]) -> list[tuple[str, int, int]]:
+    """The header checks of ingest on every upload; refuse them all if one fails."""
+    from imaging.ingest import inspect
+
+    described = []
     for upload in uploads:
-        await _progress(owner, services, upload, "protecting", 0.1)
-        watermark_id = await _unused_watermark_id()
         try:
-            image, colour = await loop.run_in_executor(
-                media.pool(), _protect_job, upload.data, watermark_id,
-                media.cloak_keys(owner.id), media.watermark_key, media.intensity,
-                owner.display_name or owner.handle, rights, media.c2pa,
-            )  # fmt: skip
+            described.append(inspect(upload.data))
         except ImagingError as error:
-            await _progress(owner, services, upload, "refused", 1.0, error=str(error))
             raise InputError([_image_error(field_name, error)]) from None
-        services.observer.imaging(image.report.timings)
-        await _progress(owner, services, upload, "protected", 0.7)
-        done.append(Protected(upload, watermark_id, image, colour))
-    return done
-
-
-async def store(services: Services, protected: Sequence[Protected]) -> list[dict[str, Any]]:
-    """Write every derivative; on any failure remove what was written and raise."""
-    media = _media(services)
-    written: list[str] = []
-    described: list[dict[str, Any]] = []
-    try:
-        for item in protected:
-            variants = []
-            for derivative in item.image.derivatives:
-                key = content_key(derivative.data, derivative.content_type, prefix="m/")
-                await media.store.put(
-                    key, derivative.data, content_type=derivative.content_type,
-                    cache_control=IMMUTABLE,
-                )  # fmt: skip
-                written.append(key)
-                variants.append(
-                    {
-                        "size": derivative.name,
-                        "format": derivative.image_format.lower(),
-                        "content_type": derivative.content_type,
-                        "width": derivative.width,
-                        "height": derivative.height,
-                        "byte_size": derivative.byte_size,
-                        "key": key,
-                    }
-                )
-            original = None
-            if media.keep_originals:
-                kept = await media.store.put_original(
-                    item.upload.data, content_type=_content_type(item.image)
-                )
-                if kept is not None:
-                    original = kept.key
-                    written.append(kept.key)
-            described.append({"variants": variants, "original_key": original})
-    except ObjectStoreError as error:
-        await discard(services, written)
-        raise StorageUnavailable(
-            "the image store is unavailable; nothing was saved, try again"
-        ) from error
     return described
 
 
-def _content_type(image: ProtectedImage) -> str:
-    return {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
-        image.source.source_format, "image/avif"
-    )
+async def _check_new(owner: User, uploads: Sequence[ImageUpload], field_name: str) -> None:
+    """An upload id is the upload's idempotency key: the same upload never becomes two images."""
+    keys = [upload.upload_id for upload in uploads if upload.upload_id]
+    if len(set(keys)) != len(keys):
+        raise InputError.single(field_name, "an uploadId is given twice", ErrorCode.DUPLICATE)
+    if keys and await MediaAsset.filter(owner_id=owner.id, upload_key__in=keys).exists():
+        raise InputError.single(
+            field_name,
+            "this upload was already received; uploadProgress(id) follows it",
+            ErrorCode.DUPLICATE,
+        )
+
+
+async def stage_uploads(
+    services: Services, owner: User, uploads: Sequence[ImageUpload], field_name: str
+) -> list[Staged]:
+    """Check ``uploads`` cheaply and write them to the staging area; refuse them all if one
+    fails (nothing is left behind)."""
+    if not uploads:
+        return []
+    media = _media(services)
+    described = _inspect(field_name, uploads)
+    await _check_new(owner, uploads, field_name)
+    await ratelimit.charge(services, "upload", owner.id, cost=len(uploads))
+    staged: list[Staged] = []
+    try:
+        for upload, (image_format, width, height) in zip(uploads, described, strict=True):
+            asset_id = new_id()
+            key = f"{STAGING_PREFIX}{owner.id}/{asset_id}"
+            await media.store.put(
+                key, upload.data, content_type=content_type_of(image_format), private=True
+            )
+            staged.append(
+                Staged(upload, asset_id, await _unused_watermark_id(), key, width, height)
+            )
+    except ObjectStoreError as error:
+        await discard(services, [item.staging_key for item in staged])
+        raise StorageUnavailable(
+            "the image store is unavailable; nothing was saved, try again"
+        ) from error
+    return staged
 
 
 async def discard(services: Services, keys: Sequence[str]) -> None:
@@ -271,45 +237,6 @@ async def sweep_orphans(services: Services, *, batch: int = 500) -> int:
         removed += len(rows)
 
 
-def media_rows(
-    owner: User,
-    protected: Sequence[Protected],
-    stored: Sequence[dict[str, Any]],
-    *,
-    kind: MediaKind,
-    artwork_id: int | None = None,
-    post_id: int | None = None,
-    first_position: int = 0,
-) -> list[MediaAsset]:
-    rows = []
-    for index, (item, described) in enumerate(zip(protected, stored, strict=True)):
-        display = max(item.image.derivatives, key=lambda d: d.width * d.height)
-        rows.append(
-            MediaAsset(
-                owner_id=owner.id,
-                artwork_id=artwork_id,
-                post_id=post_id,
-                kind=kind,
-                position=first_position + index,
-                watermark_id=item.watermark_id,
-                width=display.width,
-                height=display.height,
-                alt_text=item.upload.alt_text,
-                dominant_color=item.dominant_color,
-                variants=described["variants"],
-                report=item.image.report.to_dict(),
-                original_key=described["original_key"],
-            )
-        )
-    return rows
-
-
-def stored_keys(stored: Sequence[dict[str, Any]]) -> list[str]:
-    """The object keys ``store`` wrote."""
-    keys = [str(v["key"]) for described in stored for v in described["variants"]]
-    return keys + [str(d["original_key"]) for d in stored if d["original_key"]]
-
-
 async def rows_of(**where: Any) -> list[MediaAsset]:
     """The media rows matching ``where`` (read before deleting them, for ``removed``)."""
     return list(await MediaAsset.filter(**where))
@@ -322,32 +249,24 @@ async def removed(services: Services, rows: Sequence[MediaAsset]) -> None:
 
 
 def keys_of(rows: Sequence[MediaAsset]) -> list[str]:
+    """Every object of ``rows``: derivatives, a kept original, a staged upload."""
     keys: list[str] = []
     for row in rows:
         keys.extend(str(v["key"]) for v in row.variants)
         if row.original_key:
             keys.append(row.original_key)
+        if row.staging_key:
+            keys.append(row.staging_key)
     return keys
-
-
-async def save_rows(rows: Sequence[MediaAsset]) -> None:
-    """Insert the rows (inside the caller's transaction)."""
-    for row in rows:
-        await row.save()
-
-
-async def finished(services: Services, owner: User, protected: Sequence[Protected]) -> None:
-    for item in protected:
-        await _progress(owner, services, item.upload, "done", 1.0, done=True)
 
 
 @dataclass
 class Batch:
-    """Uploads protected and stored, waiting for their rows (see ``uploaded``)."""
+    """Uploads staged, waiting for their rows (see ``uploaded``)."""
 
     owner: User
-    protected: list[Protected]
-    stored: list[dict[str, Any]]
+    staged: list[Staged]
+    rows: list[MediaAsset] = field(default_factory=list)
 
     async def save(
         self,
@@ -357,41 +276,94 @@ class Batch:
         post_id: int | None = None,
         first_position: int = 0,
     ) -> list[MediaAsset]:
-        """Insert the rows; call inside the transaction that creates what they belong to."""
-        rows = media_rows(
-            self.owner, self.protected, self.stored, kind=kind, artwork_id=artwork_id,
-            post_id=post_id, first_position=first_position,
-        )  # fmt: skip
-        await save_rows(rows)
-        return rows
+        """Insert the rows as PROCESSING; call inside the transaction that creates what they
+        belong to."""
+        for index, item in enumerate(self.staged):
+            row = MediaAsset(
+                id=item.asset_id,
+                owner_id=self.owner.id,
+                artwork_id=artwork_id,
+                post_id=post_id,
+                kind=kind,
+                position=first_position + index,
+                watermark_id=item.watermark_id,
+                width=item.width,
+                height=item.height,
+                alt_text=item.upload.alt_text,
+                status=MediaStatus.PROCESSING,
+                stage=QUEUED,
+                upload_key=item.upload.upload_id,
+                staging_key=item.staging_key,
+            )
+            await row.save(force_create=True)
+            self.rows.append(row)
+        return self.rows
 
 
 @contextlib.asynccontextmanager
 async def uploaded(
     services: Services, owner: User, uploads: Sequence[ImageUpload], field_name: str
 ) -> AsyncIterator[Batch]:
-    """Protect and store ``uploads``, then let the caller write the rows in its transaction.
+    """Stage ``uploads``, then let the caller write the rows in its transaction; after it
+    commits, queue their protection jobs (and, with ``MediaService.wait``, wait for them).
 
-    If the block fails (its transaction rolled back), the stored objects are removed; if it
-    succeeds, the uploads' progress ends with "done".
+    If the block fails (its transaction rolled back), the staged objects are removed.
     """
-    protected = await protect_uploads(services, owner, uploads, field_name)
-    stored = await store(services, protected) if protected else []
+    staged = await stage_uploads(services, owner, uploads, field_name)
+    batch = Batch(owner, staged)
     try:
-        yield Batch(owner, protected, stored)
+        yield batch
     except BaseException:
-        await discard(services, stored_keys(stored))
+        await discard(services, [item.staging_key for item in staged])
         raise
-    await finished(services, owner, protected)
+    if batch.rows:
+        await queue_jobs(services, batch.rows)
+
+
+async def progress(services: Services, row: MediaAsset, stage: str, **extra: Any) -> None:
+    """Tell the owner's live subscriptions where ``row`` is (the row already says so)."""
+    await events.publish(
+        services,
+        channels.user_inbox(row.owner_id),
+        events.upload_progress(row.upload_key, row.id, stage, FRACTIONS.get(stage, 0.0), **extra),
+    )
+
+
+async def queue_jobs(services: Services, rows: Sequence[MediaAsset]) -> None:
+    """After the commit that created ``rows``: hand their jobs to the queue. A queue that is
+    down leaves them PROCESSING with no ``queued_at``; ``resolvers.jobs.requeue`` hands them
+    over later, so the upload is accepted and waits, durably, in the database."""
+    media = _media(services)
+    queued: list[int] = []
+    for row in rows:
+        try:
+            await media.queue.enqueue(row.id)
+        except QueueUnavailable as error:
+            log.warning("protection job of image %d left for a later sweep: %s", row.id, error)
+            continue
+        queued.append(row.id)
+        await progress(services, row, QUEUED)
+    if queued:
+        await MediaAsset.filter(id__in=queued).update(queued_at=datetime.now(UTC))
+    if media.wait:
+        await wait_until_done([row.id for row in rows])
+
+
+async def wait_until_done(asset_ids: Sequence[int]) -> None:
+    """Return once none of the images is PROCESSING (GESSO_UPLOADS_WAIT), or after
+    ``WAIT_SECONDS``. Another process may finish them: the database is the signal all share."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while await MediaAsset.filter(  # noqa: ASYNC110 (see above)
+            id__in=list(asset_ids), status=MediaStatus.PROCESSING
+        ).exists():
+            await asyncio.sleep(0.02)
 
 
 async def set_avatar(ctx: Context, upload: ImageUpload) -> User:
+    """Queue a new avatar; the old one stays until the new one is ready (``resolvers.jobs``)."""
     viewer = require_viewer(ctx)
-    old = await MediaAsset.filter(owner_id=viewer.id, kind=MediaKind.AVATAR)
     async with uploaded(ctx.services, viewer, [upload], "image") as batch, in_transaction():
         await batch.save(MediaKind.AVATAR)
-        await MediaAsset.filter(id__in=[o.id for o in old]).delete()
-    await removed(ctx.services, old)
     return viewer
 
 

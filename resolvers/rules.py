@@ -29,7 +29,7 @@ from typing import Any, cast
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
-from storage.models import Follow, Visibility
+from storage.models import Follow, MediaStatus, Visibility
 
 _NOBODY: frozenset[int] = frozenset()
 
@@ -333,6 +333,24 @@ DISCOVER = ReadRule(
     {relation: frozenset({Visibility.PUBLIC}) for relation in Relation},
     exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRule:
+    """Which images of an artwork, a post or an avatar are shown: only protected ones. An image
+    still on its way (PROCESSING) or refused is seen by nobody, its owner included; the owner
+    follows it through ``uploadProgress``."""
+
+    shown: frozenset[MediaStatus]
+
+    def to_q(self) -> Q:
+        return Q(status__in=sorted(self.shown))
+
+    def allows(self, status: MediaStatus) -> bool:
+        return status in self.shown
+
+
+SHOWN_MEDIA = MediaRule(frozenset({MediaStatus.READY}))
 
 
 # --- viewer flags ------------------------------------------------------------------------------

@@ -6,15 +6,18 @@ module may name these types without importing itself back (``tests/test_layers.p
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from resolvers.observer import NullObserver, Observer
 from resolvers.surrogates import ImageRef, NoPurger, Purger
 from storage.broker import Broker, InProcessBroker
+from storage.jobs import InProcessJobQueue, JobQueue
 from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
 
@@ -30,9 +33,29 @@ class RateLimiter(Protocol):
     async def charge(self, name: str, subject: str | int, cost: int = 1) -> None: ...
 
 
+# Set in each pool process by ``MediaService.pool``: where a job reports its stages.
+_stage_queue: Any = None
+
+
+def _set_stage_queue(queue: Any) -> None:
+    global _stage_queue
+    _stage_queue = queue
+
+
+def report_stage(token: int, stage: str, fraction: float) -> None:
+    """Called inside a pool process: tell the parent which stage the job ``token`` reached."""
+    if _stage_queue is not None:
+        _stage_queue.put((token, stage, fraction))
+
+
+StageListener = Callable[[str, float], None]
+
+
 @dataclass
 class MediaService:
-    """What uploads need: the store, the keys and the worker pool (made on first use)."""
+    """What uploads need: the store, the keys, the job queue and the worker pool (made on first
+    use). Jobs running in the pool report their stages through one queue read by one thread,
+    which hands each report to the listener registered for its job (``listen``)."""
 
     store: ObjectStore
     watermark_key: bytes
@@ -42,20 +65,53 @@ class MediaService:
     keep_originals: bool = False
     # C2PA content credentials for the JPEG derivatives (None: not signed).
     c2pa: SigningCredentials | None = None
+    # Where protection jobs go: in this process by default, Redis Streams with REDIS_URL.
+    queue: JobQueue = field(default_factory=InProcessJobQueue)
+    # The upload mutations answer only once their images are protected or refused
+    # (GESSO_UPLOADS_WAIT: for tests and scripts; the images are still protected as jobs).
+    wait: bool = False
     _pool: Executor | None = field(default=None, init=False, repr=False)
+    _stages: Any = field(default=None, init=False, repr=False)
+    _listeners: dict[int, tuple[asyncio.AbstractEventLoop, StageListener]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def pool(self) -> Executor:
         if self._pool is None:
             # spawn: the server process holds threads (database driver) that fork would copy
+            context = multiprocessing.get_context("spawn")
+            self._stages = context.SimpleQueue()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_set_stage_queue,
+                initargs=(self._stages,),
             )
+            threading.Thread(
+                target=self._forward_stages, args=(self._stages,), daemon=True, name="stages"
+            ).start()
         return self._pool
+
+    def _forward_stages(self, stages: Any) -> None:
+        while (report := stages.get()) is not None:
+            token, stage, fraction = report
+            found = self._listeners.get(token)
+            if found is not None:
+                loop, listener = found
+                loop.call_soon_threadsafe(listener, stage, fraction)
+
+    def listen(self, token: int, listener: StageListener | None) -> None:
+        """Hand the stages job ``token`` reports in the pool to ``listener`` (None: stop)."""
+        if listener is None:
+            self._listeners.pop(token, None)
+        else:
+            self._listeners[token] = (asyncio.get_running_loop(), listener)
 
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self._stages.put(None)
 
 
 def _no_media_urls(key: str, image: ImageRef) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import accounts, feed, social
+from resolvers import accounts, feed, live, social
 from resolvers.access import can_see_media
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
 from schema.media import MediaAsset
+from schema.subscription import UploadProgress, upload_named
 from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
 
@@ -105,3 +106,14 @@ class Query:
     ) -> Connection[Post]:
         page = await feed.tag_feed(info.context, tag, first=first, after=after)
         return await post_connection(info, page, after=after)
+
+    @strawberry.field(
+        description=(
+            "Where one of the viewer's uploads is (its uploadId, or its image's id); null when "
+            "the viewer has no such upload. uploadProgress the subscription follows it live."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def upload_progress(self, info: Info, id: strawberry.ID) -> UploadProgress | None:
+        row = await live.upload_state(info.context, **upload_named(id))
+        return UploadProgress.of(id, live.UploadEvent.of_row(row)) if row is not None else None

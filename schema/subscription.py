@@ -14,10 +14,11 @@ import strawberry
 
 from resolvers import live
 from resolvers.context import Context
+from resolvers.errors import ErrorCode, InputError
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from resolvers.social import get_comment
-from schema.base import Info, IsAuthenticated, to_global_id
+from schema.base import Info, IsAuthenticated, decode_id, to_global_id
 from schema.types import Artwork, Comment, Post, User
 
 
@@ -118,13 +119,40 @@ class Notification:
         return Comment.from_row(row) if row is not None else None
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Where an upload is: stage queued, then ingest, cloak, watermark, derivatives, stored as "
+        "a worker reaches them, then ready (done) or refused (done, with error and code)."
+    )
+)
 class UploadProgress:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The id the subscription was given.")
     stage: str
     progress: float = strawberry.field(description="0.0 to 1.0.")
-    done: bool
-    error: str | None
+    done: bool = strawberry.field(description="Ready or refused: no further stage will come.")
+    error: str | None = strawberry.field(description="Why the image was refused.")
+    code: ErrorCode | None = strawberry.field(description="Why the image was refused, typed.")
+    image_id: strawberry.ID = strawberry.field(description="The MediaAsset's id.")
+
+    @classmethod
+    def of(cls, id: strawberry.ID, event: live.UploadEvent) -> UploadProgress:
+        return cls(
+            id=id,
+            stage=event.stage,
+            progress=event.progress,
+            done=event.done,
+            error=event.error,
+            code=ErrorCode.__members__.get(event.code) if event.code else None,
+            image_id=to_global_id("MediaAsset", event.asset_id),
+        )
+
+
+def upload_named(id: strawberry.ID) -> dict[str, Any]:
+    """An upload is named by the uploadId its client chose, or by its image's id."""
+    try:
+        return {"asset_id": decode_id(str(id), "id", "MediaAsset")}
+    except InputError:
+        return {"upload_key": str(id)}
 
 
 @strawberry.type
@@ -154,17 +182,14 @@ class Subscription:
             )
 
     @strawberry.subscription(
-        description="Progress of one of the viewer's uploads, until done or failed.",
+        description=(
+            "Progress of one of the viewer's uploads (its uploadId, or its image's id): where it "
+            "is now, then each stage, until ready or refused."
+        ),
         permission_classes=[IsAuthenticated],
     )
     async def upload_progress(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[UploadProgress, None]:
-        async for event in live.upload_progress(info.context, str(id)):
-            yield UploadProgress(
-                id=id,
-                stage=event.stage,
-                progress=event.progress,
-                done=event.done,
-                error=event.error,
-            )
+        async for event in live.upload_progress(info.context, **upload_named(id)):
+            yield UploadProgress.of(id, event)

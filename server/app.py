@@ -25,9 +25,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from resolvers import jobs
 from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
-from resolvers.services import Services
+from resolvers.services import MediaService, Services
 from resolvers.tokens import OpenTokens
 from schema import requestbody
 from schema.plans import CompiledPath
@@ -69,6 +70,7 @@ from server.websockets import (
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+from storage.jobs import InProcessJobQueue
 from storage.purge import HttpPurger
 from storage.replica import (
     RecentWrites,
@@ -242,6 +244,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     store = create_store(settings)
     media = create_media_service(settings, store)
     metrics = Metrics(broker)
+    metrics.watch_queue(media.queue)
     if isinstance(broker, RedisBroker):
         broker.on_lag = metrics.observe_lag
     signer = create_signer(settings)
@@ -298,12 +301,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # young generation every 700 allocations would rescan the same live objects many times.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         sweeper = asyncio.create_task(_sweep_forever(services), name="orphan-sweeper")
+        runner = await embedded_jobs(services, media, settings)
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if runner is not None:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+            await media.queue.close()
             media.shutdown()
             if isinstance(purger, HttpPurger):
                 await purger.drain()
@@ -347,6 +356,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 ORPHAN_SWEEP_SECONDS = 60.0
+
+
+async def embedded_jobs(
+    services: Services, media: MediaService, settings: Settings
+) -> asyncio.Task[None] | None:
+    """Without a shared queue, this process runs the protection jobs in its pool, starting with
+    those a previous run of it left PROCESSING (the rows are the durable record)."""
+    if not isinstance(media.queue, InProcessJobQueue):
+        return None
+    await jobs.requeue(services, everything=True)
+    worker = jobs.Worker(
+        services, jobs.in_pool(media), consumer="api", concurrency=settings.imaging_workers
+    )
+    return asyncio.create_task(worker.run(), name="protection-jobs")
 
 
 async def _sweep_forever(services: Services) -> None:

@@ -1,12 +1,13 @@
 """The ``gesso`` command line.
 
-Commands: serve, migrate, seed, export-schema, varnish-vcl, makemigrations, protect, identify and
-persisted.
+Commands: serve, worker, migrate, seed, export-schema, varnish-vcl, makemigrations, protect,
+identify and persisted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging.config
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,27 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         log_level="info",
         log_config=logging_config(settings.log_format),
     )
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Jobs at once (each takes a core; prefer more processes).",
+)
+def worker(concurrency: int) -> None:
+    """Run protection jobs from the Redis queue (REDIS_URL) until stopped."""
+    from server.logging import logging_config
+    from server.worker import run_worker
+
+    settings = get_settings()
+    logging.config.dictConfig(logging_config(settings.log_format))
+    try:
+        asyncio.run(run_worker(settings, concurrency=concurrency))
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
 
 
 async def _migrate(url: str) -> None:

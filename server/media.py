@@ -20,6 +20,7 @@ from server.secrets import cloak_key, platform_secret, watermark_key
 from server.settings import Settings, SettingsError
 from server.signals import media_signal_headers, tdm_policy_url
 from server.signing import MediaSigner, SignatureError, media_signing_key
+from storage.jobs import InProcessJobQueue, JobQueue, RedisJobQueue
 from storage.models import TrainingPolicy
 from storage.objects import (
     InvalidKey,
@@ -62,7 +63,21 @@ def create_media_service(settings: Settings, store: ObjectStore) -> MediaService
         workers=settings.imaging_workers,
         keep_originals=settings.keep_originals,
         c2pa=c2pa_credentials(settings),
+        queue=create_job_queue(settings),
+        wait=settings.uploads_wait,
     )
+
+
+def create_job_queue(settings: Settings) -> JobQueue:
+    """Redis Streams with GESSO_JOBS=redis (the default with REDIS_URL), else in process."""
+    if settings.jobs == "redis" and settings.redis_url:
+        return RedisJobQueue(
+            settings.redis_url,
+            prefix=settings.jobs_prefix,
+            visibility=float(settings.job_visibility_seconds),
+            max_attempts=settings.job_max_attempts,
+        )
+    return InProcessJobQueue(max_attempts=settings.job_max_attempts)
 
 
 def c2pa_credentials(settings: Settings) -> SigningCredentials | None:

@@ -12,7 +12,12 @@ import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.logging import set_operation
 from storage import db
 from storage.broker import Broker
+from storage.jobs import JobQueue, QueueStats, QueueUnavailable
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -98,6 +104,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_StatementCollector())
+        self.jobs = _JobCollector()
+        self.registry.register(self.jobs)
 
     def operation_name(self, name: str | None) -> str:
         """The label for a client's operation name: bounded in length, syntax and number."""
@@ -141,6 +149,67 @@ class Metrics:
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
+    def watch_queue(self, queue: JobQueue) -> None:
+        """Report the protection job queue on each scrape."""
+        self.jobs.queue = queue
+
+    async def refresh(self) -> None:
+        """Read what is not kept in this process (the job queue, shared by the fleet)."""
+        await self.jobs.refresh()
+
+
+class _JobCollector(Collector):
+    """The protection job queue, read at scrape time: with Redis, the fleet's queue and the
+    outcomes and durations every worker recorded."""
+
+    def __init__(self) -> None:
+        self.queue: JobQueue | None = None
+        self.stats: QueueStats | None = None
+        self.up = 0.0
+
+    async def refresh(self) -> None:
+        if self.queue is None:
+            return
+        try:
+            self.stats, self.up = await self.queue.stats(), 1.0
+        except QueueUnavailable:
+            self.up = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        if self.queue is None:
+            return
+        yield GaugeMetricFamily(
+            "gesso_jobs_queue_up", "1 when the job queue answered this scrape.", value=self.up
+        )
+        stats = self.stats
+        if stats is None:
+            return
+        for name, value, text in (
+            ("queued", stats.queued, "Protection jobs waiting for a worker."),
+            ("in_flight", stats.in_flight, "Protection jobs a worker has taken, not finished."),
+            ("delayed", stats.delayed, "Protection jobs waiting to be retried after a failure."),
+            ("dead_letters", stats.dead, "Protection jobs given up (the dead-letter list)."),
+        ):
+            yield GaugeMetricFamily(f"gesso_jobs_{name}", text, value=float(value))
+        outcomes = CounterMetricFamily(
+            "gesso_jobs",
+            "Finished protection job runs, by outcome: ready, refused, retried, dead, skipped.",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(stats.outcomes.items()):
+            outcomes.add_metric([outcome], count)
+        yield outcomes
+        ordered = sorted(stats.seconds_buckets.items())
+        total = stats.outcomes.get("ready", 0) + stats.outcomes.get("refused", 0)
+        total += stats.outcomes.get("skipped", 0)
+        buckets = [(str(bound), count) for bound, count in ordered] + [("+Inf", total)]
+        yield HistogramMetricFamily(
+            "gesso_job_seconds",
+            "Time a worker spent on one protection job (finished runs).",
+            buckets=buckets,
+            sum_value=stats.seconds_sum,
+        )
+
 
 class _StatementCollector(Collector):
     """SQL statements sent to PostgreSQL, read from ``storage.db.STATEMENTS`` at scrape time."""
@@ -167,6 +236,7 @@ def metrics_route(metrics: Metrics, token: str | None) -> Callable[[Request], Aw
                 return JSONResponse(
                     {"error": "a bearer token is required for /metrics"}, status_code=401
                 )
+        await metrics.refresh()
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return serve

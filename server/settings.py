@@ -53,6 +53,11 @@ class Settings:
     keep_originals: bool
     upload_max_bytes: int
     imaging_workers: int
+    jobs: str
+    jobs_prefix: str
+    job_visibility_seconds: int
+    job_max_attempts: int
+    uploads_wait: bool
     cloak_intensity: str
     log_format: str
     metrics_token: str | None
@@ -177,6 +182,11 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
             values, "GESSO_UPLOAD_MAX_BYTES", 30 * 1024 * 1024, low=1024, high=200 * 1024 * 1024
         ),
         imaging_workers=_int(values, "GESSO_IMAGING_WORKERS", 1, low=1, high=64),
+        jobs=_jobs(values),
+        jobs_prefix=_jobs_prefix(values),
+        job_visibility_seconds=_int(values, "GESSO_JOB_VISIBILITY_SECONDS", 60, low=1, high=3600),
+        job_max_attempts=_int(values, "GESSO_JOB_MAX_ATTEMPTS", 5, low=1, high=100),
+        uploads_wait=_bool(values, "GESSO_UPLOADS_WAIT", False),
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
@@ -277,6 +287,26 @@ def _proxies(values: dict[str, str], name: str) -> tuple[str, ...]:
 def _path(values: dict[str, str], name: str) -> Path | None:
     raw = values.get(name, "").strip()
     return Path(raw).expanduser() if raw else None
+
+
+def _jobs(values: dict[str, str]) -> str:
+    """Where protection jobs run: "embedded" (this process) or "redis" (gesso worker)."""
+    chosen = _choice(values, "GESSO_JOBS", "auto", ("auto", "embedded", "redis"))
+    redis_url = values.get("REDIS_URL", "")
+    if chosen == "redis" and not redis_url:
+        raise SettingsError("GESSO_JOBS=redis needs REDIS_URL")
+    if chosen == "auto":
+        return "redis" if redis_url else "embedded"
+    return chosen
+
+
+def _jobs_prefix(values: dict[str, str]) -> str:
+    raw = values.get("GESSO_JOBS_PREFIX", "").strip() or "gesso:jobs"
+    if not raw.isascii() or not raw.isprintable() or " " in raw or len(raw) > 100:
+        raise SettingsError(
+            f"GESSO_JOBS_PREFIX must be printable ASCII without spaces, got {raw!r}"
+        )
+    return raw
 
 
 def _rate_limits(values: dict[str, str], name: str) -> str:

@@ -320,11 +320,22 @@ class MediaKind(enum.StrEnum):
     AVATAR = "avatar"
 
 
+class MediaStatus(enum.StrEnum):
+    """Where an image is on its way to being published (``resolvers.uploads``)."""
+
+    PROCESSING = "processing"  # accepted and staged privately; a protection job is queued
+    READY = "ready"  # protected: its derivatives are stored and it may be shown
+    REFUSED = "refused"  # the pipeline refused it (``refusal_code``); nothing of it is stored
+
+
 class MediaAsset(Model):
     """One protected image: its published variants, its report and its watermark id.
 
     Belongs to an artwork or a post (in ``position`` order) or is an account's avatar (the newest
-    avatar row of an account is the current one).
+    avatar row of an account is the current one). Only READY rows are shown
+    (``resolvers.rules.SHOWN_MEDIA``); a PROCESSING row is also its protection job's durable
+    record: its upload waits under ``staging_key`` and ``queued_at`` says when the job was handed
+    to the queue (None: not yet, so a sweep hands it over).
     """
 
     id = _snowflake()
@@ -348,6 +359,17 @@ class MediaAsset(Model):
     variants: fields.Field[list[dict[str, object]]] = fields.JSONField(default=list)
     report: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     original_key = fields.CharField(max_length=600, null=True)
+    status = fields.CharEnumField(
+        MediaStatus, max_length=16, default=MediaStatus.READY, db_default="ready"
+    )
+    # The last stage reached: ingest, cloak, watermark, derivatives, stored, ready or refused.
+    stage = fields.CharField(max_length=16, default="ready", db_default="ready")
+    refusal_code = fields.CharField(max_length=32, null=True)
+    refusal_message = fields.TextField(null=True)
+    # The client's id for this upload (its idempotency key, and what uploadProgress(id) names).
+    upload_key = fields.CharField(max_length=100, null=True)
+    staging_key = fields.CharField(max_length=600, null=True)
+    queued_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     owner_id: int
@@ -360,7 +382,9 @@ class MediaAsset(Model):
             Index(fields=("artwork_id", "position"), name="media_artwork_pos"),
             Index(fields=("post_id", "position"), name="media_post_pos"),
             Index(fields=("owner_id", "kind", "id"), name="media_owner_kind"),
+            Index(fields=("status", "id"), name="media_status"),
         )
+        unique_together = (("owner_id", "upload_key"),)
 
 
 class OrphanedObject(Model):

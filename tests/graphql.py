@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -14,7 +15,7 @@ from typing import Any, cast
 import httpx
 from tortoise import Tortoise
 
-from server.app import create_app
+from server.app import create_app, embedded_jobs
 from server.settings import read_settings
 from tests.e2e.live import ONE_ADDRESS_MANY_USERS
 
@@ -60,12 +61,16 @@ class GraphQLClient:
                     "GESSO_MIGRATE_ON_START": "false",
                     "GESSO_DATA_DIR": data_dir,
                     "GESSO_RATE_LIMITS": ONE_ADDRESS_MANY_USERS,
+                    # An upload answers once its image is protected, so a test can read it next.
+                    "GESSO_UPLOADS_WAIT": "true",
+                    "GESSO_JOBS": "embedded",
                     **environ,
                 }
             )
             app = create_app(settings)
             services = app.state.services
             await services.media.store.start()
+            jobs = await embedded_jobs(services, services.media, settings)
             transport = httpx.ASGITransport(app=app)
             try:
                 async with httpx.AsyncClient(
@@ -75,6 +80,10 @@ class GraphQLClient:
                     client.services, client.app = services, app
                     yield client
             finally:
+                if jobs is not None:
+                    jobs.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await jobs
                 services.media.shutdown()
                 await services.media.store.close()
                 await services.limiter.store.close()

@@ -31,6 +31,7 @@ def test_services_and_health_checks() -> None:
         "minio",
         "minio-init",
         "varnish",
+        "worker",
     }
     for name in ("app1", "app2", "postgres", "redis", "minio"):
         assert services[name]["healthcheck"]["test"], name
@@ -52,6 +53,24 @@ def test_start_order() -> None:
     assert set(services["varnish"]["depends_on"]) == {"app1", "app2"}
     assert proxy["configs"] == [{"source": "caddyfile", "target": "/etc/caddy/Caddyfile"}]
     assert "reverse_proxy app1:8000 app2:8000 {" in _caddyfile()
+
+
+def test_workers_protect_images_apart_from_the_api_and_scale() -> None:
+    services = _compose()["services"]
+    worker, app = services["worker"], services["app1"]
+    assert worker["command"] == ["gesso", "worker"]
+    # the same database, queue and store as the API processes
+    for name in ("DATABASE_URL", "REDIS_URL", "GESSO_SECRET_KEY", "S3_ENDPOINT_URL", "S3_BUCKET"):
+        assert worker["environment"][name] == app["environment"][name], name
+    assert worker["depends_on"] == app["depends_on"]
+    # scalable: no fixed name, port or worker id; no HTTP health check to fail
+    assert not {"container_name", "ports"} & set(worker)
+    assert "GESSO_WORKER_ID" not in worker["environment"]
+    assert worker["healthcheck"] == {"disable": True}
+    assert "--appendonly" in services["redis"]["command"]
+    assert services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1] == (
+        "yes"
+    )
 
 
 def _caddyfile() -> str:

@@ -49,6 +49,10 @@ class LiveServer:
         }
         env["PYTHONPATH"] = str(REPO)
         env["GESSO_RATE_LIMITS"] = ONE_ADDRESS_MANY_USERS
+        # An upload answers once its image is protected, so a test can read it next.
+        env["GESSO_UPLOADS_WAIT"] = "true"
+        # The server runs protection jobs itself, with or without REDIS_URL (no gesso worker).
+        env["GESSO_JOBS"] = "embedded"
         env.update(self.extra_env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -483,7 +483,8 @@ async def test_upload_progress_reaches_the_uploader(server: LiveServer) -> None:
         sub = await Subscriber.open(server.ws_url, gql.token_of("progress_artist"))
         await sub.acknowledged()
         await sub.subscribe(
-            'subscription { uploadProgress(id: "u-1") { id stage progress done error } }'
+            'subscription { uploadProgress(id: "u-1") {'
+            " id stage progress done error code imageId } }"
         )
         await asyncio.sleep(0.3)
         created = await gql.upload(
@@ -497,15 +498,36 @@ async def test_upload_progress_reaches_the_uploader(server: LiveServer) -> None:
         stages: list[dict[str, Any]] = []
         while not stages or not stages[-1]["done"]:
             stages.append((await sub.next_data(within=30))["uploadProgress"])
-        assert [s["stage"] for s in stages] == ["protecting", "protected", "done"]
+        assert [s["stage"] for s in stages] == [
+            "queued",
+            "ingest",
+            "cloak",
+            "watermark",
+            "derivatives",
+            "stored",
+            "ready",
+        ]
+        image_id = stages[-1].pop("imageId")
         assert stages[-1] == {
             "id": "u-1",
-            "stage": "done",
+            "stage": "ready",
             "progress": 1.0,
             "done": True,
             "error": None,
+            "code": None,
         }
         await sub.close()
+        # a subscriber that comes late (by the image's id) is told where the upload is, at once
+        late = await Subscriber.open(server.ws_url, gql.token_of("progress_artist"))
+        await late.acknowledged()
+        await late.subscribe(
+            "subscription($id: ID!) { uploadProgress(id: $id) { stage done } }", {"id": image_id}
+        )
+        assert (await late.next_data(within=10))["uploadProgress"] == {
+            "stage": "ready",
+            "done": True,
+        }
+        await late.close()
 
 
 async def test_a_burst_of_websocket_connections_from_one_address_gets_429(

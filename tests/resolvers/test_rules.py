@@ -25,13 +25,14 @@ from resolvers.rules import (
     EVERY_VISIBILITY,
     FOLLOWS,
     HOME,
+    SHOWN_MEDIA,
     VISIBLE,
     ReadRule,
     Relation,
     Tie,
 )
 from storage import rawsql
-from storage.models import Follow, Post, User, Visibility
+from storage.models import Follow, MediaAsset, MediaKind, MediaStatus, Post, User, Visibility
 
 # A stand-in exclusion on a table that exists today: the owners who follow the viewer (the
 # shape of "the owners who blocked the viewer").
@@ -253,3 +254,18 @@ async def test_the_home_page_statement_lists_the_rule_newest_first(
                 break
             after = ids[size - 1]
         assert seen == expected, (viewer, size)
+
+
+async def test_only_ready_images_are_shown_in_both_renderings(clean_db: str) -> None:
+    owner = await User.create(
+        handle="imgs", handle_key="imgs", email="i@example.com", email_key="i@example.com",
+        password_hash="x",
+    )  # fmt: skip
+    for n, status in enumerate(MediaStatus):
+        await MediaAsset.create(
+            owner_id=owner.id, kind=MediaKind.AVATAR, watermark_id=n + 1, width=1, height=1,
+            status=status,
+        )  # fmt: skip
+    shown = await MediaAsset.filter(SHOWN_MEDIA.to_q())
+    assert [row.status for row in shown] == [MediaStatus.READY]
+    assert [s for s in MediaStatus if SHOWN_MEDIA.allows(s)] == [MediaStatus.READY]

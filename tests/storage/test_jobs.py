@@ -1,0 +1,124 @@
+"""The protection job queue on a real Redis (its own DB and key prefix) and in process."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.jobs import InProcessJobQueue, QueueUnavailable, RedisJobQueue, backoff
+from tests.services import free_port
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+async def queue() -> AsyncIterator[RedisJobQueue]:
+    prefix = f"test-queue-{uuid.uuid4().hex[:10]}"
+    jobs = RedisJobQueue(REDIS_URL, prefix=prefix, visibility=0.3, max_attempts=3)
+    try:
+        yield jobs
+    finally:
+        async for key in jobs.client.scan_iter(f"{prefix}:*"):
+            await jobs.client.delete(key)
+        await jobs.close()
+
+
+async def test_a_job_is_delivered_once_and_gone_when_acknowledged(queue: RedisJobQueue) -> None:
+    await queue.enqueue(41)
+    job = await queue.receive("a", wait=1)
+    assert job is not None
+    assert (job.asset_id, job.attempt) == (41, 1)
+    assert (await queue.stats()).in_flight == 1
+    # another consumer gets nothing while the first holds it
+    assert await queue.receive("b", wait=0.05) is None
+    await queue.ack(job)
+    stats = await queue.stats()
+    assert (stats.queued, stats.in_flight, stats.delayed, stats.dead) == (0, 0, 0, 0)
+
+
+async def test_the_job_of_a_silent_consumer_goes_to_another_counting_the_delivery(
+    queue: RedisJobQueue,
+) -> None:
+    await queue.enqueue(7)
+    first = await queue.receive("dies", wait=1)
+    assert first is not None
+    await asyncio.sleep(0.4)  # past the visibility timeout, with no keep()
+    again = await queue.receive("survivor", wait=1)
+    assert again is not None
+    assert (again.asset_id, again.entry, again.attempt) == (7, first.entry, 2)
+
+
+async def test_a_kept_job_is_not_taken_over(queue: RedisJobQueue) -> None:
+    await queue.enqueue(8)
+    job = await queue.receive("busy", wait=1)
+    assert job is not None
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        await queue.keep(job, "busy")
+    assert await queue.receive("other", wait=0.05) is None
+
+
+async def test_a_retry_waits_its_backoff_then_comes_back_with_its_count(
+    queue: RedisJobQueue,
+) -> None:
+    await queue.enqueue(9)
+    job = await queue.receive("a", wait=1)
+    assert job is not None
+    await queue.retry(job, 0.3)
+    assert (await queue.stats()).delayed == 1
+    assert await queue.receive("a", wait=0.05) is None
+    await asyncio.sleep(0.35)
+    again = await queue.receive("a", wait=1)
+    assert again is not None
+    assert (again.asset_id, again.attempt) == (9, 2)
+    assert (await queue.stats()).delayed == 0
+
+
+async def test_a_dead_letter_is_kept_with_its_reason(queue: RedisJobQueue) -> None:
+    await queue.enqueue(10)
+    job = await queue.receive("a", wait=1)
+    assert job is not None
+    await queue.dead(job, "store down 3 times")
+    await queue.record("dead")
+    stats = await queue.stats()
+    assert (stats.queued, stats.in_flight, stats.dead, stats.outcomes["dead"]) == (0, 0, 1, 1)
+    assert await queue.dead_letters() == [
+        {"asset": "10", "attempt": "1", "reason": "store down 3 times"}
+    ]
+
+
+async def test_outcomes_and_seconds_are_shared_counts(queue: RedisJobQueue) -> None:
+    await queue.record("ready", 1.5)
+    await queue.record("ready", 25.0)
+    stats = await queue.stats()
+    assert stats.outcomes["ready"] == 2
+    assert stats.seconds_sum == pytest.approx(26.5)
+    assert (stats.seconds_buckets[2.0], stats.seconds_buckets[30.0]) == (1, 2)
+
+
+async def test_an_unreachable_redis_is_a_queue_error() -> None:
+    dead = RedisJobQueue(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(QueueUnavailable):
+        await dead.enqueue(1)
+    await dead.close()
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
+    assert backoff(30) == 300.0
+
+
+async def test_the_in_process_queue_retries_after_the_delay() -> None:
+    jobs = InProcessJobQueue()
+    await jobs.enqueue(3)
+    job = await jobs.receive("api", wait=1)
+    assert job is not None
+    await jobs.retry(job, 0.05)
+    assert (await jobs.stats()).delayed == 1
+    again = await jobs.receive("api", wait=1)
+    assert again is not None
+    assert (again.asset_id, again.attempt) == (3, 2)
+    await jobs.close()
