@@ -153,19 +153,20 @@ def _protect(index: int, seed: int) -> tuple[int, Any, str] | None:
     """In a worker process: the ``index``-th picture through the real pipeline, or None when
     the pipeline refuses it (as it would refuse the upload)."""
     from imaging.errors import ImagingError
-    from resolvers.media import _protect_job
+    from resolvers.jobs import ProtectArgs, protect
 
     artist = f"Pool Artist {index % 16}"
+    args = ProtectArgs(
+        data=picture(index, seed),
+        watermark_id=1 + index,
+        artist_key=hashlib.sha256(f"gesso bench pageview artist {index % 16}".encode()).digest(),
+        watermark_key=WATERMARK_KEY,
+        intensity="default",
+        artist_name=artist,
+        rights=f"© {artist}. All rights reserved.",
+    )
     try:
-        image, colour = _protect_job(
-            picture(index, seed),
-            1 + index,
-            hashlib.sha256(f"gesso bench pageview artist {index % 16}".encode()).digest(),
-            WATERMARK_KEY,
-            "default",
-            artist,
-            f"© {artist}. All rights reserved.",
-        )
+        image, colour = protect(args, lambda _stage, _fraction: None)
     except ImagingError:
         return None
     return index, image, colour

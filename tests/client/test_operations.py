@@ -10,7 +10,7 @@ from graphql import build_schema, parse, validate
 
 from server.persisted import ClientOperation, DocumentError, client_operations
 from storage.persisted import read_manifest, sha256_of
-from tests.server.test_cli import REPO, _gesso
+from tests.services import REPO, gesso
 
 OPERATIONS = REPO / "client" / "operations"
 FILES = sorted(OPERATIONS.glob("*.graphql"))
@@ -42,7 +42,7 @@ def test_each_operation_validates_against_the_committed_sdl(operation: ClientOpe
 
 
 def test_register_builds_the_allowlist_from_the_reference_client(tmp_path: Path) -> None:
-    done = _gesso(
+    done = gesso(
         "persisted",
         "register",
         *(str(path) for path in FILES),
@@ -95,13 +95,13 @@ def test_files_without_any_operation_are_refused(tmp_path: Path) -> None:
     only = _write(tmp_path, "fragments.graphql", "fragment A on User { id }")
     with pytest.raises(DocumentError, match="no operation in"):
         client_operations([only])
-    done = _gesso("persisted", "register", "fragments.graphql", cwd=tmp_path)
+    done = gesso("persisted", "register", "fragments.graphql", cwd=tmp_path)
     assert done.returncode == 1
     assert "no operation in" in done.stderr
 
 
 def test_register_refuses_a_spread_of_a_fragment_no_file_defines(tmp_path: Path) -> None:
     _write(tmp_path, "feed.graphql", "query Feed { viewer { ...Missing } }")
-    done = _gesso("persisted", "register", "feed.graphql", cwd=tmp_path)
+    done = gesso("persisted", "register", "feed.graphql", cwd=tmp_path)
     assert done.returncode == 1
     assert "Unknown fragment 'Missing'" in done.stderr
