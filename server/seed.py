@@ -11,9 +11,11 @@ none); likes and comments go only on posts made by this run. When nothing is mis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
@@ -292,7 +294,11 @@ def demo_handles(artists: int) -> list[str]:
 
 async def run_demo_seed(settings: Settings, *, artists: int, seed: int = 7) -> str:
     """Seed (or top up) the demo in the database and object store of ``settings``; the summary
-    to print names every handle."""
+    to print names every handle. The pictures are protected here, each before the next step
+    (whatever ``GESSO_JOBS`` says: a seed is done when its content shows)."""
+    from server.app import embedded_jobs
+
+    settings = replace(settings, jobs="embedded", uploads_wait=True)
     store = create_store(settings)
     media = create_media_service(settings, store)
     services = Services(
@@ -305,6 +311,7 @@ async def run_demo_seed(settings: Settings, *, artists: int, seed: int = 7) -> s
     demo = Demo(services, [_plan(handle, seed) for handle in handles])
     await store.start()
     await db.connect(settings.database_url)
+    protecting = await embedded_jobs(services, media, settings)
     try:
         steps = [step for plan in demo.plans for step in await demo.missing(plan)]
         if steps:
@@ -321,6 +328,10 @@ async def run_demo_seed(settings: Settings, *, artists: int, seed: int = 7) -> s
                 await demo.react(rng)
                 progress.advance(task)
     finally:
+        if protecting is not None:
+            protecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await protecting
         await db.close()
         media.shutdown()
         await store.close()
