@@ -32,6 +32,15 @@ import numpy as np
 import scipy.fft
 from numpy.typing import NDArray
 
+from imaging.geometry import (
+    Geometry,
+    detail,
+    fold_inside,
+    lattice_candidates,
+    register,
+    spline,
+    unwarp,
+)
 from imaging.jnd import JND_CAP, jnd_map
 from imaging.planes import RGBImage, apply_luma_delta, as_rgb_uint8, luma, resize_plane
 from imaging.tiling import (
@@ -42,7 +51,6 @@ from imaging.tiling import (
     block_dct,
     block_idct,
     fold,
-    tile_period,
     to_grid,
 )
 
@@ -65,7 +73,9 @@ _CHIPS = _SLOTS // PAYLOAD_BITS
 _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT coefficient
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
-_MIN_CONFIDENCE_SEARCHED = 2.0  # ... and after searching for a crop's period and shift
+_MIN_CONFIDENCE_SEARCHED = 2.0  # ... and after recovering the geometry
+_LATTICES = 2  # lattice candidates tried, each as it is and mirrored
+_TRIALS = 3  # of those, the best registered ones that are refined and read
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,19 +350,39 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     """
     rgb = as_rgb_uint8(image)
     layout = _layout(key)
-    plane = luma(rgb)
-    grid = to_grid(plane)
+    grid = to_grid(luma(rgb))
     direct = _read(fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)))
     if direct.asset_id is not None:
         return direct
-    period_x, period_y = tile_period(grid)
-    if (period_x, period_y) == (TILE, TILE):
-        resampled = grid
-    else:
-        size = (round(GRID * TILE / period_x), round(GRID * TILE / period_y))
-        resampled = resize_plane(plane, size)
-    tile = align(fold(resampled), layout.spectra)
-    searched = _read(tile, layout, key, _MIN_CONFIDENCE_SEARCHED, (period_x, period_y))
+    searched = _search(grid, layout, key)
     if searched.asset_id is not None or searched.confidence > direct.confidence:
         return searched
     return direct
+
+
+def _search(grid: NDArray[np.float32], layout: _Layout, key: bytes) -> Decoded:
+    """Read after recovering the geometry (see `imaging.geometry`): the first id, else the best.
+
+    Each likely lattice is tried as it is and mirrored; the folded tiles are read in the order of
+    how clearly the key's patterns register in them.
+    """
+    coefficients = spline(detail(grid))
+    trials = []
+    for basis in lattice_candidates(grid)[:_LATTICES]:
+        geometry = Geometry(basis=basis, origin=np.zeros(2))
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        # A mirror image has the mirrored lattice; unwarped, it is the same plane mirrored, and
+        # the fold of a mirrored plane is the folded tile mirrored (up to a circular shift).
+        for mirrored in (tile, np.ascontiguousarray(tile[:, ::-1])):
+            trials.append((register(mirrored, layout.spectra).score, mirrored, geometry))
+    trials.sort(key=lambda trial: -trial[0])
+    best: Decoded | None = None
+    for _, tile, geometry in trials[:_TRIALS]:
+        aligned = align(tile, layout.spectra)
+        decoded = _read(aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period)
+        if decoded.asset_id is not None:
+            return decoded
+        if best is None or decoded.confidence > best.confidence:
+            best = decoded
+    assert best is not None
+    return best
