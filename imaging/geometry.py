@@ -37,6 +37,7 @@ __all__ = [
     "MAX_PERIOD",
     "Geometry",
     "Registration",
+    "align",
     "detail",
     "fold_inside",
     "lattice_candidates",
@@ -50,7 +51,6 @@ _MIN_PERIOD = 0.94 * TILE  # a little shorter than the tile: the picture was pad
 _MAX_SKEW = 0.12  # |off-axis component| / length of a lattice vector: ~7 degrees of rotation/shear
 _STEP = 0.25  # coarse search step in grid pixels
 _CANDIDATES = 2  # local maxima kept per lattice vector
-_MIN_HALF_SCORE = 5.0  # a half of the plane registered clearly above noise
 _REACH = 250.0  # multiples k * v are summed while |k * v| stays under this (circular wrap)
 
 
@@ -245,6 +245,18 @@ def register(tile: NDArray[np.float64], spectra: NDArray[np.complex64]) -> Regis
     return Registration(shift=(sy, sx), score=score)
 
 
+def align(tile: NDArray[np.float64], spectra: NDArray[np.complex64]) -> NDArray[np.float64]:
+    """Undo a circular shift of a folded tile (where the crop started), to subpixel."""
+    sy, sx = register(tile, spectra).shift
+    if sy == 0.0 and sx == 0.0:
+        return tile
+    fy = np.fft.fftfreq(TILE)[:, None]
+    fx = np.fft.rfftfreq(TILE)[None, :]
+    ramp = np.exp(2j * np.pi * (fy * sy + fx * sx))
+    shifted = scipy.fft.irfft2(scipy.fft.rfft2(tile) * ramp, s=(TILE, TILE))
+    return np.asarray(shifted, dtype=np.float64)
+
+
 def fold_inside(plane: NDArray[np.float32], inside: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Fold only the samples inside the picture, each tile position averaged over its copies."""
     total = fold(np.where(inside, plane, 0.0).astype(np.float32))
@@ -252,10 +264,6 @@ def fold_inside(plane: NDArray[np.float32], inside: NDArray[np.bool_]) -> NDArra
     mean = float(plane[inside].mean()) if inside.any() else 0.0
     out = np.where(share > 0.0, total / np.maximum(share, 1e-9), mean)
     return np.asarray(out, dtype=np.float64)
-
-
-def _wrap(value: float) -> float:
-    return (value + TILE / 2) % TILE - TILE / 2
 
 
 def _tile_low(geometry: Geometry) -> NDArray[np.float64]:

@@ -14,11 +14,14 @@ and clipping and corrected once.
 Reading folds the grid's 64 tile copies onto one, correlates with the key's patterns and keeps
 each bit's t statistic (soft decoding); an id is returned only when the 16 check bits (an
 HMAC-SHA256 of the id under the key) hold, allowing the 4 least reliable bits to be flipped, and
-when the bits as a whole stand clearly out of the noise.
+when the bits as a whole stand clearly out of the noise. When the grid as it is gives no id (the
+picture was cropped, rescaled to another aspect, rotated or mirrored), the tile's lattice is
+found again first (`imaging.geometry`).
 
-What it does not do: survive heavy crops (beyond 20% of a side), rotation, or an attacker who
-knows the key; the repeated tile could be estimated by averaging many marked images. A thumbnail
-(400 px) does not carry it reliably (see `imaging.derivatives`).
+What it does not do: survive crops of more than half an axis, rotations beyond about 5 degrees,
+90 degree turns, perspective, or an attacker who knows the key; the repeated tile could be
+estimated by averaging many marked images. A thumbnail (400 px) does not carry it reliably (see
+`imaging.derivatives`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from numpy.typing import NDArray
 
 from imaging.geometry import (
     Geometry,
+    align,
     detail,
     fold_inside,
     lattice_candidates,
@@ -47,7 +51,6 @@ from imaging.tiling import (
     BLOCK,
     GRID,
     TILE,
-    align,
     block_dct,
     block_idct,
     fold,
@@ -73,7 +76,7 @@ _CHIPS = _SLOTS // PAYLOAD_BITS
 _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT coefficient
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
-_MIN_CONFIDENCE_SEARCHED = 2.0  # ... and after recovering the geometry
+_MIN_CONFIDENCE_SEARCHED = 1.6  # ... and after recovering the geometry
 _LATTICES = 2  # lattice candidates tried, each as it is and mirrored
 _TRIALS = 3  # of those, the best registered ones that are refined and read
 
@@ -103,7 +106,10 @@ class Decoded:
     confidence : float
         Median ``|t|`` over the bits; unmarked images give about 0.7.
     period : tuple of float
-        The tile period found on the canonical grid (x, y); 64 when not resized or cropped.
+        Lengths of the tile's lattice vectors on the canonical grid (near x, near y); 64 when
+        the picture was not cropped.
+    searched : bool
+        The reading is the one after recovering the geometry (its threshold is higher).
     """
 
     asset_id: int | None
@@ -111,6 +117,7 @@ class Decoded:
     soft: NDArray[np.float64]
     confidence: float
     period: tuple[float, float]
+    searched: bool = False
 
 
 def _check(asset_id: int, key: bytes) -> int:
@@ -299,6 +306,8 @@ def _read(
     key: bytes,
     threshold: float,
     period: tuple[float, float],
+    *,
+    searched: bool,
 ) -> Decoded:
     soft = _t_statistics(tile, layout)
     bits = soft > 0.0
@@ -310,6 +319,7 @@ def _read(
         soft=soft,
         confidence=confidence,
         period=period,
+        searched=searched,
     )
 
 
@@ -351,7 +361,9 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     rgb = as_rgb_uint8(image)
     layout = _layout(key)
     grid = to_grid(luma(rgb))
-    direct = _read(fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)))
+    direct = _read(
+        fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)), searched=False
+    )
     if direct.asset_id is not None:
         return direct
     searched = _search(grid, layout, key)
@@ -379,7 +391,9 @@ def _search(grid: NDArray[np.float32], layout: _Layout, key: bytes) -> Decoded:
     best: Decoded | None = None
     for _, tile, geometry in trials[:_TRIALS]:
         aligned = align(tile, layout.spectra)
-        decoded = _read(aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period)
+        decoded = _read(
+            aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True
+        )
         if decoded.asset_id is not None:
             return decoded
         if best is None or decoded.confidence > best.confidence:

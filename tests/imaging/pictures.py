@@ -46,7 +46,7 @@ def _sample(name: str) -> Picture:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if name == "motorcycle":
-            image = np.asarray(samples.stereo_motorcycle()[0], dtype=np.uint8)
+            image = np.asarray(samples.stereo_motorcycle()[0], dtype=np.uint8)  # type: ignore[no-untyped-call]
         else:
             image = np.asarray(getattr(samples, name)(), dtype=np.uint8)
     if image.ndim == 2:
