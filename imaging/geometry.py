@@ -24,6 +24,7 @@ check bits and the confidence threshold of `imaging.watermark`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ MAX_PERIOD = 2.0 * TILE  # the longest lattice vector searched: half of an axis 
 _MIN_PERIOD = 0.94 * TILE  # a little shorter than the tile: the picture was padded or shrunk
 _MAX_SKEW = 0.12  # |off-axis component| / length of a lattice vector: ~7 degrees of rotation/shear
 _STEP = 0.25  # coarse search step in grid pixels
-_CANDIDATES = 2  # local maxima kept per lattice vector
+_CANDIDATES = 6  # local maxima kept per lattice vector
 _REACH = 250.0  # multiples k * v are summed while |k * v| stays under this (circular wrap)
 
 
@@ -114,6 +115,7 @@ def detail(grid: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(plane - ndimage.gaussian_filter(plane, 4.0), dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=4)
 def _band_mask(size: int) -> NDArray[np.bool_]:
     """Half-spectrum frequencies where a stretched or shrunk mark keeps most of its energy."""
     fy = np.fft.fftfreq(size)[:, None]
@@ -122,39 +124,59 @@ def _band_mask(size: int) -> NDArray[np.bool_]:
     return np.asarray((radius > 0.04) & (radius < 0.42))
 
 
-_BAND = _band_mask(GRID)
-
-
 def _autocorrelation(grid: NDArray[np.float32]) -> NDArray[np.float64]:
     """Circular autocorrelation of the whitened, band-limited residual; (0, 0) at index (0, 0)."""
+    size = grid.shape[0]
     residual = _residual(grid)
-    window = np.hanning(GRID).astype(np.float32)
+    window = np.hanning(size).astype(np.float32)
     spectrum = scipy.fft.rfft2((residual - residual.mean()) * window[:, None] * window[None, :])
     power = spectrum.real**2 + spectrum.imag**2
     whitened = power / np.maximum(ndimage.uniform_filter(power, 9, mode="wrap"), 1e-12)
-    whitened = np.where(_BAND, whitened - 1.0, 0.0)
-    return np.asarray(scipy.fft.irfft2(whitened, s=(GRID, GRID)), dtype=np.float64)
+    whitened = np.where(_band_mask(size), whitened - 1.0, 0.0)
+    return np.asarray(scipy.fft.irfft2(whitened, s=(size, size)), dtype=np.float64)
 
 
 def _scores(
     correlation: NDArray[np.float64], along: NDArray[np.float64], across: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Sum of the autocorrelation at the first multiples of each (along, across) vector."""
+    """Sum of the autocorrelation at the first multiples of each (along, across) vector, over
+    the square root of how many multiples fit (so long vectors, with fewer, are not penalised).
+    """
     total = np.zeros(along.shape)
+    count = np.zeros(along.shape)
+    limit = _REACH * correlation.shape[0] / GRID
     for k in (1, 2, 3):
-        reach = np.hypot(along, across) * k <= _REACH
+        reach = np.hypot(along, across) * k <= limit
         if not reach.any():
             break
         coordinates = np.array([(k * across).ravel(), (k * along).ravel()])
         values = ndimage.map_coordinates(correlation, coordinates, order=1, mode="grid-wrap")
         total += np.where(reach, values.reshape(along.shape), 0.0)
-    return total
+        count += reach
+    return total / np.sqrt(np.maximum(count, 1.0))
+
+
+def _lattice_score(correlation: NDArray[np.float64], basis: NDArray[np.float64]) -> float:
+    """The autocorrelation summed over the lattice's points within reach (not the origin), over
+    the square root of their number."""
+    m, n = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4), indexing="ij")
+    points = basis @ np.array([m.ravel(), n.ravel()], dtype=np.float64)
+    length = np.hypot(points[0], points[1])
+    keep = (length > 0) & (length <= _REACH * correlation.shape[0] / GRID)
+    values = ndimage.map_coordinates(
+        correlation, np.array([points[1][keep], points[0][keep]]), order=1, mode="grid-wrap"
+    )
+    return float(values.sum() / np.sqrt(max(int(keep.sum()), 1)))
 
 
 def _vector_candidates(correlation: NDArray[np.float64]) -> list[tuple[float, float, float]]:
-    """Best (along, across, score) for a lattice vector along the correlation's second axis."""
-    along = np.arange(_MIN_PERIOD, MAX_PERIOD + _STEP, _STEP)
-    across = np.arange(-_MAX_SKEW * MAX_PERIOD, _MAX_SKEW * MAX_PERIOD + _STEP, _STEP)
+    """Best (along, across, score) for a lattice vector along the correlation's second axis, in
+    the correlation's own pixels."""
+    scale = correlation.shape[0] / GRID
+    step = _STEP * scale
+    along = np.arange(_MIN_PERIOD * scale, (MAX_PERIOD + _STEP) * scale, step)
+    reach = _MAX_SKEW * MAX_PERIOD * scale
+    across = np.arange(-reach, reach + step, step)
     grid_along, grid_across = np.meshgrid(along, across, indexing="ij")
     scores = _scores(correlation, grid_along, grid_across)
     scores[np.abs(grid_across) > _MAX_SKEW * grid_along] = -np.inf
@@ -162,28 +184,31 @@ def _vector_candidates(correlation: NDArray[np.float64]) -> list[tuple[float, fl
     order = np.argsort(scores[peaks])[::-1][:_CANDIDATES]
     found = []
     for i, j in zip(*(index[order] for index in np.nonzero(peaks)), strict=True):
-        # Refine on a finer grid around the coarse peak.
-        fine_along = along[i] + np.arange(-_STEP, _STEP + 0.01, 0.05)
-        fine_across = across[j] + np.arange(-_STEP, _STEP + 0.01, 0.05)
-        fa, fc = np.meshgrid(fine_along, fine_across, indexing="ij")
+        # Refine on a grid five times finer around the coarse peak.
+        offsets = np.linspace(-step, step, 11)
+        fa, fc = np.meshgrid(along[i] + offsets, across[j] + offsets, indexing="ij")
         fine = _scores(correlation, fa, fc)
         k = np.unravel_index(int(np.argmax(fine)), fine.shape)
         found.append((float(fa[k]), float(fc[k]), float(fine[k])))
     return found
 
 
-def lattice_candidates(grid: NDArray[np.float32]) -> list[NDArray[np.float64]]:
-    """Likely lattice bases (2 x 2, columns g1 and g2 as (x, y)) of a grid, the likeliest first."""
-    correlation = _autocorrelation(grid)
+def lattice_candidates(plane: NDArray[np.float32]) -> list[NDArray[np.float64]]:
+    """Likely lattice bases (2 x 2, columns g1 and g2 as (x, y), in pixels of the canonical
+    grid) of a luma plane resized to a square of any size, the likeliest first.
+
+    A larger square than the canonical grid (1024 for a picture that large) holds more copies
+    of the tile and sharper peaks. The best few vectors near each axis are paired, and the pairs
+    ranked by the autocorrelation over all the lattice points they span.
+    """
+    correlation = _autocorrelation(plane)
     first = _vector_candidates(correlation)  # along x: rows are y, columns x
     second = _vector_candidates(np.ascontiguousarray(correlation.T))  # along y
-    pairs = [
-        (a[2] + b[2], np.array([[a[0], b[1]], [a[1], b[0]]], dtype=np.float64))
-        for a in first
-        for b in second
+    bases = [
+        np.array([[a[0], b[1]], [a[1], b[0]]], dtype=np.float64) for a in first for b in second
     ]
-    pairs.sort(key=lambda pair: -pair[0])
-    return [basis for _, basis in pairs]
+    bases.sort(key=lambda basis: -_lattice_score(correlation, basis))
+    return [basis * (GRID / plane.shape[0]) for basis in bases]
 
 
 def spline(plane: NDArray[np.float32]) -> NDArray[np.float64]:

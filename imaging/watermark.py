@@ -77,7 +77,7 @@ _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
 _MIN_CONFIDENCE_SEARCHED = 1.6  # ... and after recovering the geometry
-_LATTICES = 2  # lattice candidates tried, each as it is and mirrored
+_LATTICES = 3  # lattice candidates tried, each as it is and mirrored
 _TRIALS = 3  # of those, the best registered ones that are refined and read
 
 
@@ -323,7 +323,7 @@ def _read(
     )
 
 
-def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
+def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> Decoded:
     """Read the payload of an image marked by `embed` with the same key.
 
     Parameters
@@ -332,6 +332,9 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
         ``uint8``, or float in ``[0, 1]``; any size (it is resized to the canonical grid). Not
         modified.
     key : bytes
+    search : bool
+        Recover the geometry when the grid as it is gives no id. False only for an image known
+        to be whole and unturned (a derivative being verified): it saves the search's time.
 
     Returns
     -------
@@ -347,11 +350,13 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     Notes
     -----
     Two readings are tried. First the grid as it is (the image was not cropped): accepted when
-    the median ``|t|`` of the bits is at least 1.3. Then, if that fails, with the tile period
-    measured from the spectrum and the tile shift found by correlation (a crop): accepted from
-    2.0, because the search itself lifts the statistic. On unmarked images the medians are
-    about 0.7 +- 0.1 and 0.87 +- 0.13, so on top of the check bits (16 flip patterns, so a 1 in
-    4096 chance), a false id needs a deviation of six standard deviations or more.
+    the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
+    geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
+    because the search itself lifts the statistic (it keeps the best of several tiles and
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.3
+    over thousands of reads, docs/benchmarks.md), so on top of the check bits (16 flip
+    patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
+    standard deviations or more.
 
     References
     ----------
@@ -360,27 +365,41 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     """
     rgb = as_rgb_uint8(image)
     layout = _layout(key)
-    grid = to_grid(luma(rgb))
+    plane = luma(rgb)
+    grid = to_grid(plane)
     direct = _read(
         fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)), searched=False
     )
-    if direct.asset_id is not None:
+    if direct.asset_id is not None or not search:
         return direct
-    searched = _search(grid, layout, key)
+    searched = _search(plane, grid, layout, key)
     if searched.asset_id is not None or searched.confidence > direct.confidence:
         return searched
     return direct
 
 
-def _search(grid: NDArray[np.float32], layout: _Layout, key: bytes) -> Decoded:
+def _search(
+    plane: NDArray[np.float32], grid: NDArray[np.float32], layout: _Layout, key: bytes
+) -> Decoded:
     """Read after recovering the geometry (see `imaging.geometry`): the first id, else the best.
 
-    Each likely lattice is tried as it is and mirrored; the folded tiles are read in the order of
-    how clearly the key's patterns register in them.
+    The lattice is looked for on a square of twice the grid's side when the picture has that
+    many pixels (more copies of the tile, sharper peaks), and the unchanged grid's lattice is
+    always among the candidates (a mirror image, or a picture only rescaled). Each lattice is
+    tried as it is and mirrored; the folded tiles are read in the order of how clearly the key's
+    patterns register in them.
     """
+    if min(plane.shape) >= 2 * GRID:
+        candidates = lattice_candidates(resize_plane(plane, (2 * GRID, 2 * GRID)))
+    else:
+        candidates = lattice_candidates(grid)
+    identity = np.eye(2) * float(TILE)
+    bases = candidates[:_LATTICES]
+    if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
+        bases.append(identity)
     coefficients = spline(detail(grid))
     trials = []
-    for basis in lattice_candidates(grid)[:_LATTICES]:
+    for basis in bases:
         geometry = Geometry(basis=basis, origin=np.zeros(2))
         tile = fold_inside(*unwarp(coefficients, geometry))
         # A mirror image has the mirrored lattice; unwarped, it is the same plane mirrored, and
