@@ -767,6 +767,17 @@ def _write_section(section: str) -> None:
     DOC.write_text(text)
 
 
+def _measure(options: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": _machine()}
+    print(f"{results['machine']['machine']}; load {os.getloadavg()[0]:.2f}", flush=True)
+    results["speed"] = _speed(options.runs)
+    results["cloak"] = _cloak_curve(PICTURES)
+    results["robustness"] = _robustness(PICTURES)
+    results["unmarked"] = _unmarked(options.unmarked)
+    results["pipeline"] = _pipeline_set()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -776,6 +787,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed 12 MP runs (default 3)")
     parser.add_argument("--unmarked", type=int, default=2000, help="unmarked reads (2000)")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--save", metavar="PATH", help="also write the measurements as JSON")
+    parser.add_argument("--load", metavar="PATH", help="render saved measurements, measure nothing")
     options = parser.parse_args()
     if options.worker:
         _worker(options.worker)
@@ -783,13 +796,12 @@ def main() -> None:
     if options.make_upload:
         _make_upload(options.make_upload)
         return
-    results: dict[str, Any] = {"machine": _machine()}
-    print(f"{results['machine']['machine']}; load {os.getloadavg()[0]:.2f}", flush=True)
-    results["speed"] = _speed(options.runs)
-    results["cloak"] = _cloak_curve(PICTURES)
-    results["robustness"] = _robustness(PICTURES)
-    results["unmarked"] = _unmarked(options.unmarked)
-    results["pipeline"] = _pipeline_set()
+    if options.load:
+        results = json.loads(Path(options.load).read_text())
+    else:
+        results = _measure(options)
+        if options.save:
+            Path(options.save).write_text(json.dumps(results))
     section = _markdown(results)
     print()
     print(section)
