@@ -18,10 +18,10 @@ when the bits as a whole stand clearly out of the noise. When the grid as it is 
 picture was cropped, rescaled to another aspect, rotated or mirrored), the tile's lattice is
 found again first (`imaging.geometry`).
 
-What it does not do: survive crops of more than half an axis, rotations beyond about 5 degrees,
-90 degree turns, perspective, or an attacker who knows the key; the repeated tile could be
-estimated by averaging many marked images. A thumbnail (400 px) does not carry it reliably (see
-`imaging.derivatives`).
+What it does not do: survive crops of more than half an axis, rotations beyond about 4 degrees
+on a 3:2 picture (7 on a square one: the lattice search's window), 90 degree turns,
+perspective, or an attacker who knows the key; the repeated tile could be estimated by averaging
+many marked images. A thumbnail (400 px) does not carry it reliably (see `imaging.derivatives`).
 """
 
 from __future__ import annotations
