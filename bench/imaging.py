@@ -262,8 +262,9 @@ OTHER_KEY = b"bench-other-watermark"
 PERCENTILES = (0.0, 1.0, 50.0, 99.0, 100.0)
 
 
-def _published(image: Image, key: bytes) -> tuple[Image, dict[str, Any]]:
-    """The display JPEG that `protect` publishes for a picture, decoded: a repost's start."""
+def _published(image: Image, key: bytes, source: str = "jpg") -> tuple[Image, dict[str, Any]]:
+    """The display file (``source``: ``"jpg"`` or ``"webp"``) that `protect` publishes for a
+    picture, decoded: where a repost starts."""
     result = protect(
         encode(image, "PNG"),
         asset_id=ASSET,
@@ -272,7 +273,9 @@ def _published(image: Image, key: bytes) -> tuple[Image, dict[str, Any]]:
         artist_name="Bench",
         rights="(C) Bench",
     )
-    display = next(item for item in result.derivatives if item.name == "display")
+    display = next(
+        item for item in result.derivatives if item.name == "display" and item.extension == source
+    )
     return decode(display.data), asdict(result.report.fidelity)
 
 
