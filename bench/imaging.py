@@ -5,6 +5,8 @@ Run from the repository root (the module name must not shadow the ``imaging`` pa
 
     .venv/bin/python -m bench.imaging            # prints, and rewrites the "Imaging" section
     .venv/bin/python -m bench.imaging --no-write # prints only
+    .venv/bin/python -m bench.imaging --save results.json  # also keeps the measurements
+    .venv/bin/python -m bench.imaging --load results.json  # renders them again
 
 Speed runs go to fresh subprocesses, pinned to one core with OpenMP/BLAS threads set to 1, and
 report their own ``ru_maxrss``. The machine's load is recorded before each run; the script waits
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -27,6 +30,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,8 @@ from imaging.ingest import ingest
 from imaging.pipeline import protect
 from imaging.planes import apply_luma_delta, luma, resize_plane
 from imaging.report import fidelity
-from tests.imaging.images import blur, encode, photo_like, recompress, rescale
+from tests.imaging.images import blur, decode, encode, photo_like, recompress, rescale
+from tests.imaging.pictures import ATTACKS, PICTURES, fit, flip, noise, picture, rotate
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -202,114 +207,183 @@ TRANSFORMS: dict[str, Callable[[Image], Image]] = {
 }
 
 
-def _cloak_curve(photo: Image) -> list[dict[str, Any]]:
-    """Effect against fidelity for each intensity, with the matched-noise control and survival."""
+def _noisy_upscale(image: Image) -> Image:
+    """Noise of 4 grey levels, then a 2x Lanczos upscale: the first step of "noisy upscaling"."""
+    return rescale(noise(image, 4.0, seed=3), 2.0)
+
+
+TRANSFORMS["noisy 2x upscale"] = _noisy_upscale
+
+
+def _cloak_row(photo: Image, intensity: str) -> dict[str, Any]:
+    """Effect and fidelity of one intensity on one picture, with the control and survival."""
     height, width = photo.shape[:2]
-    rows = []
-    for intensity in perturb.INTENSITIES:
-        result = perturb.cloak(photo, artist_key=ARTIST, intensity=intensity)
-        effect = perturb.cloak_effect(photo, result.pixels, artist_key=ARTIST)
-        # Control: |delta| with random signs on the working plane, resized the same way and
-        # rescaled to the cloak's full-resolution L2 norm.
-        cloak_full = resize_plane(result.delta, (width, height))
-        noise_full = resize_plane(perturb.matched_noise(result.delta, seed=7), (width, height))
-        noise_full *= float(np.linalg.norm(cloak_full) / np.linalg.norm(noise_full))
-        noisy = apply_luma_delta(photo, noise_full)
-        control = perturb.cloak_effect(photo, noisy, artist_key=ARTIST)
-        quality = fidelity(photo, result.pixels)
-        survival = {
-            name: perturb.cloak_effect(
-                transform(photo), transform(result.pixels), artist_key=ARTIST
-            )
-            / effect
-            for name, transform in TRANSFORMS.items()
-        }
-        rows.append(
-            {
-                "intensity": intensity,
-                "psnr": quality.psnr_db,
-                "ssim": quality.ssim,
-                "ciede2000": quality.ciede2000_mean,
-                "effect": effect,
-                "noise_effect": control,
-                "survival": survival,
-            }
-        )
-        print(f"  cloak {intensity}: effect {effect:.4f}, noise {control:+.5f}")
+    result = perturb.cloak(photo, artist_key=ARTIST, intensity=intensity)
+    effect = perturb.cloak_effect(photo, result.pixels, artist_key=ARTIST)
+    # Control: |delta| with random signs on the working plane, resized the same way and
+    # rescaled to the cloak's full-resolution L2 norm.
+    cloak_full = resize_plane(result.delta, (width, height))
+    noise_full = resize_plane(perturb.matched_noise(result.delta, seed=7), (width, height))
+    noise_full *= float(np.linalg.norm(cloak_full) / np.linalg.norm(noise_full))
+    noisy = apply_luma_delta(photo, noise_full)
+    control = perturb.cloak_effect(photo, noisy, artist_key=ARTIST)
+    quality = fidelity(photo, result.pixels)
+    survival = {
+        name: perturb.cloak_effect(transform(photo), transform(result.pixels), artist_key=ARTIST)
+        / effect
+        for name, transform in TRANSFORMS.items()
+    }
+    return {
+        "psnr": quality.psnr_db,
+        "ssim": quality.ssim,
+        "ciede2000": quality.ciede2000_mean,
+        "effect": effect,
+        "noise_effect": control,
+        "survival": survival,
+    }
+
+
+def _cloak_curve(names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every intensity on every picture (the real pictures, long side 1024 to keep it bounded)."""
+    rows: dict[str, list[dict[str, Any]]] = {intensity: [] for intensity in perturb.INTENSITIES}
+    for name in names:
+        photo = fit(picture(name), 1024)
+        for intensity in perturb.INTENSITIES:
+            rows[intensity].append({"name": name, **_cloak_row(photo, intensity)})
+        effects = ", ".join(f"{rows[i][-1]['effect']:.4f}" for i in perturb.INTENSITIES)
+        print(f"  cloak {name}: effect (low, default, high) {effects}")
     return rows
 
 
 # --- watermark ---------------------------------------------------------------------------------
 
 
-def _crop(edge: str) -> Callable[[Image], Image]:
-    def apply(image: Image) -> Image:
-        height, width = image.shape[:2]
-        cut = {
-            "left": (slice(None), slice(width // 10, None)),
-            "right": (slice(None), slice(None, width - width // 10)),
-            "top": (slice(height // 10, None), slice(None)),
-            "bottom": (slice(None, height - height // 10), slice(None)),
-        }[edge]
-        return np.ascontiguousarray(image[cut])
-
-    return apply
+OTHER_KEY = b"bench-other-watermark"
+PERCENTILES = (0.0, 1.0, 50.0, 99.0, 100.0)
 
 
-ATTACKS: dict[str, Callable[[Image], Image]] = {
-    "JPEG q50": lambda image: recompress(image, "JPEG", 50),
-    "WebP q75": lambda image: recompress(image, "WEBP", 75),
-    "0.5x resize": lambda image: rescale(image, 0.5),
-    "blur sigma 1": blur,
-    **{f"crop 10% {edge}": _crop(edge) for edge in ("left", "right", "top", "bottom")},
-}
+def _published(image: Image, key: bytes, source: str = "jpg") -> tuple[Image, dict[str, Any]]:
+    """The display file (``source``: ``"jpg"`` or ``"webp"``) that `protect` publishes for a
+    picture, decoded: where a repost starts."""
+    result = protect(
+        encode(image, "PNG"),
+        asset_id=ASSET,
+        artist_key=ARTIST,
+        watermark_key=key,
+        artist_name="Bench",
+        rights="(C) Bench",
+    )
+    display = next(
+        item for item in result.derivatives if item.name == "display" and item.extension == source
+    )
+    return decode(display.data), asdict(result.report.fidelity)
 
 
-def _robustness(images: dict[str, Image]) -> dict[str, dict[str, tuple[float, bool]]]:
-    table: dict[str, dict[str, tuple[float, bool]]] = {}
-    for name, image in images.items():
-        marked = watermark.embed(
-            perturb.cloak(image, artist_key=ARTIST).pixels, asset_id=ASSET, key=WATERMARK
+def _attacked(name: str) -> tuple[str, dict[str, Any]]:
+    """Every attack on one picture: bits, id read and confidence under the key, and the
+    confidence and id of the same attacks on the picture marked under another key."""
+    image = picture(name)
+    (ours, quality), (theirs, _) = _published(image, WATERMARK), _published(image, OTHER_KEY)
+    row: dict[str, tuple[float, bool, float]] = {}
+    other: list[tuple[float, bool]] = []
+    for attack, transform in ATTACKS.items():
+        decoded = watermark.decode(transform(ours), key=WATERMARK)
+        row[attack] = (
+            watermark.bit_accuracy(decoded, ASSET, key=WATERMARK),
+            decoded.asset_id == ASSET,
+            decoded.confidence,
         )
-        table[name] = {}
-        for attack, transform in ATTACKS.items():
-            decoded = watermark.decode(transform(marked), key=WATERMARK)
-            table[name][attack] = (
-                watermark.bit_accuracy(decoded, ASSET, key=WATERMARK),
-                decoded.asset_id == ASSET,
-            )
-        worst = min(accuracy for accuracy, _ in table[name].values())
-        print(f"  watermark {name}: worst bit accuracy {worst:.3f}")
-    return table
+        stranger = watermark.decode(transform(theirs), key=WATERMARK)
+        other.append((stranger.confidence, stranger.asset_id is not None))
+    read = sum(value[1] for value in row.values())
+    print(f"  watermark {name} {image.shape[1]}x{image.shape[0]}: {read}/{len(ATTACKS)} read")
+    return name, {"row": row, "quality": quality, "other": other}
 
 
-def _unmarked(count: int) -> dict[str, Any]:
-    rng = np.random.default_rng(99)
-    found, confidences = 0, []
-    start = time.perf_counter()
-    for index in range(count):
-        height, width = (int(side) for side in rng.integers(64, 400, 2))
-        kind = index % 3
-        if kind == 0:
-            image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        elif kind == 1:
-            image = photo_like(height, width, seed=50_000 + index)
-        else:
-            walk = np.cumsum(rng.normal(0.0, 4.0, (height, width, 3)), axis=1) + rng.uniform(
-                40, 200
-            )
-            image = np.clip(walk, 0, 255).astype(np.uint8)
+def _robustness(names: Sequence[str], jobs: int) -> dict[str, Any]:
+    """`_attacked` for every picture, in ``jobs`` processes."""
+    if jobs == 1:
+        parts = [_attacked(name) for name in names]
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_attacked, names, chunksize=1)
+    other = [value for _, part in parts for value in part["other"]]
+    return {
+        "table": {name: part["row"] for name, part in parts},
+        "quality": {name: part["quality"] for name, part in parts},
+        "other": [confidence for confidence, _ in other],
+        "other_ids": sum(found for _, found in other),
+    }
+
+
+def _unmarked_image(rng: np.random.Generator, index: int) -> tuple[str, Image]:
+    """One unmarked picture of five kinds, in turn."""
+    kind = ("picture", "noise", "photo-like", "random walk", "flat")[index % 5]
+    height, width = (int(side) for side in rng.integers(64, 800, 2))
+    if kind == "picture":
+        image = picture(PICTURES[int(rng.integers(len(PICTURES)))])
+        keep_y, keep_x = rng.uniform(0.4, 1.0, 2)
+        h, w = max(64, int(image.shape[0] * keep_y)), max(64, int(image.shape[1] * keep_x))
+        top = int(rng.integers(0, image.shape[0] - h + 1))
+        left = int(rng.integers(0, image.shape[1] - w + 1))
+        image = fit(np.ascontiguousarray(image[top : top + h, left : left + w]), width + 200)
+        if rng.uniform() < 0.3:
+            image = rotate(float(rng.uniform(-3.0, 3.0)))(image)
+        if rng.uniform() < 0.3:
+            image = flip(image)
+        if rng.uniform() < 0.5:
+            image = recompress(image, "JPEG", int(rng.integers(60, 96)))
+    elif kind == "noise":
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    elif kind == "photo-like":
+        image = photo_like(min(height, 600), min(width, 600), seed=50_000 + index)
+    elif kind == "random walk":
+        walk = np.cumsum(rng.normal(0.0, 4.0, (height, width, 3)), axis=1) + rng.uniform(40, 200)
+        image = np.clip(walk, 0, 255).astype(np.uint8)
+    else:
+        level = rng.uniform(0, 255, 3)
+        ramp = np.linspace(0.0, rng.uniform(-40, 40), width)[None, :, None]
+        image = np.clip(np.broadcast_to(level + ramp, (height, width, 3)), 0, 255).astype(np.uint8)
+    return kind, image
+
+
+def _unmarked_chunk(chunk: tuple[int, int, int]) -> tuple[int, dict[str, list[float]]]:
+    """Reads ``start`` to ``stop`` of the unmarked set (its own generator, seeded by ``seed``)."""
+    start, stop, seed = chunk
+    rng = np.random.default_rng([99, seed])
+    found = 0
+    confidences: dict[str, list[float]] = {}
+    for index in range(start, stop):
+        kind, image = _unmarked_image(rng, index)
         decoded = watermark.decode(image, key=WATERMARK)
         found += decoded.asset_id is not None
-        confidences.append(decoded.confidence)
-    seconds = time.perf_counter() - start
-    print(f"  unmarked: {found} false ids in {count}, {1000 * seconds / count:.1f} ms per decode")
+        confidences.setdefault(kind, []).append(decoded.confidence)
+    return found, confidences
+
+
+def _unmarked(count: int, jobs: int) -> dict[str, Any]:
+    """Reads of unmarked pictures: real-picture crops and rescales, noise, flat images; in
+    ``jobs`` processes, each on its own share of the reads."""
+    bounds = np.linspace(0, count, jobs + 1).astype(int)
+    chunks = [(int(bounds[i]), int(bounds[i + 1]), i) for i in range(jobs)]
+    start = time.perf_counter()
+    if jobs == 1:
+        parts = [_unmarked_chunk(chunks[0])]
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_unmarked_chunk, chunks)
+    milliseconds = 1000 * (time.perf_counter() - start) * jobs / max(count, 1)
+    found = sum(part[0] for part in parts)
+    confidences: dict[str, list[float]] = {}
+    for _, part in parts:
+        for kind, values in part.items():
+            confidences.setdefault(kind, []).extend(values)
+    print(f"  unmarked: {found} false ids in {count}, {milliseconds:.0f} ms per decode")
     return {
         "count": count,
         "false_ids": found,
-        "ms_per_decode": 1000 * seconds / count,
-        "max_confidence": max(confidences),
-        "mean_confidence": float(np.mean(confidences)),
+        "ms_per_decode": milliseconds,
+        "confidences": confidences,
     }
 
 
@@ -392,14 +466,28 @@ def _table(header: Sequence[object], rows: Sequence[Sequence[object]]) -> list[s
     return [row(header), "|" + "---|" * len(header), *(row(cells) for cells in rows)]
 
 
+def _summary(values: Sequence[float], digits: int = 3) -> str:
+    """``median (min to max)``."""
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f} to {max(values):.{digits}f})"
+    )
+
+
+# Attack rows and the share of pictures that must give the id back after them.
+BEFORE_ROWS = ("JPEG q50", "WebP q75", "0.5x resize", "blur sigma 1")
+REQUIRED = {name: 0.8 if name == "print-scan chain" else 0.95 for name in ATTACKS}
+
+
+def _identified(robustness: dict[str, Any], attack: str) -> float:
+    table = robustness["table"]
+    return float(sum(row[attack][1] for row in table.values()) / len(table))
+
+
 def _targets(results: dict[str, Any]) -> list[list[object]]:
     """Each target of the imaging work, its measured worst case, and pass or FAIL."""
-    speed, pipeline = results["speed"], results["pipeline"]
-    default = next(row for row in results["cloak"] if row["intensity"] == "default")
-    robust = list(results["robustness"].values())
-    plain = [acc for row in robust for name, (acc, _) in row.items() if not name.startswith("crop")]
-    crops = [acc for row in robust for name, (acc, _) in row.items() if name.startswith("crop")]
-    ratio = default["effect"] / max(abs(default["noise_effect"]), 1e-9)
+    speed, pipeline, robustness = results["speed"], results["pipeline"], results["robustness"]
+    cloak = results["cloak"]["default"]
     wall, cpu = statistics.median(speed["seconds"]), statistics.median(speed["cpu_seconds"])
     checks: list[tuple[str, str, bool]] = [
         (
@@ -409,6 +497,21 @@ def _targets(results: dict[str, Any]) -> list[list[object]]:
         ),
         ("peak memory <= 1.5 GB", f"{speed['maxrss_mb']:.0f} MB", speed["maxrss_mb"] <= 1536),
     ]
+    real = list(robustness["quality"].items())
+    for label, key, limit, lower in (
+        ("PSNR >= 40 dB", "psnr_db", 40.0, True),
+        ("SSIM (luma) >= 0.95", "ssim", 0.95, True),
+        ("mean CIEDE2000 <= 0.6", "ciede2000_mean", 0.6, False),
+    ):
+        name, worst = min(real, key=lambda item: item[1][key] if lower else -item[1][key])
+        passed = sum((q[key] >= limit) if lower else (q[key] <= limit) for _, q in real)
+        checks.append(
+            (
+                f"default, real pictures: {label} ({passed}/{len(real)})",
+                f"worst {worst[key]:.3f} ({name})",
+                passed == len(real),
+            )
+        )
     for label, key, limit, lower in (
         ("PSNR >= 40 dB", "psnr", 40.0, True),
         ("SSIM (luma) >= 0.95", "ssim", 0.95, True),
@@ -419,28 +522,88 @@ def _targets(results: dict[str, Any]) -> list[list[object]]:
         passed = sum((row[key] >= limit) if lower else (row[key] <= limit) for row in pipeline)
         checks.append(
             (
-                f"default, cloak + mark: {label} ({passed}/{len(pipeline)} pictures)",
+                f"default, sample set: {label} ({passed}/{len(pipeline)} pictures)",
                 f"worst {worst[key]:.3f} ({worst['name']})",
                 passed == len(pipeline),
             )
         )
-    survival = min(default["survival"].values())
+    ratios = [row["effect"] / max(abs(row["noise_effect"]), 1e-9) for row in cloak]
+    kept = [
+        min(row["survival"][name] for name in TRANSFORMS if "noisy" not in name) for row in cloak
+    ]
     checks += [
-        ("cloak >= 10x matched noise (default)", f"{ratio:.0f}x", ratio >= 10),
-        ("cloak effect kept >= 60% (JPEG q75, 0.5x, blur 1)", f"{survival:.2f}", survival >= 0.6),
+        (
+            "cloak >= 10x matched noise (default, median)",
+            f"{statistics.median(ratios):.0f}x",
+            statistics.median(ratios) >= 10,
+        ),
+        (
+            "cloak effect kept >= 60% (JPEG q75, 0.5x, blur 1; median of the worst)",
+            f"{statistics.median(kept):.2f}",
+            statistics.median(kept) >= 0.6,
+        ),
+    ]
+    worst_rows = sorted(ATTACKS, key=lambda name: _identified(robustness, name) - REQUIRED[name])
+    failing = [name for name in ATTACKS if _identified(robustness, name) < REQUIRED[name]]
+    pictures_count = len(robustness["table"])
+    checks.append(
+        (
+            f"mark identified after every attack row (>= 95%; print-scan >= 80%), "
+            f"{pictures_count} pictures",
+            f"worst: {worst_rows[0]}, {_identified(robustness, worst_rows[0]):.0%}"
+            + (f"; below: {', '.join(failing)}" if failing else ""),
+            not failing,
+        )
+    )
+    plain = [row[name][0] for row in robustness["table"].values() for name in BEFORE_ROWS]
+    checks.append(
         (
             "mark >= 0.99 bits after JPEG q50, WebP q75, 0.5x, blur 1",
             f"{min(plain):.3f}",
             min(plain) >= 0.99,
-        ),
-        ("mark >= 0.95 bits after a 10% crop of one edge", f"{min(crops):.3f}", min(crops) >= 0.95),
+        )
+    )
+    unmarked = results["unmarked"]
+    checks += [
         (
-            f"no id from {results['unmarked']['count']:,} unmarked images",
-            f"{results['unmarked']['false_ids']} false",
-            results["unmarked"]["false_ids"] == 0,
+            f"no id from {unmarked['count']:,} unmarked reads",
+            f"{unmarked['false_ids']} false",
+            unmarked["false_ids"] == 0,
+        ),
+        (
+            f"no id from {len(robustness['other']):,} reads of pictures marked under another key",
+            f"{robustness['other_ids']} false",
+            robustness["other_ids"] == 0,
         ),
     ]
     return [[label, value, "pass" if passed else "**FAIL**"] for label, value, passed in checks]
+
+
+def _confidence_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The decoder's confidence (median |t|) for marked, unmarked and other-key reads."""
+    table = results["robustness"]["table"]
+    marked = [row[name][2] for row in table.values() for name in ATTACKS]
+    read = [row[name][2] for row in table.values() for name in ATTACKS if row[name][1]]
+    missed = [row[name][2] for row in table.values() for name in ATTACKS if not row[name][1]]
+    groups = [
+        ("marked, every attack", marked),
+        ("marked, id read", read),
+        ("marked, no id", missed),
+        *(
+            (f"unmarked: {kind}", values)
+            for kind, values in results["unmarked"]["confidences"].items()
+        ),
+        ("marked under another key", results["robustness"]["other"]),
+    ]
+    rows = []
+    for label, values in groups:
+        if not values:
+            rows.append([label, "0", *["-"] * len(PERCENTILES)])
+            continue
+        rows.append(
+            [label, f"{len(values):,}", *(f"{np.percentile(values, q):.2f}" for q in PERCENTILES)]
+        )
+    return rows
 
 
 PIPELINE_COLUMNS = ["image", "size", "PSNR", "SSIM", "SSIM RGB", "CIEDE2000 mean, p99"]
@@ -461,9 +624,11 @@ def _markdown(results: dict[str, Any]) -> str:
         *_table(["target", "measured", ""], _targets(results)),
         "",
         "What the numbers do not say: the cloak is measured against its own surrogate (a Gabor "
-        "filter bank's Gram matrices), not against a diffusion model, and noisy upscaling or "
-        "regeneration removes it; the watermark does not survive crops beyond 20% of a side, "
-        "rotation, or anyone holding the key.",
+        "filter bank's Gram matrices), not against a diffusion model or any learned feature "
+        "extractor (no registry package ships such weights for offline use), and the surrogate "
+        "does not register noisy upscaling, so nothing here shows the cloak survives it; the "
+        "watermark does not survive crops of more than half an axis, rotations beyond a few "
+        "degrees, perspective, or anyone holding the key.",
         "",
         "### Speed and memory: a 12-megapixel photo on one core",
         "",
@@ -501,45 +666,100 @@ def _markdown(results: dict[str, Any]) -> str:
     lines += _table(["measure", "value"], rows)
     lines += [
         "",
-        "### Cloak: effect against fidelity, photo-like 2048 x 1536",
+        "### Cloak: effect against fidelity on real pictures",
         "",
-        "Effect: relative shrink of the surrogate style distance to the artist's target. Noise: "
-        "the cloak's per-pixel magnitude on the working plane with random signs, resized the same "
-        "way and scaled to the cloak's full-resolution L2 norm. The last three columns: the effect "
-        "left after the transform (applied to both images), over the effect before.",
+        f"The {len(results['cloak']['default'])} real pictures, long side 1024; each cell is the "
+        "median over the pictures and, in brackets, the lowest and highest. Effect: relative "
+        "shrink of the surrogate style distance to the artist's target. Noise: the cloak's "
+        "per-pixel magnitude on the working plane with random signs, resized the same way and "
+        "scaled to the cloak's full-resolution L2 norm. The transform columns: the effect left "
+        "after the transform (applied to both images), over the effect before. Noisy 2x upscale "
+        "(noise of 4 grey levels, then Lanczos 2x) keeps nearly all of the effect by this "
+        "measure: the surrogate does not register that attack, so these columns show what the "
+        "surrogate sees, not that the cloak survives a real model's preprocessing.",
         "",
     ]
     lines += _table(
-        ["intensity", "PSNR", "SSIM", "CIEDE2000", "effect", "noise effect", *TRANSFORMS],
+        ["intensity", "PSNR", "effect", "noise effect", *TRANSFORMS],
         [
             [
-                row["intensity"],
-                f"{row['psnr']:.2f}",
-                f"{row['ssim']:.4f}",
-                f"{row['ciede2000']:.3f}",
-                f"{row['effect']:.4f}",
-                f"{row['noise_effect']:+.5f}",
-                *(f"{row['survival'][name]:.2f}" for name in TRANSFORMS),
+                intensity,
+                _summary([row["psnr"] for row in rows], 1),
+                _summary([row["effect"] for row in rows]),
+                _summary([row["noise_effect"] for row in rows], 4),
+                *(_summary([row["survival"][name] for row in rows], 2) for name in TRANSFORMS),
             ]
-            for row in results["cloak"]
+            for intensity, rows in results["cloak"].items()
         ],
     )
+    robustness = results["robustness"]
+    table = robustness["table"]
     unmarked = results["unmarked"]
-    lines += ["", "### Watermark: bit accuracy after attacks (* = id read back)", ""]
+    lines += [
+        "",
+        "### Watermark: reposts of real pictures",
+        "",
+        "scikit-image's pictures, upscaled with Lanczos to a short side of 1024 px, protected at "
+        "the default intensity; each attack starts from the published display JPEG (q85). A cell "
+        "is the share of the 64 bits read right; * means the id itself was read (check bits and "
+        "confidence held). Rotations turn counter-clockwise for positive angles, the corners "
+        "filled black unless cropped; feed crops are centred.",
+        "",
+    ]
+    short = {name: name.split("_")[0][:10] for name in table}
     lines += _table(
-        ["image", *ATTACKS],
+        ["attack", *short.values(), "identified", "mean bits"],
         [
-            [name, *(f"{acc:.3f}{'*' if read else ''}" for acc, read in row.values())]
-            for name, row in results["robustness"].items()
+            [
+                attack,
+                *(f"{row[attack][0]:.2f}{'*' if row[attack][1] else ''}" for row in table.values()),
+                f"{sum(row[attack][1] for row in table.values())} of {len(table)}",
+                f"{np.mean([row[attack][0] for row in table.values()]):.3f}",
+            ]
+            for attack in ATTACKS
         ],
+    )
+    reads = sum(len(row) for row in table.values())
+    identified = sum(value[1] for row in table.values() for value in row.values())
+    lines += [
+        "",
+        f"Summed: {identified} of {reads} attacked copies identified. Fidelity of the published "
+        "pictures (PSNR dB, SSIM luma, mean CIEDE2000): "
+        + "; ".join(
+            f"{name} {q['psnr_db']:.1f}, {q['ssim']:.3f}, {q['ciede2000_mean']:.2f}"
+            for name, q in robustness["quality"].items()
+        )
+        + ".",
+        "",
+        "### Watermark: the decoder's confidence and its thresholds",
+        "",
+        f"Confidence is the median |t| of the 64 bits. An id needs 1.3 on the grid as it is or "
+        f"1.6 after the geometry search, and then the 16 check bits (at most 4 weakest bits "
+        f"flipped: 16 of 65,536 words pass by chance). Unmarked reads "
+        f"({unmarked['count']:,}; real-picture crops and rescales, some rotated, mirrored or "
+        "recompressed; noise; photo-like; random walks; flat and graded images, 64 to 1000 px) "
+        f"gave {unmarked['false_ids']} ids, {unmarked['ms_per_decode']:.0f} ms of one process "
+        "per decode; "
+        f"reads of the same attacks on pictures marked under another key gave "
+        f"{robustness['other_ids']} ids.",
+        "",
+    ]
+    lines += _table(
+        [
+            "reads",
+            "count",
+            *(f"p{q:g}" if 0 < q < 100 else ("min" if q == 0 else "max") for q in PERCENTILES),
+        ],
+        _confidence_rows(results),
+    )
+    highest = max(
+        max(max(values) for values in unmarked["confidences"].values()),
+        max(robustness["other"]),
     )
     lines += [
         "",
-        f"Unmarked images (noise, photo-like, random walks; 64 to 400 px): "
-        f"{unmarked['false_ids']} ids from {unmarked['count']:,}. Highest confidence "
-        f"{unmarked['max_confidence']:.2f}, mean {unmarked['mean_confidence']:.2f}; an id needs "
-        "1.3 on the grid as it is, 2.0 after a crop search, and the check bits. "
-        f"{unmarked['ms_per_decode']:.1f} ms per decode.",
+        f"Margin: the highest unmarked or other-key confidence, {highest:.2f}, is "
+        f"{1.6 - highest:.2f} under the searched threshold (1.6), before the check bits.",
         "",
         "### Whole pipeline at the default intensity, on photographs and artwork",
         "",
@@ -581,6 +801,17 @@ def _write_section(section: str) -> None:
     DOC.write_text(text)
 
 
+def _measure(options: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": _machine()}
+    print(f"{results['machine']['machine']}; load {os.getloadavg()[0]:.2f}", flush=True)
+    results["speed"] = _speed(options.runs)
+    results["cloak"] = _cloak_curve(PICTURES)
+    results["robustness"] = _robustness(PICTURES, options.jobs)
+    results["unmarked"] = _unmarked(options.unmarked, options.jobs)
+    results["pipeline"] = _pipeline_set()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -588,8 +819,16 @@ def main() -> None:
     parser.add_argument("--worker", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--make-upload", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=3, help="timed 12 MP runs (default 3)")
-    parser.add_argument("--unmarked", type=int, default=3000, help="unmarked images (3000)")
+    parser.add_argument("--unmarked", type=int, default=2000, help="unmarked reads (2000)")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="processes for the attack table and the unmarked reads (default 2)",
+    )
+    parser.add_argument("--save", metavar="PATH", help="also write the measurements as JSON")
+    parser.add_argument("--load", metavar="PATH", help="render saved measurements, measure nothing")
     options = parser.parse_args()
     if options.worker:
         _worker(options.worker)
@@ -597,20 +836,12 @@ def main() -> None:
     if options.make_upload:
         _make_upload(options.make_upload)
         return
-    results: dict[str, Any] = {"machine": _machine()}
-    print(f"{results['machine']['machine']}; load {os.getloadavg()[0]:.2f}", flush=True)
-    results["speed"] = _speed(options.runs)
-    results["cloak"] = _cloak_curve(photo_like(1536, 2048, seed=11))
-    results["robustness"] = _robustness(
-        {
-            "photo-like 1024x1365": photo_like(1024, 1365, seed=12),
-            "photo-like 1536x2048": photo_like(1536, 2048, seed=13),
-            "retina 1411x1411": _sample("retina"),
-            "astronaut x2 1024x1024": rescale(_sample("astronaut"), 2.0),
-        }
-    )
-    results["unmarked"] = _unmarked(options.unmarked)
-    results["pipeline"] = _pipeline_set()
+    if options.load:
+        results = json.loads(Path(options.load).read_text())
+    else:
+        results = _measure(options)
+        if options.save:
+            Path(options.save).write_text(json.dumps(results))
     section = _markdown(results)
     print()
     print(section)

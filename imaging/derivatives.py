@@ -167,7 +167,7 @@ def render(
                 **save_options(encoding.image_format, rights),
             )
             data = buffer.getvalue()
-            decoded = watermark.decode(decode_bytes(data), key=watermark_key)
+            decoded = watermark.decode(decode_bytes(data), key=watermark_key, search=False)
             verified = decoded.asset_id == asset_id
             if required and not verified:
                 raise WatermarkUnverified(

@@ -14,11 +14,14 @@ and clipping and corrected once.
 Reading folds the grid's 64 tile copies onto one, correlates with the key's patterns and keeps
 each bit's t statistic (soft decoding); an id is returned only when the 16 check bits (an
 HMAC-SHA256 of the id under the key) hold, allowing the 4 least reliable bits to be flipped, and
-when the bits as a whole stand clearly out of the noise.
+when the bits as a whole stand clearly out of the noise. When the grid as it is gives no id (the
+picture was cropped, rescaled to another aspect, rotated or mirrored), the tile's lattice is
+found again first (`imaging.geometry`).
 
-What it does not do: survive heavy crops (beyond 20% of a side), rotation, or an attacker who
-knows the key; the repeated tile could be estimated by averaging many marked images. A thumbnail
-(400 px) does not carry it reliably (see `imaging.derivatives`).
+What it does not do: survive crops of more than half an axis, rotations beyond about 4 degrees
+on a 3:2 picture (7 on a square one: the lattice search's window), 90 degree turns,
+perspective, or an attacker who knows the key; the repeated tile could be estimated by averaging
+many marked images. A thumbnail (400 px) does not carry it reliably (see `imaging.derivatives`).
 """
 
 from __future__ import annotations
@@ -32,17 +35,25 @@ import numpy as np
 import scipy.fft
 from numpy.typing import NDArray
 
+from imaging.geometry import (
+    Geometry,
+    align,
+    detail,
+    fold_inside,
+    lattice_candidates,
+    register,
+    spline,
+    unwarp,
+)
 from imaging.jnd import JND_CAP, jnd_map
 from imaging.planes import RGBImage, apply_luma_delta, as_rgb_uint8, luma, resize_plane
 from imaging.tiling import (
     BLOCK,
     GRID,
     TILE,
-    align,
     block_dct,
     block_idct,
     fold,
-    tile_period,
     to_grid,
 )
 
@@ -65,7 +76,9 @@ _CHIPS = _SLOTS // PAYLOAD_BITS
 _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT coefficient
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
-_MIN_CONFIDENCE_SEARCHED = 2.0  # ... and after searching for a crop's period and shift
+_MIN_CONFIDENCE_SEARCHED = 1.6  # ... and after recovering the geometry
+_LATTICES = 3  # lattice candidates tried, each as it is and mirrored
+_TRIALS = 3  # of those, the best registered ones that are refined and read
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +106,10 @@ class Decoded:
     confidence : float
         Median ``|t|`` over the bits; unmarked images give about 0.7.
     period : tuple of float
-        The tile period found on the canonical grid (x, y); 64 when not resized or cropped.
+        Lengths of the tile's lattice vectors on the canonical grid (near x, near y); 64 when
+        the picture was not cropped.
+    searched : bool
+        The reading is the one after recovering the geometry (its threshold is higher).
     """
 
     asset_id: int | None
@@ -101,6 +117,7 @@ class Decoded:
     soft: NDArray[np.float64]
     confidence: float
     period: tuple[float, float]
+    searched: bool = False
 
 
 def _check(asset_id: int, key: bytes) -> int:
@@ -289,6 +306,8 @@ def _read(
     key: bytes,
     threshold: float,
     period: tuple[float, float],
+    *,
+    searched: bool,
 ) -> Decoded:
     soft = _t_statistics(tile, layout)
     bits = soft > 0.0
@@ -300,10 +319,11 @@ def _read(
         soft=soft,
         confidence=confidence,
         period=period,
+        searched=searched,
     )
 
 
-def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
+def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> Decoded:
     """Read the payload of an image marked by `embed` with the same key.
 
     Parameters
@@ -312,6 +332,9 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
         ``uint8``, or float in ``[0, 1]``; any size (it is resized to the canonical grid). Not
         modified.
     key : bytes
+    search : bool
+        Recover the geometry when the grid as it is gives no id. False only for an image known
+        to be whole and unturned (a derivative being verified): it saves the search's time.
 
     Returns
     -------
@@ -327,11 +350,13 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     Notes
     -----
     Two readings are tried. First the grid as it is (the image was not cropped): accepted when
-    the median ``|t|`` of the bits is at least 1.3. Then, if that fails, with the tile period
-    measured from the spectrum and the tile shift found by correlation (a crop): accepted from
-    2.0, because the search itself lifts the statistic. On unmarked images the medians are
-    about 0.7 +- 0.1 and 0.87 +- 0.13, so on top of the check bits (16 flip patterns, so a 1 in
-    4096 chance), a false id needs a deviation of six standard deviations or more.
+    the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
+    geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
+    because the search itself lifts the statistic (it keeps the best of several tiles and
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.3
+    over thousands of reads, docs/benchmarks.md), so on top of the check bits (16 flip
+    patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
+    standard deviations or more.
 
     References
     ----------
@@ -342,17 +367,55 @@ def decode(image: NDArray[np.generic], *, key: bytes) -> Decoded:
     layout = _layout(key)
     plane = luma(rgb)
     grid = to_grid(plane)
-    direct = _read(fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)))
-    if direct.asset_id is not None:
+    direct = _read(
+        fold(grid), layout, key, _MIN_CONFIDENCE_DIRECT, (float(TILE), float(TILE)), searched=False
+    )
+    if direct.asset_id is not None or not search:
         return direct
-    period_x, period_y = tile_period(grid)
-    if (period_x, period_y) == (TILE, TILE):
-        resampled = grid
-    else:
-        size = (round(GRID * TILE / period_x), round(GRID * TILE / period_y))
-        resampled = resize_plane(plane, size)
-    tile = align(fold(resampled), layout.spectra)
-    searched = _read(tile, layout, key, _MIN_CONFIDENCE_SEARCHED, (period_x, period_y))
+    searched = _search(plane, grid, layout, key)
     if searched.asset_id is not None or searched.confidence > direct.confidence:
         return searched
     return direct
+
+
+def _search(
+    plane: NDArray[np.float32], grid: NDArray[np.float32], layout: _Layout, key: bytes
+) -> Decoded:
+    """Read after recovering the geometry (see `imaging.geometry`): the first id, else the best.
+
+    The lattice is looked for on a square of twice the grid's side when the picture has that
+    many pixels (more copies of the tile, sharper peaks), and the unchanged grid's lattice is
+    always among the candidates (a mirror image, or a picture only rescaled). Each lattice is
+    tried as it is and mirrored; the folded tiles are read in the order of how clearly the key's
+    patterns register in them.
+    """
+    if min(plane.shape) >= 2 * GRID:
+        candidates = lattice_candidates(resize_plane(plane, (2 * GRID, 2 * GRID)))
+    else:
+        candidates = lattice_candidates(grid)
+    identity = np.eye(2) * float(TILE)
+    bases = candidates[:_LATTICES]
+    if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
+        bases.append(identity)
+    coefficients = spline(detail(grid))
+    trials = []
+    for basis in bases:
+        geometry = Geometry(basis=basis, origin=np.zeros(2))
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        # A mirror image has the mirrored lattice; unwarped, it is the same plane mirrored, and
+        # the fold of a mirrored plane is the folded tile mirrored (up to a circular shift).
+        for mirrored in (tile, np.ascontiguousarray(tile[:, ::-1])):
+            trials.append((register(mirrored, layout.spectra).score, mirrored, geometry))
+    trials.sort(key=lambda trial: -trial[0])
+    best: Decoded | None = None
+    for _, tile, geometry in trials[:_TRIALS]:
+        aligned = align(tile, layout.spectra)
+        decoded = _read(
+            aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True
+        )
+        if decoded.asset_id is not None:
+            return decoded
+        if best is None or decoded.confidence > best.confidence:
+            best = decoded
+    assert best is not None
+    return best

@@ -1,0 +1,299 @@
+"""Finding the watermark's tile again after a crop, a rescale, a small rotation or a mirror image.
+
+On the canonical grid of an unchanged picture the mark repeats every ``TILE`` pixels along x and
+y. Cropping, rescaling to another aspect and rotating the picture turn that square lattice into
+another one: two lattice vectors ``g1`` (near the x axis) and ``g2`` (near the y axis), with
+lengths from 64 up to 128 grid pixels (half an axis cropped away) and a few degrees of rotation
+and shear. A mirror image mirrors the lattice and the tile: the plane unwarped with the lattice
+found is then the mirror of the tile, which the reader also tries mirrored back.
+
+The reader recovers the geometry in three steps:
+
+1. `lattice_candidates`: the noise residual of the grid (the picture minus its smooth part,
+   divided by the local contrast and clipped, so edges do not dominate) is whitened in the
+   frequency domain; the inverse transform of that power spectrum (an autocorrelation) has peaks
+   at the lattice vectors and their multiples, which are searched in two windows around the axes.
+2. `unwarp`: the grid resampled (cubic spline) so that the candidate lattice becomes the square
+   ``TILE`` lattice again, with a mask of the samples that fell inside the picture.
+3. `register`: the unwarped plane is folded and the key's patterns are found in the folded tile
+   by circular correlation, which gives the tile's shift (where the crop started).
+
+The key's patterns are only used to register; whether an id is read is decided afterwards by the
+check bits and the confidence threshold of `imaging.watermark`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from imaging.tiling import GRID, TILE, fold
+
+__all__ = [
+    "MAX_PERIOD",
+    "Geometry",
+    "Registration",
+    "align",
+    "detail",
+    "fold_inside",
+    "lattice_candidates",
+    "register",
+    "spline",
+    "unwarp",
+]
+
+MAX_PERIOD = 2.0 * TILE  # the longest lattice vector searched: half of an axis cropped away
+_MIN_PERIOD = 0.94 * TILE  # a little shorter than the tile: the picture was padded or shrunk
+_MAX_SKEW = 0.12  # |off-axis component| / length of a lattice vector: ~7 degrees of rotation/shear
+_STEP = 0.25  # coarse search step in grid pixels
+_CANDIDATES = 6  # local maxima kept per lattice vector
+_REACH = 250.0  # multiples k * v are summed while |k * v| stays under this (circular wrap)
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Where the tile lies on the grid: ``x = origin + basis @ u / TILE`` for tile coordinate u.
+
+    Attributes
+    ----------
+    basis : ndarray of float64, shape (2, 2)
+        Columns are the lattice vectors ``g1`` and ``g2`` in grid pixels, each as (x, y).
+    origin : ndarray of float64, shape (2,)
+        Grid position (x, y) of the tile's origin.
+    """
+
+    basis: NDArray[np.float64]
+    origin: NDArray[np.float64]
+
+    @property
+    def period(self) -> tuple[float, float]:
+        """Lengths of the two lattice vectors, in grid pixels."""
+        return (
+            float(np.hypot(*self.basis[:, 0])),
+            float(np.hypot(*self.basis[:, 1])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """Where a folded tile best matches the key's patterns.
+
+    Attributes
+    ----------
+    shift : tuple of float
+        (dy, dx): the patterns' origin lies at this position of the tile, to subpixel.
+    score : float
+        How far the best match stands out of the others, in standard deviations.
+    """
+
+    shift: tuple[float, float]
+    score: float
+
+
+def _residual(grid: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The grid's fine detail over its local contrast, clipped: the mark is a large part of it."""
+    plane = grid.astype(np.float32)
+    detail = plane - ndimage.gaussian_filter(plane, 1.5)
+    contrast = ndimage.gaussian_filter(np.abs(detail), 4.0) + np.float32(0.5)
+    out = np.clip(detail / contrast, -2.0, 2.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def detail(grid: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The grid without its smooth part (a Gaussian of 4 pixels), which keeps 99% of the mark.
+
+    Folding a plane where parts of the tile have fewer copies than others (the picture's border
+    after a crop or rotation) would turn the picture's brightness into steps in the folded tile;
+    without its smooth part the picture averages to about zero everywhere.
+    """
+    plane = np.asarray(grid, dtype=np.float32)
+    return np.asarray(plane - ndimage.gaussian_filter(plane, 4.0), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _band_mask(size: int) -> NDArray[np.bool_]:
+    """Half-spectrum frequencies where a stretched or shrunk mark keeps most of its energy."""
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    radius = np.sqrt(fy * fy + fx * fx)
+    return np.asarray((radius > 0.04) & (radius < 0.42))
+
+
+def _autocorrelation(grid: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Circular autocorrelation of the whitened, band-limited residual; (0, 0) at index (0, 0)."""
+    size = grid.shape[0]
+    residual = _residual(grid)
+    window = np.hanning(size).astype(np.float32)
+    spectrum = scipy.fft.rfft2((residual - residual.mean()) * window[:, None] * window[None, :])
+    power = spectrum.real**2 + spectrum.imag**2
+    whitened = power / np.maximum(ndimage.uniform_filter(power, 9, mode="wrap"), 1e-12)
+    whitened = np.where(_band_mask(size), whitened - 1.0, 0.0)
+    return np.asarray(scipy.fft.irfft2(whitened, s=(size, size)), dtype=np.float64)
+
+
+def _scores(
+    correlation: NDArray[np.float64], along: NDArray[np.float64], across: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Sum of the autocorrelation at the first multiples of each (along, across) vector, over
+    the square root of how many multiples fit (so long vectors, with fewer, are not penalised).
+    """
+    total = np.zeros(along.shape)
+    count = np.zeros(along.shape)
+    limit = _REACH * correlation.shape[0] / GRID
+    for k in (1, 2, 3):
+        reach = np.hypot(along, across) * k <= limit
+        if not reach.any():
+            break
+        coordinates = np.array([(k * across).ravel(), (k * along).ravel()])
+        values = ndimage.map_coordinates(correlation, coordinates, order=1, mode="grid-wrap")
+        total += np.where(reach, values.reshape(along.shape), 0.0)
+        count += reach
+    return total / np.sqrt(np.maximum(count, 1.0))
+
+
+def _lattice_score(correlation: NDArray[np.float64], basis: NDArray[np.float64]) -> float:
+    """The autocorrelation summed over the lattice's points within reach (not the origin), over
+    the square root of their number."""
+    m, n = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4), indexing="ij")
+    points = basis @ np.array([m.ravel(), n.ravel()], dtype=np.float64)
+    length = np.hypot(points[0], points[1])
+    keep = (length > 0) & (length <= _REACH * correlation.shape[0] / GRID)
+    values = ndimage.map_coordinates(
+        correlation, np.array([points[1][keep], points[0][keep]]), order=1, mode="grid-wrap"
+    )
+    return float(values.sum() / np.sqrt(max(int(keep.sum()), 1)))
+
+
+def _vector_candidates(correlation: NDArray[np.float64]) -> list[tuple[float, float, float]]:
+    """Best (along, across, score) for a lattice vector along the correlation's second axis, in
+    the correlation's own pixels."""
+    scale = correlation.shape[0] / GRID
+    step = _STEP * scale
+    along = np.arange(_MIN_PERIOD * scale, (MAX_PERIOD + _STEP) * scale, step)
+    reach = _MAX_SKEW * MAX_PERIOD * scale
+    across = np.arange(-reach, reach + step, step)
+    grid_along, grid_across = np.meshgrid(along, across, indexing="ij")
+    scores = _scores(correlation, grid_along, grid_across)
+    scores[np.abs(grid_across) > _MAX_SKEW * grid_along] = -np.inf
+    peaks = (scores == ndimage.maximum_filter(scores, size=9, mode="nearest")) & np.isfinite(scores)
+    order = np.argsort(scores[peaks])[::-1][:_CANDIDATES]
+    found = []
+    for i, j in zip(*(index[order] for index in np.nonzero(peaks)), strict=True):
+        # Refine on a grid five times finer around the coarse peak.
+        offsets = np.linspace(-step, step, 11)
+        fa, fc = np.meshgrid(along[i] + offsets, across[j] + offsets, indexing="ij")
+        fine = _scores(correlation, fa, fc)
+        k = np.unravel_index(int(np.argmax(fine)), fine.shape)
+        found.append((float(fa[k]), float(fc[k]), float(fine[k])))
+    return found
+
+
+def lattice_candidates(plane: NDArray[np.float32]) -> list[NDArray[np.float64]]:
+    """Likely lattice bases (2 x 2, columns g1 and g2 as (x, y), in pixels of the canonical
+    grid) of a luma plane resized to a square of any size, the likeliest first.
+
+    A larger square than the canonical grid (1024 for a picture that large) holds more copies
+    of the tile and sharper peaks. The best few vectors near each axis are paired, and the pairs
+    ranked by the autocorrelation over all the lattice points they span.
+    """
+    correlation = _autocorrelation(plane)
+    first = _vector_candidates(correlation)  # along x: rows are y, columns x
+    second = _vector_candidates(np.ascontiguousarray(correlation.T))  # along y
+    bases = [
+        np.array([[a[0], b[1]], [a[1], b[0]]], dtype=np.float64) for a in first for b in second
+    ]
+    bases.sort(key=lambda basis: -_lattice_score(correlation, basis))
+    return [basis * (GRID / plane.shape[0]) for basis in bases]
+
+
+def spline(plane: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Cubic spline coefficients of a plane, computed once for every `unwarp` of it."""
+    return np.asarray(ndimage.spline_filter(plane, order=3, mode="mirror"), dtype=np.float64)
+
+
+def unwarp(
+    coefficients: NDArray[np.float64], geometry: Geometry
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """A grid resampled so the geometry's tile is the square ``TILE`` tile, origin at (0, 0).
+
+    ``coefficients`` are the grid's `spline`. Returns the plane and the mask of its samples that
+    fell inside the grid. The plane covers the grid with whole tiles, starting at a multiple of
+    ``TILE`` in tile coordinates.
+    """
+    low = _tile_low(geometry)
+    inverse = np.linalg.inv(geometry.basis) * TILE
+    corners = np.array([[0, 0], [GRID - 1, 0], [0, GRID - 1], [GRID - 1, GRID - 1]], float)
+    high = np.ceil(((corners - geometry.origin) @ inverse.T).max(axis=0) / TILE + 1e-9) * TILE
+    width, height = (int(side) for side in high - low)
+    # Output (row, column) -> grid (row, column): the basis with its axes in (y, x) order.
+    matrix = geometry.basis[::-1, ::-1] / TILE
+    offset = geometry.origin[::-1] + matrix @ low[::-1]
+    plane = ndimage.affine_transform(
+        coefficients,
+        matrix,
+        offset=offset,
+        output_shape=(height, width),
+        output=np.float32,
+        order=3,
+        mode="constant",
+        cval=np.nan,
+        prefilter=False,
+    )
+    inside = np.isfinite(plane)
+    mean = float(plane[inside].mean()) if inside.any() else 0.0
+    plane[~inside] = mean
+    return plane, inside
+
+
+def register(tile: NDArray[np.float64], spectra: NDArray[np.complex64]) -> Registration:
+    """Find where the key's patterns lie in a folded tile (circular correlation, subpixel)."""
+    spectrum = scipy.fft.rfft2(tile.astype(np.float32))
+    correlations = scipy.fft.irfft2(spectrum[None] * spectra, s=(TILE, TILE), axes=(1, 2))
+    scores = np.abs(correlations).sum(axis=0)
+    dy, dx = np.unravel_index(int(np.argmax(scores)), scores.shape)
+
+    def vertex(minus: float, centre: float, plus: float) -> float:
+        curvature = minus - 2.0 * centre + plus
+        if curvature >= 0.0:
+            return 0.0
+        return float(np.clip(0.5 * (minus - plus) / curvature, -0.5, 0.5))
+
+    sy = float(dy) + vertex(scores[dy - 1, dx], scores[dy, dx], scores[(dy + 1) % TILE, dx])
+    sx = float(dx) + vertex(scores[dy, dx - 1], scores[dy, dx], scores[dy, (dx + 1) % TILE])
+    spread = float(scores.std())
+    score = (float(scores[dy, dx]) - float(scores.mean())) / max(spread, 1e-12)
+    return Registration(shift=(sy, sx), score=score)
+
+
+def align(tile: NDArray[np.float64], spectra: NDArray[np.complex64]) -> NDArray[np.float64]:
+    """Undo a circular shift of a folded tile (where the crop started), to subpixel."""
+    sy, sx = register(tile, spectra).shift
+    if sy == 0.0 and sx == 0.0:
+        return tile
+    fy = np.fft.fftfreq(TILE)[:, None]
+    fx = np.fft.rfftfreq(TILE)[None, :]
+    ramp = np.exp(2j * np.pi * (fy * sy + fx * sx))
+    shifted = scipy.fft.irfft2(scipy.fft.rfft2(tile) * ramp, s=(TILE, TILE))
+    return np.asarray(shifted, dtype=np.float64)
+
+
+def fold_inside(plane: NDArray[np.float32], inside: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Fold only the samples inside the picture, each tile position averaged over its copies."""
+    total = fold(np.where(inside, plane, 0.0).astype(np.float32))
+    share = fold(inside.astype(np.float32))
+    mean = float(plane[inside].mean()) if inside.any() else 0.0
+    out = np.where(share > 0.0, total / np.maximum(share, 1e-9), mean)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _tile_low(geometry: Geometry) -> NDArray[np.float64]:
+    """The tile coordinate of the unwarped plane's first sample (see `unwarp`)."""
+    inverse = np.linalg.inv(geometry.basis) * TILE
+    corners = np.array([[0, 0], [GRID - 1, 0], [0, GRID - 1], [GRID - 1, GRID - 1]], float)
+    tiles = (corners - geometry.origin) @ inverse.T
+    return np.asarray(np.floor(tiles.min(axis=0) / TILE) * TILE, dtype=np.float64)
