@@ -54,6 +54,10 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, str]] = {
     "like": (Limit(300, 3600), "likes per account"),
     "follow": (Limit(150, 3600), "follows per account"),
     "upload": (Limit(60, 3600), "images uploaded per account"),
+    "identify": (
+        Limit(60, 3600),
+        "identifyImage reads per client IP (each may cost a second of CPU)",
+    ),
     "apq": (Limit(100, 3600), "automatic persisted queries stored per client IP"),
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.file_uploads import Upload
 
-from resolvers import media, posts
+from resolvers import media, posts, ratelimit
 from resolvers.access import can_see_media
 from schema.base import Info, UserError
 from schema.media import MediaAsset, read_upload
@@ -58,6 +58,11 @@ class ProvenanceMutations:
         )
     )
     async def identify_image(self, info: Info, file: Upload) -> IdentifyImagePayload:
+        # A copy that is cropped, turned or mirrored is read by a search that may cost a
+        # second of an imaging worker: reads are counted per address, before any work.
+        ctx = info.context
+        await ratelimit.charge(ctx.services, "identify", ratelimit.client_ip(ctx))
+
         async def run() -> Any:
             data = await read_upload(info, file, "file")
             return await media.identify_upload(info.context.services, data)

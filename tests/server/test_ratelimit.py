@@ -318,3 +318,29 @@ def test_limit_settings_are_checked() -> None:
     ]:
         with pytest.raises(SettingsError, match=f"GESSO_RATE_LIMITS: .*{message}"):
             read_settings({"GESSO_RATE_LIMITS": bad}, env_file=Path("/nonexistent"))
+
+
+IDENTIFY = "mutation($f: Upload!) { identifyImage(file: $f) { found errors { code } } }"
+
+
+async def test_identify_image_reads_are_limited_per_address(clean_db: str) -> None:
+    picture = _unmarked_jpeg()
+    async with GraphQLClient.for_app(GESSO_RATE_LIMITS="identify=2/1h") as site:
+        answers = [
+            await site.upload(IDENTIFY, {"f": None}, {"f": ("copy.jpg", picture, "image/jpeg")})
+            for _ in range(3)
+        ]
+    assert [a.data["identifyImage"] for a in answers[:2]] == [{"found": False, "errors": []}] * 2
+    (error,) = answers[2].errors
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["message"].startswith("too many identifyImage reads per client IP")
+
+
+def _unmarked_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (120, 90, 60)).save(out, "JPEG")
+    return out.getvalue()
