@@ -356,12 +356,15 @@ class Batch:
         artwork_id: int | None = None,
         post_id: int | None = None,
         first_position: int = 0,
+        sensitive: bool = False,
     ) -> list[MediaAsset]:
         """Insert the rows; call inside the transaction that creates what they belong to."""
         rows = media_rows(
             self.owner, self.protected, self.stored, kind=kind, artwork_id=artwork_id,
             post_id=post_id, first_position=first_position,
         )  # fmt: skip
+        for row in rows:
+            row.sensitive = sensitive
         await save_rows(rows)
         return rows
 

@@ -125,6 +125,9 @@ POST: dict[str, How] = {
     "id": GlobalId(),
     "text": Column(),
     "visibility": Column(),
+    "contentWarning": Column(),
+    "sensitive": Column(),
+    "aiGenerated": Column(),
     "likeCount": Column(),
     "commentCount": Column(),
     "replyCount": Replies(),
@@ -154,11 +157,16 @@ USER: dict[str, How] = {
     "isFollowedByViewer": Flag("isFollowedByViewer"),
     # the share class tells the account itself from everyone else, so it is shared
     "email": NotCovered("private: never read with a page", shared=True),
+    "showSensitive": NotCovered("private: never read with a page", shared=True),
+    "role": NotCovered("private: the account and moderators only"),
+    "suspended": NotCovered("moderators only"),
     "avatar": NotCovered(_IMAGES),
     "portfolio": NotCovered(_CONNECTION),
     "posts": NotCovered(_CONNECTION),
     "followers": NotCovered(_CONNECTION),
     "following": NotCovered(_CONNECTION),
+    "blockedUsers": NotCovered("private: the account's own list, never read with a page"),
+    "mutedUsers": NotCovered("private: the account's own list, never read with a page"),
 }
 
 ARTWORK: dict[str, How] = {
@@ -171,6 +179,9 @@ ARTWORK: dict[str, How] = {
     "visibility": Column(),
     "aiTrainingPolicyOverride": Column("ai_training_policy"),
     "aiTrainingPolicy": PolicyInForce(),
+    "contentWarning": Column(),
+    "sensitive": Column(),
+    "aiGenerated": Column(),
     "likeCount": Column(),
     "commentCount": Column(),
     "createdAt": Column(),

@@ -54,6 +54,7 @@ class Settings:
     upload_max_bytes: int
     imaging_workers: int
     cloak_intensity: str
+    ai_images: str | None
     log_format: str
     metrics_token: str | None
     database_replica_url: str | None
@@ -118,6 +119,14 @@ def _choice(values: dict[str, str], name: str, default: str, allowed: tuple[str,
     return raw
 
 
+def _ai_images(values: dict[str, str]) -> str | None:
+    """GESSO_AI_IMAGES: "refuse" or "label" for every generated upload; unset, by kind (refuse
+    in portfolios, label in posts)."""
+    if not values.get("GESSO_AI_IMAGES", "").strip():
+        return None
+    return _choice(values, "GESSO_AI_IMAGES", "", ("refuse", "label"))
+
+
 def read_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
     """Build settings from ``environ`` (default ``os.environ``) over the ``.env`` file."""
     values: dict[str, str] = {}
@@ -180,6 +189,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
+        ai_images=_ai_images(values),
         log_format=_choice(
             values, "GESSO_LOG_FORMAT", "json" if env == "production" else "text", ("json", "text")
         ),
