@@ -391,3 +391,41 @@ def gql_id(user: User, *, pk: int | None = None) -> str:
     from tests.graphql import global_id
 
     return global_id("User", user.id if pk is None else pk)
+
+
+IDENTIFY = """mutation($f: Upload!) { identifyImage(file: $f) {
+  found artist { handle } artwork { title } image { id } errors { code } } }"""
+CREATE_ARTWORK_WITH_IMAGE = """mutation($i: CreateArtworkInput!) { createArtwork(input: $i) {
+  artwork { images { url(size: MEDIUM, format: JPEG) } } errors { code } } }"""
+
+
+async def test_identify_image_names_no_artist_across_a_block(
+    pair: tuple[GraphQLClient, dict[str, User]],
+) -> None:
+    from tests.images import photo
+
+    gql, users = pair
+    # given a copy of ada's published image
+    made = await gql.upload(
+        CREATE_ARTWORK_WITH_IMAGE,
+        {"i": {"title": "Harbour", "images": [{"file": None}]}},
+        {"i.images.0.file": ("harbour.jpg", photo(seed=5), "image/jpeg")},
+        as_=ADA,
+    )
+    url = made.data["createArtwork"]["artwork"]["images"][0]["url"]
+    copy = (await gql.http.get(url)).content
+
+    async def identify(viewer: str) -> dict[str, Any]:
+        done = await gql.upload(
+            IDENTIFY, {"f": None}, {"f": ("c.jpg", copy, "image/jpeg")}, as_=viewer
+        )
+        answer: dict[str, Any] = done.data["identifyImage"]
+        return answer
+
+    seen = await identify(BEA)
+    assert seen["artist"] == {"handle": ADA}
+    assert seen["artwork"] == {"title": "Harbour"}
+    # when ada blocks bea, then bea learns nothing of the artist or the work
+    await gql.execute(BLOCK, {"u": str(gql_id(users[BEA]))}, as_=ADA)
+    hidden = await identify(BEA)
+    assert hidden == {"found": True, "artist": None, "artwork": None, "image": None, "errors": []}
