@@ -75,7 +75,8 @@ class User(Model):
         TrainingPolicy, max_length=16, default=TrainingPolicy.DISALLOWED
     )
     role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER, db_default="member")
-    # Set while the account is suspended: it cannot sign in and its things are hidden.
+    # Set while the account is suspended: it cannot sign in and its things are hidden. Read
+    # through the partial index users_suspended (written out in migration 0011).
     suspended_at = fields.DatetimeField(null=True)
     # Whether the account's own reads carry the URLs of images marked sensitive.
     show_sensitive = fields.BooleanField(default=False, db_default=False)

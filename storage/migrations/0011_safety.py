@@ -8,6 +8,13 @@ from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 from tortoise.indexes import Index
 
+# The suspended accounts (resolvers.rules.SUSPENDED): every feed statement looks its authors up
+# here, so it must be a tiny index, not a scan of the users. A partial index on a condition the
+# models cannot express, so it is written out (both backends take it).
+_SUSPENDED_INDEX = "CREATE INDEX users_suspended ON users (id) WHERE suspended_at IS NOT NULL"
+_DROP_SUSPENDED_INDEX = "DROP INDEX users_suspended"
+
+
 class Migration(migrations.Migration):
     dependencies = [('gesso', '0008_keyset_indexes')]
 
@@ -126,4 +133,5 @@ class Migration(migrations.Migration):
             name='suspended_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.RunSQL(_SUSPENDED_INDEX, _DROP_SUSPENDED_INDEX),
     ]
