@@ -33,19 +33,23 @@ from resolvers import feedsql, rules
 def _without_exclusions() -> Iterator[None]:
     """The rules as they were before blocks, mutes and suspensions."""
     saved = rules.HOME, rules.DISCOVER
-    rules.HOME = dataclasses.replace(rules.HOME, exclusions=(), holds=())
-    rules.DISCOVER = dataclasses.replace(rules.DISCOVER, exclusions=(), holds=())
-    feedsql.HOME, feedsql.DISCOVER = rules.HOME, rules.DISCOVER
+    bare = (
+        dataclasses.replace(rules.HOME, exclusions=(), holds=()),
+        dataclasses.replace(rules.DISCOVER, exclusions=(), holds=()),
+    )
+    # feedsql renders the rules it imported: replace them there too
+    for module in (rules, feedsql):
+        vars(module).update(HOME=bare[0], DISCOVER=bare[1])
     try:
         yield
     finally:
-        rules.HOME, rules.DISCOVER = saved
-        feedsql.HOME, feedsql.DISCOVER = saved
+        for module in (rules, feedsql):
+            vars(module).update(HOME=saved[0], DISCOVER=saved[1])
 
 
 def _statements() -> dict[str, str]:
     home = feedsql.home_ids_sql(after=False, sqlite=False).replace("{limit}", "21")
-    discover = feedsql.DISCOVER.to_sql("$1", owner="p.author_id", visibility="p.visibility")
+    discover = rules.DISCOVER.to_sql("$1", owner="p.author_id", visibility="p.visibility")
     return {
         "home page ids": f"WITH {home} SELECT id FROM page ORDER BY id DESC",
         "discover page": (f"SELECT p.id FROM posts p WHERE {discover} ORDER BY p.id DESC LIMIT 21"),
