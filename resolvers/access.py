@@ -30,7 +30,7 @@ async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
     seen = VISIBLE.decide(ctx.viewer_id, owner_id, visibility)
     if seen is None:
         follows = await ctx.loaders.viewer_follows.load(owner_id)
-        hidden = await VISIBLE.hides(ctx.viewer_id, owner_id)
+        hidden = await ctx.loaders.viewer_hidden.load(owner_id)
         return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=hidden)
     return seen
 
@@ -40,9 +40,12 @@ def visible_now(ctx: Context, owner_id: int, visibility: Visibility) -> bool | N
     seen = VISIBLE.decide(ctx.viewer_id, owner_id, visibility)
     if seen is None:
         follows = peek(ctx.loaders.viewer_follows, owner_id)
-        if isinstance(follows, NotLoaded) or VISIBLE.exclusions:
+        hidden: bool | NotLoaded = False
+        if VISIBLE.exclusions or VISIBLE.holds:
+            hidden = peek(ctx.loaders.viewer_hidden, owner_id)
+        if isinstance(follows, NotLoaded) or isinstance(hidden, NotLoaded):
             return None
-        return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=False)
+        return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=hidden)
     return seen
 
 
@@ -51,10 +54,24 @@ async def visible_to_viewer(ctx: Context, owner_id: int) -> list[Visibility]:
     follows = hidden = False
     if ctx.viewer_id is not None and owner_id != ctx.viewer_id:
         follows = await ctx.loaders.viewer_follows.load(owner_id)
-    if ctx.viewer_id is not None:
-        hidden = await VISIBLE.hides(ctx.viewer_id, owner_id)
+    if owner_id != ctx.viewer_id:
+        hidden = await ctx.loaders.viewer_hidden.load(owner_id)
     passing = VISIBLE.passing(ctx.viewer_id, owner_id, follows=follows, hidden=hidden)
     return [visibility for visibility in Visibility if visibility in passing]
+
+
+async def hidden_member(ctx: Context, user_id: int) -> bool:
+    """Whether an exclusion of ``VISIBLE`` (a block, either way) or a hold (a suspension) hides
+    the member ``user_id`` from the viewer: then the member and everything of theirs reads as
+    missing."""
+    if user_id == ctx.viewer_id:
+        return False
+    return await ctx.loaders.viewer_hidden.load(user_id)
+
+
+def unhidden_filter(viewer_id: int | None, *, owner: str) -> Q:
+    """Only rows whose ``owner`` field names a member no exclusion of ``VISIBLE`` hides."""
+    return VISIBLE.unhidden_q(viewer_id, owner=owner)
 
 
 async def can_see_post(ctx: Context, post: Post) -> bool:

@@ -64,6 +64,8 @@ async def authenticate_until(token: str) -> tuple[User, str, datetime]:
     expires_at = _EXPIRES_AT.to_python_value(row.pop(_EXPIRES))
     if expires_at <= datetime.now(UTC):
         raise tokens.expired()
+    if row["suspended_at"] is not None:  # its tokens were revoked; this covers a race
+        raise InvalidToken("the account is suspended", "ACCOUNT_SUSPENDED")
     return User._init_from_db(**row), token_hash, expires_at
 
 
@@ -155,6 +157,8 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
         raise InputError.single(
             None, "wrong handle, email or password", ErrorCode.INVALID_CREDENTIALS
         )
+    if user.suspended_at is not None:
+        raise InputError.single(None, "this account is suspended", ErrorCode.ACCOUNT_SUSPENDED)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash_password(password)
         await user.save(update_fields=["password_hash"])

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from tortoise.expressions import F
 
 from resolvers.access import visible_unless_follows
+from resolvers.rules import VISIBLE
 from storage.models import User, Visibility
 
 Kind = Literal["post", "artwork"]
@@ -67,16 +68,20 @@ def visible(
     viewer_id: int | None, owner_id: int, counts: dict[Visibility, int], follows: bool | None
 ) -> int | None:
     """How many of ``owner_id``'s ``counts`` the viewer may see; None when that depends on
-    whether the viewer follows the owner and ``follows`` is None (not known yet)."""
+    whether the viewer follows the owner and ``follows`` is None (not known yet). A member an
+    exclusion hides is never shown (they read as missing), so the owner counts as not hidden."""
     total = 0
     for visibility, count in counts.items():
         if not count:
             continue
         seen = visible_unless_follows(viewer_id, owner_id, visibility)
         if seen is None:
-            if follows is None:
+            if follows is None and viewer_id is not None:
                 return None
-            seen = follows
+            # an anonymous viewer follows no one
+            seen = VISIBLE.allows(
+                viewer_id, owner_id, visibility, follows=bool(follows), hidden=False
+            )
         total += count if seen else 0
     return total
 

@@ -33,6 +33,8 @@ class ErrorCode(enum.Enum):
     IMAGE_TOO_SMALL = "image_too_small"
     IMAGE_UNSUPPORTED = "image_unsupported"
     IMAGE_UNPROTECTABLE = "image_unprotectable"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    AI_GENERATED = "ai_generated"
 
 
 @dataclass(frozen=True, slots=True)

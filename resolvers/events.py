@@ -57,7 +57,12 @@ def follow_changed(followee_id: int, *, following: bool) -> dict[str, Any]:
     return {"t": "follow", "followee_id": followee_id, "following": following}
 
 
-def notification(kind: str, actor_id: int, **subjects: int | None) -> dict[str, Any]:
+def ties_changed() -> dict[str, Any]:
+    """The account's blocks or mutes changed: its live subscriptions read them again."""
+    return {"t": "ties"}
+
+
+def notification(kind: str, actor_id: int | None, **subjects: int | str | None) -> dict[str, Any]:
     return {"t": "notification", "kind": kind, "actor_id": actor_id, **subjects}
 
 

@@ -177,7 +177,8 @@ class FeedPage:
     followed: set[int] = field(default_factory=set)
     # post id -> how many of its non-public replies the viewer may see (posts that have any)
     replies_seen: dict[int, int] = field(default_factory=dict)
-    hidden: set[int] = field(default_factory=set)  # owners an exclusion of VISIBLE hides
+    # owners an exclusion or a hold of VISIBLE hides
+    hidden: set[int] = field(default_factory=set)
     # the page's images and artwork likes, when the selection shows them (resolvers.pagemedia)
     media: Any = None
 
@@ -388,11 +389,12 @@ class PageReader:
         if self.needs.follows and page.viewer_id is not None and strangers:
             followed = await reader.fetch(FOLLOWS_SQL, page.viewer_id, strangers)
             page.followed.update(row[0] for row in followed)
-        # The page's authors passed the feed's rule, which holds VISIBLE's exclusions.
-        if page.viewer_id is not None and strangers:
-            for tie in VISIBLE.exclusions:
-                hidden = await reader.fetch(tie.among_sql(), page.viewer_id, strangers)
-                page.hidden.update(row[0] for row in hidden)
+        # The page's authors passed the feed's rule, which holds VISIBLE's exclusions and holds.
+        among = VISIBLE.hidden_among_sql(signed_in=page.viewer_id is not None)
+        if among is not None and strangers:
+            args = [strangers] if page.viewer_id is None else [page.viewer_id, strangers]
+            hidden = await reader.fetch(among, *args)
+            page.hidden.update(row[0] for row in hidden)
 
 
 async def _replies_seen(page: FeedPage) -> None:

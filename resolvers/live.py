@@ -99,10 +99,12 @@ _decoded = _DecodedPayloads()
 @dataclass(frozen=True, slots=True)
 class NotificationEvent:
     kind: str
-    actor_id: int
+    actor_id: int | None
     post_id: int | None
     artwork_id: int | None
     comment_id: int | None
+    report_id: int | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +132,44 @@ class UploadEvent:
 
 
 @dataclass(slots=True)
+class _Hidden:
+    """The owners an exclusion of the feeds' rule (``rules.HOME``: blocks and mutes) hides from
+    a live subscriber, read again when the viewer's ties change (an ``events.ties_changed``) and
+    when a mute ends."""
+
+    viewer_id: int
+    owners: frozenset[int] = frozenset()
+    until: float | None = None  # time.time() when a mute ends and the owners change
+
+    @classmethod
+    async def of(cls, viewer_id: int) -> _Hidden:
+        hidden = cls(viewer_id)
+        await hidden.read()
+        return hidden
+
+    async def read(self) -> None:
+        self.owners = await HOME.hidden_owners(self.viewer_id)
+        ends = await HOME.hidden_until(self.viewer_id)
+        self.until = ends.timestamp() if ends is not None else None
+
+    async def current(self) -> frozenset[int]:
+        if self.until is not None and time.time() >= self.until:
+            await self.read()
+        return self.owners
+
+
+@dataclass(slots=True)
 class _Ties:
     """What the home feed's rule needs to know of the viewer's ties, kept current as the viewer
-    follows and unfollows."""
+    follows and unfollows, blocks and mutes."""
 
     viewer_id: int
     followees: set[int]
-    hidden: frozenset[int]  # the owners an exclusion of the rule hides
+    hidden: _Hidden
 
     @classmethod
     async def of(cls, viewer_id: int) -> _Ties:
-        return cls(viewer_id, await FOLLOWS.owners(viewer_id), await HOME.hidden_owners(viewer_id))
+        return cls(viewer_id, await FOLLOWS.owners(viewer_id), await _Hidden.of(viewer_id))
 
 
 class _Replayed:
@@ -210,7 +239,13 @@ async def home_feed(ctx: Context, *, after: str | None) -> AsyncIterator[FeedEve
                     if message["t"] == "follow":
                         await _follow_changed(listener, followees, message)
                         continue
-                    live_event = _accept(ctx, ties, replayed, message, decoded)
+                    if message["t"] == "ties":
+                        await ties.hidden.read()
+                        continue
+                    if decoded is None:
+                        continue
+                    hidden = await ties.hidden.current()
+                    live_event = _accept(ctx, ties, hidden, replayed, message, decoded)
                     if live_event is None:
                         continue
                     if live_event.post is not None:
@@ -244,6 +279,7 @@ async def _replay(
 def _accept(
     ctx: Context,
     ties: _Ties,
+    hidden: frozenset[int],
     replayed: _Replayed,
     event: dict[str, Any],
     feed_event: FeedEvent | None,
@@ -254,7 +290,7 @@ def _accept(
         return None
     if feed_event.post is not None and feed_event.author is not None:
         post = feed_event.post
-        if not _in_feed(ties, post.author_id, post.visibility):
+        if not _in_feed(ties, hidden, post.author_id, post.visibility):
             return None
         if replayed.seen(post.id):
             return None
@@ -262,19 +298,19 @@ def _accept(
         return feed_event
     # A tombstone without a visibility (published by an older release) reaches its author only.
     visibility = Visibility(event.get("visibility", Visibility.PRIVATE))
-    if _in_feed(ties, int(event["author_id"]), visibility):
+    if _in_feed(ties, hidden, int(event["author_id"]), visibility):
         return feed_event
     return None
 
 
-def _in_feed(ties: _Ties, author_id: int, visibility: Visibility) -> bool:
+def _in_feed(ties: _Ties, hidden: frozenset[int], author_id: int, visibility: Visibility) -> bool:
     """Whether a post (or its tombstone) belongs in the viewer's home feed (``rules.HOME``)."""
     return HOME.allows(
         ties.viewer_id,
         author_id,
         visibility,
         follows=author_id in ties.followees,
-        hidden=author_id in ties.hidden,
+        hidden=author_id in hidden,
     )
 
 
@@ -299,12 +335,14 @@ def _fill(
     loaders.user.prime(author.id, author)
     loaders.post_attachments.prime(post.id, artworks)
     loaders.viewer_likes_post.prime(post.id, False)
+    # the author passed the feed's rule, which holds VISIBLE's exclusions
+    loaders.viewer_hidden.prime(author.id, False)
     if author.id != viewer_id:
         loaders.viewer_follows.prime(author.id, True)
 
 
-async def _inbox(ctx: Context, kind: str) -> AsyncGenerator[dict[str, Any], None]:
-    """The viewer's inbox events of one kind (``"notification"``, ``"upload"``)."""
+async def _inbox(ctx: Context, kinds: tuple[str, ...]) -> AsyncGenerator[dict[str, Any], None]:
+    """The viewer's inbox events of some kinds (``"notification"``, ``"upload"``, ...)."""
     viewer = require_viewer(ctx)
     listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
     try:
@@ -312,15 +350,25 @@ async def _inbox(ctx: Context, kind: str) -> AsyncGenerator[dict[str, Any], None
         while True:
             _channel, payload = await _next(ctx, listener)
             event, _ = _decoded.get(payload)
-            if event["t"] == kind:
+            if event["t"] in kinds:
                 yield event
     finally:
         await listener.close()
 
 
 async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
-    async with contextlib.aclosing(_inbox(ctx, "notification")) as inbox:
+    """The viewer's notifications, but none whose actor a block or a mute hides from the
+    viewer (``rules.HOME``'s exclusions, read again as they change)."""
+    viewer = require_viewer(ctx)
+    hidden = await _Hidden.of(viewer.id)
+    async with contextlib.aclosing(_inbox(ctx, ("notification", "ties"))) as inbox:
         async for event in inbox:
+            if event["t"] == "ties":
+                await hidden.read()
+                continue
+            actor = event["actor_id"]
+            if actor is not None and int(actor) in await hidden.current():
+                continue
             ctx.fresh_loaders()
             yield NotificationEvent(
                 kind=event["kind"],
@@ -328,6 +376,8 @@ async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
                 post_id=event.get("post_id"),
                 artwork_id=event.get("artwork_id"),
                 comment_id=event.get("comment_id"),
+                report_id=event.get("report_id"),
+                outcome=event.get("outcome"),
             )
 
 

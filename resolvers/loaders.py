@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from resolvers.consent import media_policies
 from resolvers.replies import seen_beyond_public
-from resolvers.rules import SHOWN_MEDIA
+from resolvers.rules import SHOWN_MEDIA, VISIBLE
 from storage.models import (
     Artwork,
     ArtworkLike,
@@ -98,6 +98,7 @@ class Loaders:
     viewer_likes_post: DataLoader[int, bool]
     viewer_likes_artwork: DataLoader[int, bool]
     viewer_follows: DataLoader[int, bool]
+    viewer_hidden: DataLoader[int, bool]
     viewer_replies: DataLoader[int, int]
     artwork_images: DataLoader[int, list[MediaAsset]]
     post_images: DataLoader[int, list[MediaAsset]]
@@ -114,6 +115,7 @@ class Loaders:
         self.viewer_likes_post = DataLoader(load_fn=self._likes_posts)
         self.viewer_likes_artwork = DataLoader(load_fn=self._likes_artworks)
         self.viewer_follows = DataLoader(load_fn=self._follows)
+        self.viewer_hidden = DataLoader(load_fn=self._hidden)
         self.viewer_replies = DataLoader(load_fn=self._replies)
         self.artwork_images = DataLoader(load_fn=_media_of("artwork_id"))
         self.post_images = DataLoader(load_fn=_media_of("post_id"))
@@ -139,6 +141,9 @@ class Loaders:
         """
         post_ids = [post.id for post in posts]
         author_ids = list(dict.fromkeys(post.author_id for post in posts))
+        # Every page of posts was read through a rule that holds VISIBLE's exclusions
+        # (resolvers.rules): no exclusion hides its authors from the viewer.
+        self.viewer_hidden.prime_many(dict.fromkeys(author_ids, False))
         jobs: list[Awaitable[None]] = []
         if authors:
             jobs.append(_preload(self.user, author_ids, _by_id(User)))
@@ -197,6 +202,12 @@ class Loaders:
             )
         )
         return [artwork_id in liked for artwork_id in artwork_ids]
+
+    async def _hidden(self, user_ids: Sequence[int]) -> list[bool]:
+        """Whether an exclusion of ``rules.VISIBLE`` (a block, either way) or a hold (a
+        suspension) hides each member from the viewer: one statement for the batch."""
+        hidden = await VISIBLE.hidden_among(self.viewer_id, list(user_ids))
+        return [user_id in hidden for user_id in user_ids]
 
     async def _follows(self, user_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:

@@ -275,6 +275,7 @@ class Batch:
         artwork_id: int | None = None,
         post_id: int | None = None,
         first_position: int = 0,
+        sensitive: bool = False,
     ) -> list[MediaAsset]:
         """Insert the rows as PROCESSING; call inside the transaction that creates what they
         belong to."""
@@ -294,6 +295,7 @@ class Batch:
                 stage=QUEUED,
                 upload_key=item.upload.upload_id,
                 staging_key=item.staging_key,
+                sensitive=sensitive,
             )
             await row.save(force_create=True)
             self.rows.append(row)

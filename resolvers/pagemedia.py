@@ -11,13 +11,14 @@ selection needs, each for the whole page at once. Each image carries the trainin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from resolvers.consent import effective_policy
 from resolvers.feedsql import FeedPage
-from resolvers.rules import liked_by_viewer
+from resolvers.rules import SHOWN_MEDIA, liked_by_viewer
+from resolvers.sensitive import shown_to
 from resolvers.surrogates import ImageRef
 from storage import rawsql
 from storage.models import MediaAsset, public_columns
@@ -27,12 +28,13 @@ Kind = Literal["post_id", "artwork_id", "avatar"]
 IMAGE = "image"  # the key of a media row's ImageRef (what its URLs sign)
 
 # Always read: what a URL binds and the order; the selection adds the columns it shows.
-_ALWAYS = ("id", "owner_id", "artwork_id", "post_id", "position", "variants")
+_ALWAYS = ("id", "owner_id", "artwork_id", "post_id", "position", "sensitive", "variants")
 _POLICIES = "u.ai_training_policy AS owner_policy, a.ai_training_policy AS artwork_policy"
 _FROM = (
     "FROM media_assets m JOIN users u ON u.id = m.owner_id"
     " LEFT JOIN artworks a ON a.id = m.artwork_id"
 )
+_SHOW_SENSITIVE = "SELECT show_sensitive FROM users WHERE id = $1"
 _LIKED_ARTWORKS = (
     "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
 )
@@ -47,6 +49,16 @@ class PageMedia:
     images: dict[Kind, dict[int, list[Row]]] = field(default_factory=dict)
     avatars: dict[int, Row] = field(default_factory=dict)
     liked_artworks: set[int] = field(default_factory=set)
+    # the viewer's show_sensitive setting, read only when the page holds someone else's
+    # sensitive image
+    show_sensitive: bool = False
+
+    def withholds(self, row: Row) -> bool:
+        """Whether a sensitive image's URLs are withheld from the viewer (``resolvers.sensitive``:
+        a plan never reads an opt-in argument, which falls back to the regular path)."""
+        return bool(row["sensitive"]) and not shown_to(
+            self.viewer_id, self.show_sensitive, int(row["owner_id"]), None
+        )
 
     def has_liked_artwork(self, artwork_id: int) -> bool:
         """``Artwork.viewerHasLiked`` of an artwork the page shows."""
@@ -67,15 +79,16 @@ class MediaReader:
         self.columns = (*_ALWAYS, *sorted(columns - set(_ALWAYS)))
         self.convert = converters(MediaAsset, self.columns)
         selected = ", ".join(f"m.{column}" for column in self.columns)
+        shown = SHOWN_MEDIA.to_sql("m.status")  # only protected images (resolvers.rules)
         self.sql: dict[Kind, str] = {
             kind: f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.{kind} = ANY($1::bigint[])"
-            " ORDER BY m.position, m.id"
+            f" AND {shown} ORDER BY m.position, m.id"
             for kind in ("post_id", "artwork_id")
         }
         # every avatar row of the people shown, oldest first: the newest of each wins
         self.sql["avatar"] = (
             f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.owner_id = ANY($1::bigint[])"
-            " AND m.kind = 'avatar' ORDER BY m.id"
+            f" AND m.kind = 'avatar' AND {shown} ORDER BY m.id"
         )
 
     def __bool__(self) -> bool:
@@ -105,11 +118,23 @@ class MediaReader:
             if self.artwork_likes and page.viewer_id is not None and artworks:
                 liked = await reader.fetch(_LIKED_ARTWORKS, page.viewer_id, artworks)
                 media.liked_artworks = {row[0] for row in liked}
+            if page.viewer_id is not None and any(
+                row["sensitive"] and row["owner_id"] != page.viewer_id for row in _rows_of(media)
+            ):
+                setting = await reader.fetch(_SHOW_SENSITIVE, page.viewer_id)
+                media.show_sensitive = bool(setting and setting[0][0])
         return media
 
     async def _fetch(self, reader: rawsql.Reader, kind: Kind, ids: Sequence[int]) -> list[Row]:
         raw = await reader.fetch(self.sql[kind], list(dict.fromkeys(ids)))
         return convert(raw, self.convert)
+
+
+def _rows_of(media: PageMedia) -> Iterator[Row]:
+    yield from media.avatars.values()
+    for grouped in media.images.values():
+        for rows in grouped.values():
+            yield from rows
 
 
 def _with_image(row: Row) -> Row:

@@ -26,6 +26,10 @@ KEYS: dict[str, tuple[range, ...]] = {
     "post": (ID,),
     "comment": (ID,),
     "follow": (ID,),
+    "block": (ID,),
+    "mute": (ID,),
+    "case": (ID,),
+    "log": (ID,),
     "portfolio": (POSITION, ID),
 }
 

@@ -7,12 +7,13 @@ from typing import Any, cast
 
 from tortoise.expressions import Q
 
-from resolvers import counts, media, ratelimit
+from resolvers import counts, generated, media, ratelimit, sensitive
 from resolvers.access import can_see_artwork, load_owned_artwork, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
 from resolvers.keyset import by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
+from resolvers.services import Services
 from resolvers.surrogates import artwork_key, purge
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
 from storage.db import in_transaction
@@ -56,12 +57,19 @@ async def create_artwork(
     visibility: Visibility = Visibility.PUBLIC,
     ai_training_policy: TrainingPolicy | None = None,
     images: Sequence[media.ImageUpload] = (),
+    content_warning: str = "",
+    sensitive_media: bool = False,
 ) -> Artwork:
     viewer = require_viewer(ctx)
     values, errors = _check_fields(
         title=title, description=description, medium=medium, tags=tags or []
     )
-    raise_if_any(errors + media.check_uploads("images", images))
+    labels, label_errors = sensitive.labels(content_warning, sensitive_media)
+    values.update(labels)
+    raise_if_any(errors + label_errors + media.check_uploads("images", images))
+    values["ai_generated"] = await generated.screen(
+        ctx.services, images, MediaKind.ARTWORK, "images"
+    )
     await ratelimit.charge(ctx.services, "artwork", viewer.id)
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         # New work goes to the top of the portfolio.
@@ -79,7 +87,7 @@ async def create_artwork(
             ai_training_policy=ai_training_policy,
             **values,
         )
-        await batch.save(MediaKind.ARTWORK, artwork_id=artwork.id)
+        await batch.save(MediaKind.ARTWORK, artwork_id=artwork.id, sensitive=artwork.sensitive)
         await User.filter(id=viewer.id).update(**counts.changes("artwork", visibility, 1))
     return artwork
 
@@ -93,12 +101,17 @@ async def add_artwork_image(ctx: Context, artwork_id: int, upload: media.ImageUp
         raise InputError.single(
             "image", f"an artwork has at most {media.IMAGES_MAX} images", ErrorCode.TOO_MANY
         )
+    labelled = await generated.screen(ctx.services, [upload], MediaKind.ARTWORK, "image")
     async with media.uploaded(ctx.services, viewer, [upload], "image") as batch, in_transaction():
+        if labelled and not artwork.ai_generated:
+            await Artwork.filter(id=artwork.id).update(ai_generated=True)
+            artwork.ai_generated = True
         last = await MediaAsset.filter(artwork_id=artwork.id).order_by("-position").first()
         await batch.save(
             MediaKind.ARTWORK,
             artwork_id=artwork.id,
             first_position=(last.position + 1) if last is not None else 0,
+            sensitive=artwork.sensitive,
         )
     return artwork
 
@@ -126,11 +139,15 @@ async def update_artwork(
     visibility: Visibility | None = None,
     ai_training_policy: TrainingPolicy | None = None,
     clear_ai_training_policy: bool = False,
+    content_warning: str | None = None,
+    sensitive_media: bool | None = None,
 ) -> Artwork:
     require_viewer(ctx)
     artwork = await load_owned_artwork(ctx, artwork_id, "id")
     values, errors = _check_fields(title=title, description=description, medium=medium, tags=tags)
-    raise_if_any(errors)
+    labels, label_errors = sensitive.labels(content_warning, sensitive_media)
+    values.update(labels)
+    raise_if_any(errors + label_errors)
     if visibility is not None:
         values["visibility"] = visibility
     if ai_training_policy is not None:
@@ -145,6 +162,8 @@ async def update_artwork(
             if artwork.visibility is not before:
                 moved = counts.moved("artwork", before, artwork.visibility)
                 await User.filter(id=artwork.owner_id).update(**moved)
+            if "sensitive" in values:
+                await sensitive.set_sensitive(artwork, artwork.sensitive)
         if "visibility" in values or "ai_training_policy" in values:
             # who may see its images, or what their responses say, changed: cached copies go
             purge(ctx.services.purger, [artwork_key(artwork.id)])
@@ -152,14 +171,21 @@ async def update_artwork(
 
 
 async def delete_artwork(ctx: Context, artwork_id: int) -> int:
-    viewer = require_viewer(ctx)
+    require_viewer(ctx)
     artwork = await load_owned_artwork(ctx, artwork_id, "id")
+    await remove_artwork(ctx.services, artwork)
+    return artwork_id
+
+
+async def remove_artwork(services: Services, artwork: Artwork) -> None:
+    """Delete an artwork with its images and counters (the artist's deletion, or a
+    moderator's removal)."""
     images = await media.rows_of(artwork_id=artwork.id)
     async with in_transaction():
         await artwork.delete()
-        await User.filter(id=viewer.id).update(**counts.changes("artwork", artwork.visibility, -1))
-    await media.removed(ctx.services, images)
-    return artwork_id
+        changes = counts.changes("artwork", artwork.visibility, -1)
+        await User.filter(id=artwork.owner_id).update(**changes)
+    await media.removed(services, images)
 
 
 async def reorder_portfolio(ctx: Context, artwork_ids: list[int]) -> User:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resolvers import channels, counts, events, media, ratelimit, replies
+from resolvers import channels, counts, events, generated, media, ratelimit, replies, sensitive
 from resolvers.access import can_see_post, load_visible_post
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
+from resolvers.services import Services
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
 from storage.db import in_transaction
 from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User, Visibility
@@ -25,6 +26,8 @@ async def create_post(
     reply_to_id: int | None = None,
     visibility: Visibility = Visibility.PUBLIC,
     images: Sequence[media.ImageUpload] = (),
+    content_warning: str = "",
+    sensitive_media: bool = False,
 ) -> Post:
     viewer = require_viewer(ctx)
     await ratelimit.charge(ctx.services, "post", viewer.id)
@@ -43,7 +46,8 @@ async def create_post(
         )
     elif len(set(artwork_ids)) != len(artwork_ids):
         errors.append(FieldError("artworkIds", "an artwork is attached twice", ErrorCode.DUPLICATE))
-    raise_if_any(errors)
+    labels, label_errors = sensitive.labels(content_warning, sensitive_media)
+    raise_if_any(errors + label_errors)
 
     artworks = {a.id: a for a in await Artwork.filter(id__in=artwork_ids)}
     if any(artworks.get(i) is None or artworks[i].owner_id != viewer.id for i in artwork_ids):
@@ -52,6 +56,7 @@ async def create_post(
         )
     if reply_to_id is not None:
         await load_visible_post(ctx, reply_to_id, "replyTo")
+    labels["ai_generated"] = await generated.screen(ctx.services, images, MediaKind.POST, "images")
 
     # tag -> the artwork it comes from (None: a #hashtag of the text). A tag of several
     # artworks comes from the most visible of them.
@@ -62,7 +67,7 @@ async def create_post(
 
     async with media.uploaded(ctx.services, viewer, images, "images") as batch, in_transaction():
         post = await Post.create(
-            author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility
+            author_id=viewer.id, text=text, reply_to_id=reply_to_id, visibility=visibility, **labels
         )
         if artwork_ids:
             await PostArtwork.bulk_create(
@@ -81,7 +86,7 @@ async def create_post(
         await User.filter(id=viewer.id).update(**counts.changes("post", visibility, 1))
         if reply_to_id is not None:
             await Post.filter(id=reply_to_id).update(**replies.changes(visibility, 1))
-        await batch.save(MediaKind.POST, post_id=post.id)
+        await batch.save(MediaKind.POST, post_id=post.id, sensitive=post.sensitive)
     counts.apply(viewer, "post", visibility, 1)
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
@@ -94,20 +99,26 @@ async def delete_post(ctx: Context, post_id: int) -> int:
     post = await load_visible_post(ctx, post_id, "id")
     if post.author_id != viewer.id:
         raise PermissionDenied("only the author may delete this post")
+    await remove_post(ctx.services, post)
+    counts.apply(viewer, "post", post.visibility, -1)
+    return post_id
+
+
+async def remove_post(services: Services, post: Post) -> None:
+    """Delete a post with its images and counters, and announce its tombstone (the author's
+    deletion, or a moderator's removal)."""
     images = await media.rows_of(post_id=post.id)
     async with in_transaction():
         await post.delete()
-        await User.filter(id=viewer.id).update(**counts.changes("post", post.visibility, -1))
+        await User.filter(id=post.author_id).update(**counts.changes("post", post.visibility, -1))
         if post.reply_to_id is not None:
             await Post.filter(id=post.reply_to_id).update(**replies.changes(post.visibility, -1))
-    await media.removed(ctx.services, images)
-    counts.apply(viewer, "post", post.visibility, -1)
+    await media.removed(services, images)
     await events.publish(
-        ctx.services,
-        channels.author_posts(viewer.id),
-        events.post_deleted(post_id, viewer.id, post.visibility),
+        services,
+        channels.author_posts(post.author_id),
+        events.post_deleted(post.id, post.author_id, post.visibility),
     )
-    return post_id
 
 
 async def get_post(ctx: Context, post_id: int) -> Post | None:

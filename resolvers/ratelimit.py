@@ -53,6 +53,7 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, str]] = {
     "comment": (Limit(120, 3600), "comments per account"),
     "like": (Limit(300, 3600), "likes per account"),
     "follow": (Limit(150, 3600), "follows per account"),
+    "report": (Limit(20, 3600), "reports per account"),
     "upload": (Limit(60, 3600), "images uploaded per account"),
     "identify": (
         Limit(60, 3600),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import reduce
 from itertools import pairwise
 from operator import or_
@@ -29,7 +30,8 @@ from typing import Any, cast
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
-from storage.models import Follow, MediaStatus, Visibility
+from storage import rawsql
+from storage.models import Block, Follow, MediaStatus, Mute, User, Visibility
 
 _NOBODY: frozenset[int] = frozenset()
 
@@ -52,16 +54,33 @@ _CLOSER_FIRST = (Relation.SELF, Relation.FOLLOWER, Relation.SIGNED_IN, Relation.
 @dataclass(frozen=True, slots=True)
 class Tie:
     """Pairs (viewer, owner) recorded in a table: a row of ``model`` names the viewer in
-    ``viewer_field`` and the owner in ``owner_field``."""
+    ``viewer_field`` and the owner in ``owner_field``; with ``until_field``, a row holds until
+    the time in that column (null: for good)."""
 
     model: type[Model]
     viewer_field: str
     owner_field: str
+    until_field: str | None = None
+
+    def _rows(self, **filters: Any) -> Any:
+        query = self.model.filter(**filters)
+        if self.until_field is not None:
+            query = query.filter(
+                _where({f"{self.until_field}__isnull": True})
+                | _where({f"{self.until_field}__gt": datetime.now(UTC)})
+            )
+        return query
+
+    def _current_sql(self, alias: str | None = None) -> str:
+        """The condition that a row still holds ("" for ties that hold for good)."""
+        if self.until_field is None:
+            return ""
+        column = self.until_field if alias is None else f"{alias}.{self.until_field}"
+        # SQLite keeps times as ISO text with a space, which compares with CURRENT_TIMESTAMP
+        return f" AND ({column} IS NULL OR {column} > CURRENT_TIMESTAMP)"
 
     def owners_q(self, viewer_id: int) -> Subquery:
-        return Subquery(
-            self.model.filter(**{self.viewer_field: viewer_id}).values(self.owner_field)
-        )
+        return Subquery(self._rows(**{self.viewer_field: viewer_id}).values(self.owner_field))
 
     def owners_sql(self, viewer: str, *, name: str | None = None) -> str:
         """The owners tied to the viewer (the SQL parameter ``viewer``), as a subquery (its
@@ -69,7 +88,10 @@ class Tie:
         table = self.model._meta.db_table
         column = self.owner_field if name is None else f"{self.owner_field} AS {name}"
         # names of our own models and parameters only, never input
-        return f"SELECT {column} FROM {table} WHERE {self.viewer_field} = {viewer}"  # noqa: S608
+        return (
+            f"SELECT {column} FROM {table} WHERE {self.viewer_field} = {viewer}"  # noqa: S608
+            + self._current_sql()
+        )
 
     def exists_sql(self, viewer: str, owner: str, alias: str) -> str:
         """One row when the viewer ``viewer`` is tied to the owner ``owner`` (an outer
@@ -77,7 +99,7 @@ class Tie:
         table = self.model._meta.db_table
         return (
             f"SELECT 1 FROM {table} {alias} WHERE {alias}.{self.viewer_field} = {viewer}"  # noqa: S608
-            f" AND {alias}.{self.owner_field} = {owner}"
+            f" AND {alias}.{self.owner_field} = {owner}" + self._current_sql(alias)
         )
 
     def among_sql(self) -> str:
@@ -85,20 +107,66 @@ class Tie:
         return f"{self.owners_sql('$1')} AND {self.owner_field} = ANY($2::bigint[])"
 
     async def owners(self, viewer_id: int) -> set[int]:
-        query = self.model.filter(**{self.viewer_field: viewer_id})
+        query = self._rows(**{self.viewer_field: viewer_id})
         return set(cast("list[int]", await query.values_list(self.owner_field, flat=True)))
 
     async def holds(self, viewer_id: int, owner_id: int) -> bool:
         filters = {self.viewer_field: viewer_id, self.owner_field: owner_id}
-        return await self.model.filter(**filters).exists()
+        return bool(await self._rows(**filters).exists())
+
+    async def ends(self, viewer_id: int) -> datetime | None:
+        """When the first of the viewer's ties that do not hold for good ends (None: none)."""
+        if self.until_field is None:
+            return None
+        query = self._rows(**{self.viewer_field: viewer_id, f"{self.until_field}__isnull": False})
+        times = cast("list[datetime]", await query.values_list(self.until_field, flat=True))
+        return min(times, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Owners hidden from every viewer, anonymous included, while a column of their row in
+    ``model`` is set (a suspended account: ``users.suspended_at``)."""
+
+    model: type[Model]
+    set_field: str
+
+    def held_q(self) -> Subquery:
+        return Subquery(self.model.filter(**{f"{self.set_field}__isnull": False}).values("id"))
+
+    def exists_sql(self, owner: str, alias: str) -> str:
+        """One row when the owner ``owner`` (an outer column) is held: a look-up by key."""
+        table = self.model._meta.db_table
+        return (
+            f"SELECT 1 FROM {table} {alias} WHERE {alias}.id = {owner}"  # noqa: S608
+            f" AND {alias}.{self.set_field} IS NOT NULL"
+        )
+
+    def among_sql(self, owners: str) -> str:
+        """Which of the owners ``owners`` (an id array parameter) are held."""
+        table = self.model._meta.db_table
+        return (
+            f"SELECT id FROM {table} WHERE id = ANY({owners}::bigint[])"  # noqa: S608
+            f" AND {self.set_field} IS NOT NULL"
+        )
 
 
 FOLLOWS = Tie(Follow, viewer_field="follower_id", owner_field="followee_id")
+# The members the viewer blocked, and those who blocked the viewer.
+BLOCKED = Tie(Block, viewer_field="blocker_id", owner_field="blocked_id")
+BLOCKED_BY = Tie(Block, viewer_field="blocked_id", owner_field="blocker_id")
+# The members the viewer muted, while the mute lasts.
+MUTED = Tie(Mute, viewer_field="muter_id", owner_field="muted_id", until_field="expires_at")
 
-# The exclusions: owners hidden from a viewer whatever the visibility of their things. Blocks
-# will hide two members from each other everywhere (reads as missing), mutes only from the feeds.
-HIDDEN_EVERYWHERE: tuple[Tie, ...] = ()
-HIDDEN_FROM_FEEDS: tuple[Tie, ...] = ()
+# The exclusions: owners hidden from a viewer whatever the visibility of their things. A block
+# hides two members from each other everywhere (reads as missing), a mute only from the feeds
+# (and the live events and notifications) of the member who muted.
+HIDDEN_EVERYWHERE: tuple[Tie, ...] = (BLOCKED, BLOCKED_BY)
+HIDDEN_FROM_FEEDS: tuple[Tie, ...] = (MUTED,)
+# The holds: owners hidden from everyone, whoever the viewer. A suspended account's things are
+# hidden (and read as missing) until it is unsuspended.
+SUSPENDED = Hold(User, set_field="suspended_at")
+HIDDEN_FROM_ALL: tuple[Hold, ...] = (SUSPENDED,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +191,7 @@ class ReadRule:
     name: str
     passes: Mapping[Relation, frozenset[Visibility]]
     exclusions: tuple[Tie, ...] = ()
+    holds: tuple[Hold, ...] = ()
 
     def __post_init__(self) -> None:
         seen = [self.passes.get(relation, frozenset()) for relation in _CLOSER_FIRST]
@@ -139,11 +208,12 @@ class ReadRule:
         self, viewer_id: int | None, owner_id: int, *, follows: bool, hidden: bool
     ) -> frozenset[Visibility]:
         """The visibilities that pass for this viewer and owner, given whether the viewer
-        follows the owner and whether an exclusion hides the owner (see ``hidden_owners``)."""
-        if viewer_id is None:
-            return self.visibilities(Relation.ANONYMOUS)
+        follows the owner and whether an exclusion or a hold hides the owner (see
+        ``hidden_among``)."""
         if hidden:
             return frozenset()
+        if viewer_id is None:
+            return self.visibilities(Relation.ANONYMOUS)
         if owner_id == viewer_id:
             return self.visibilities(Relation.SELF)
         return self.visibilities(Relation.FOLLOWER if follows else Relation.SIGNED_IN)
@@ -162,9 +232,10 @@ class ReadRule:
     def decide(self, viewer_id: int | None, owner_id: int, visibility: Visibility) -> bool | None:
         """``allows`` when it does not depend on the viewer's ties to the owner; None when it
         does (then the caller finds out whether the viewer follows the owner and whether an
-        exclusion hides the owner)."""
+        exclusion or a hold hides the owner)."""
         if viewer_id is None:
-            return visibility in self.visibilities(Relation.ANONYMOUS)
+            verdict = visibility in self.visibilities(Relation.ANONYMOUS)
+            return None if verdict and self.holds else verdict
         if owner_id == viewer_id:
             verdict = visibility in self.visibilities(Relation.SELF)
         else:
@@ -172,10 +243,13 @@ class ReadRule:
             if following != (visibility in self.visibilities(Relation.SIGNED_IN)):
                 return None
             verdict = following
-        return None if verdict and self.exclusions else verdict
+        return None if verdict and (self.exclusions or self.holds) else verdict
 
     async def hides(self, viewer_id: int | None, owner_id: int) -> bool:
-        """Whether an exclusion hides ``owner_id`` from the viewer (no query without any)."""
+        """Whether an exclusion or a hold hides ``owner_id`` from the viewer (no query without
+        any)."""
+        if self.holds and await self.hidden_among(viewer_id, [owner_id]):
+            return True
         if viewer_id is None:
             return False
         for tie in self.exclusions:
@@ -193,7 +267,45 @@ class ReadRule:
             hidden |= await tie.owners(viewer_id)
         return frozenset(hidden)
 
+    async def hidden_among(self, viewer_id: int | None, owner_ids: list[int]) -> set[int]:
+        """Which of ``owner_ids`` an exclusion or a hold hides from the viewer: one
+        statement."""
+        sql = self.hidden_among_sql(signed_in=viewer_id is not None)
+        if sql is None or not owner_ids:
+            return set()
+        args: list[Any] = [owner_ids] if viewer_id is None else [viewer_id, owner_ids]
+        async with rawsql.reader(User) as reader:
+            rows = await reader.fetch(sql, *args)
+        return {int(row[0]) for row in rows}
+
+    def hidden_among_sql(self, *, signed_in: bool = True) -> str | None:
+        """Which of the owners (an id array: ``$2`` after the viewer ``$1``, or ``$1`` for an
+        anonymous viewer) an exclusion or a hold hides (None: nothing can)."""
+        parts = [hold.among_sql("$2" if signed_in else "$1") for hold in self.holds]
+        if signed_in:
+            parts += [tie.among_sql() for tie in self.exclusions]
+        return " UNION ".join(parts) if parts else None
+
+    async def hidden_until(self, viewer_id: int | None) -> datetime | None:
+        """When the first exclusion of the viewer that does not hold for good ends: what
+        ``hidden_owners`` returns changes then (None: only with a change of the ties)."""
+        if viewer_id is None:
+            return None
+        ends = [end for tie in self.exclusions if (end := await tie.ends(viewer_id)) is not None]
+        return min(ends, default=None)
+
     # --- as an ORM filter --------------------------------------------------------------------
+
+    def unhidden_q(self, viewer_id: int | None, *, owner: str) -> Q:
+        """Only the rows whose ``owner`` no exclusion hides from the viewer (for rows that have
+        no visibility of their own: members, comments, follows)."""
+        found = Q()
+        for hold in self.holds:
+            found &= ~_where({owner + "__in": hold.held_q()})
+        if viewer_id is not None:
+            for tie in self.exclusions:
+                found &= ~_where({owner + "__in": tie.owners_q(viewer_id)})
+        return found
 
     def to_q(self, viewer_id: int | None, *, owner: str, visibility: str) -> Q:
         """The rule as a filter on rows whose owner and visibility are the fields ``owner`` and
@@ -207,10 +319,7 @@ class ReadRule:
                 found &= _where({owner + "__in": FOLLOWS.owners_q(cast("int", viewer_id))})
             terms.append(found)
         found = reduce(or_, terms) if terms else _where({visibility + "__in": []})
-        if viewer_id is not None:
-            for tie in self.exclusions:
-                found &= ~_where({owner + "__in": tie.owners_q(viewer_id)})
-        return found
+        return found & self.unhidden_q(viewer_id, owner=owner)
 
     # --- as SQL ------------------------------------------------------------------------------
 
@@ -228,12 +337,23 @@ class ReadRule:
                 parts.insert(0, f"{owner} IN ({FOLLOWS.owners_sql(cast('str', viewer))})")
             terms.append(parts[0] if len(parts) == 1 else f"({' AND '.join(parts)})")
         found = (terms[0] if len(terms) == 1 else f"({' OR '.join(terms)})") if terms else "FALSE"
-        if viewer is not None and self.exclusions:
-            hidden = " AND ".join(
-                f"{owner} NOT IN ({tie.owners_sql(viewer)})" for tie in self.exclusions
-            )
-            found = f"({found} AND {hidden})"
+        if self.holds or (viewer is not None and self.exclusions):
+            found = f"({found} AND {self.unhidden_sql(viewer, owner=owner)})"
         return found
+
+    def unhidden_sql(self, viewer: str | None, *, owner: str) -> str:
+        """The holds and (for a signed-in viewer) the exclusions as a SQL condition on the
+        column ``owner``: for each, a look-up by key in its table (NOT EXISTS), so its cost
+        follows the rows read, not the viewer's ties."""
+        parts = [
+            f"NOT EXISTS ({hold.exists_sql(owner, f'h{n}')})" for n, hold in enumerate(self.holds)
+        ]
+        if viewer is not None:
+            parts += [
+                f"NOT EXISTS ({tie.exists_sql(viewer, owner, f'x{n}')})"
+                for n, tie in enumerate(self.exclusions)
+            ]
+        return " AND ".join(parts) if parts else "TRUE"
 
     def by_owner_sql(self, viewer: str, *, visibility: str) -> list[ByOwner]:
         """The rule for a signed-in viewer (the parameter ``viewer``) owner by owner: for each of
@@ -249,10 +369,8 @@ class ReadRule:
                 if who == "own"
                 else FOLLOWS.owners_sql(viewer, name="owner_id")
             )
-            if self.exclusions:
-                hidden = " AND ".join(
-                    f"o.owner_id NOT IN ({tie.owners_sql(viewer)})" for tie in self.exclusions
-                )
+            if self.exclusions or self.holds:
+                hidden = self.unhidden_sql(viewer, owner="o.owner_id")
                 owners = f"SELECT o.owner_id FROM ({owners}) o WHERE {hidden}"  # noqa: S608
             if passing is None:
                 sources.append(ByOwner(owners, None, None))
@@ -292,10 +410,10 @@ def _where(filters: dict[str, Any]) -> Q:
     return Q(**filters)
 
 
-def _literal(visibility: Visibility) -> str:
-    if not visibility.value.isidentifier():  # literals of our own enum only
-        raise ValueError(f"not a visibility literal: {visibility.value}")
-    return f"'{visibility.value}'"
+def _literal(value: Visibility | MediaStatus) -> str:
+    if not value.value.isidentifier():  # literals of our own enums only
+        raise ValueError(f"not a literal of ours: {value.value}")
+    return f"'{value.value}'"
 
 
 def _in_sql(column: str, visibilities: frozenset[Visibility]) -> str:
@@ -315,6 +433,7 @@ VISIBLE = ReadRule(
         Relation.ANONYMOUS: frozenset({Visibility.PUBLIC}),
     },
     exclusions=HIDDEN_EVERYWHERE,
+    holds=HIDDEN_FROM_ALL,
 )
 
 # Home feed: the viewer's own posts and the visible posts of the artists the viewer follows.
@@ -325,6 +444,7 @@ HOME = ReadRule(
         Relation.FOLLOWER: VISIBLE.visibilities(Relation.FOLLOWER),
     },
     exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
+    holds=HIDDEN_FROM_ALL,
 )
 
 # Discover feed (and the posts of a tag): public posts, whoever wrote them.
@@ -332,6 +452,7 @@ DISCOVER = ReadRule(
     "discover",
     {relation: frozenset({Visibility.PUBLIC}) for relation in Relation},
     exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
+    holds=HIDDEN_FROM_ALL,
 )
 
 
@@ -345,6 +466,10 @@ class MediaRule:
 
     def to_q(self) -> Q:
         return Q(status__in=sorted(self.shown))
+
+    def to_sql(self, status: str) -> str:
+        """The rule as a SQL condition on the column ``status``."""
+        return f"{status} IN ({', '.join(_literal(s) for s in sorted(self.shown))})"
 
     def allows(self, status: MediaStatus) -> bool:
         return status in self.shown

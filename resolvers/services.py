@@ -136,6 +136,9 @@ class Services:
     # there is no cache to tell.
     purger: Purger = field(default_factory=NoPurger)
     upload_max_bytes: int = 30 * 1024 * 1024
+    # GESSO_AI_IMAGES: "refuse" or "label" for every generated upload; None: by kind
+    # (resolvers.generated)
+    ai_images: str | None = None
     # Where operations and pipeline runs are measured (server.metrics in the app).
     observer: Observer = field(default_factory=NullObserver)
     # With a read replica: who wrote recently, so their reads stay on the primary (else None).

@@ -10,8 +10,10 @@ from resolvers import channels, events, ratelimit
 from resolvers.access import (
     can_see_artwork,
     can_see_post,
+    hidden_member,
     load_visible_artwork,
     load_visible_post,
+    unhidden_filter,
 )
 from resolvers.context import Context, require_viewer
 from resolvers.edges import add_edge, remove_edge
@@ -35,11 +37,20 @@ async def _load_user(user_id: int) -> User:
     return user
 
 
+async def load_member(ctx: Context, user_id: int, field: str = "userId") -> User:
+    """The member ``user_id`` as the viewer may see them: NOT_FOUND when missing or hidden
+    (a block, either way: it reads as missing, not as blocked)."""
+    user = await User.get_or_none(id=user_id)
+    if user is None or await hidden_member(ctx, user_id):
+        raise InputError.single(field, "no such user", ErrorCode.NOT_FOUND)
+    return user
+
+
 async def follow(ctx: Context, user_id: int) -> User:
     viewer = require_viewer(ctx)
     if user_id == viewer.id:
         raise InputError.single("userId", "you cannot follow yourself", ErrorCode.SELF_FOLLOW)
-    await _load_user(user_id)
+    await load_member(ctx, user_id)
     await ratelimit.charge(ctx.services, "follow", viewer.id)
     created = await add_edge(
         Follow,
@@ -53,7 +64,7 @@ async def follow(ctx: Context, user_id: int) -> User:
 
 async def unfollow(ctx: Context, user_id: int) -> User:
     viewer = require_viewer(ctx)
-    await _load_user(user_id)
+    await load_member(ctx, user_id)
     removed = await remove_edge(
         Follow,
         {"follower_id": viewer.id, "followee_id": user_id},
@@ -178,25 +189,32 @@ async def delete_comment(ctx: Context, comment_id: int) -> int:
         subject_owner = subject.owner_id if subject else None
     if viewer.id not in (comment.author_id, subject_owner):
         raise PermissionDenied("only the comment's author or the artist may delete it")
+    await remove_comment(comment)
+    return comment_id
+
+
+async def remove_comment(comment: Comment) -> None:
+    """Delete a comment and its count (its author's or artist's deletion, or a moderator's
+    removal)."""
     async with in_transaction():
         await comment.delete()
-        if isinstance(subject, Post):
-            await Post.filter(id=subject.id).update(comment_count=F("comment_count") - 1)
-        elif isinstance(subject, Artwork):
-            await Artwork.filter(id=subject.id).update(comment_count=F("comment_count") - 1)
-    return comment_id
+        if comment.post_id is not None:
+            await Post.filter(id=comment.post_id).update(comment_count=F("comment_count") - 1)
+        elif comment.artwork_id is not None:
+            await Artwork.filter(id=comment.artwork_id).update(comment_count=F("comment_count") - 1)
 
 
 async def comments(
     ctx: Context, target: CommentTarget, *, first: int | None, after: str | None
 ) -> Page[Comment]:
-    """Comments oldest first (a conversation reads top to bottom)."""
+    """Comments oldest first (a conversation reads top to bottom), without those of members
+    hidden from the viewer (a block, either way)."""
     size = page_size(first)
     query = (
         Comment.filter(post_id=target.post_id)
         if target.post_id is not None
         else Comment.filter(artwork_id=target.artwork_id)
-    )
+    ).filter(unhidden_filter(ctx.viewer_id, owner="author_id"))
     if after is not None:
         (last_id,) = decode_cursor("comment", after)
         query = query.filter(id__gt=last_id)
@@ -207,7 +225,9 @@ async def comments(
 async def follow_list(
     ctx: Context, user: User, *, followers: bool, first: int | None, after: str | None
 ) -> Page[Follow]:
-    """Who follows ``user`` (followers=True) or whom ``user`` follows, newest first."""
+    """Who follows ``user`` (followers=True) or whom ``user`` follows, newest first. Members
+    hidden from the viewer are left out when the page is shown (``schema.types``), so that the
+    page stays one range of the follows' index."""
     size = page_size(first)
     query = Follow.filter(followee_id=user.id) if followers else Follow.filter(follower_id=user.id)
     if after is not None:
@@ -228,6 +248,8 @@ async def comment_visible(ctx: Context, comment: Comment) -> bool:
 async def get_comment(ctx: Context, comment_id: int) -> Comment | None:
     """The comment, or None when it is missing or on a work the viewer may not see."""
     comment = await ctx.loaders.comment.load(comment_id)
-    if comment is None or not await comment_visible(ctx, comment):
+    if comment is None or await hidden_member(ctx, comment.author_id):
+        return None
+    if not await comment_visible(ctx, comment):
         return None
     return comment

@@ -594,6 +594,8 @@ def _media_url(size: str, image_format: str) -> Getter:
     """``MediaAsset.url``: the first variant of that size and format, signed; else null."""
 
     def url(row: Row, page: FeedPage) -> str | None:
+        if page.media.withholds(row):  # a sensitive image (resolvers.sensitive)
+            return None
         for variant in row["variants"]:
             if variant["size"] == size and variant["format"] == image_format:
                 return cast("str", page.media.url(str(variant["key"]), row[IMAGE]))
@@ -618,6 +620,8 @@ _VARIANT_FIELDS: dict[str, VariantField] = {
 
 def _variants(parts: list[tuple[str, VariantField]]) -> Getter:
     def variants(row: Row, page: FeedPage) -> list[dict[str, Any]]:
+        if page.media.withholds(row):  # a sensitive image (resolvers.sensitive)
+            return []
         image, url = row[IMAGE], page.media.url
         return [{key: get(v, image, url) for key, get in parts} for v in row["variants"]]
 

@@ -13,6 +13,7 @@ from strawberry.file_uploads import Upload
 from resolvers.errors import ErrorCode, InputError
 from resolvers.loaders import NotLoaded, peek
 from resolvers.media import ImageUpload
+from resolvers.sensitive import shows_sensitive
 from resolvers.surrogates import ImageRef
 from schema.base import Info, Node, to_global_id
 from storage import models
@@ -141,6 +142,12 @@ class MediaAsset(Node):
     height: int
     alt_text: str
     dominant_color: str = strawberry.field(description="#rrggbb, for a placeholder.")
+    sensitive: bool = strawberry.field(
+        description=(
+            "The image is sensitive: `variants` is empty and `url` null unless you opt in "
+            "(the showSensitive setting, or `showSensitive: true` here)."
+        )
+    )
     row: strawberry.Private[models.MediaAsset]
 
     @classmethod
@@ -151,11 +158,20 @@ class MediaAsset(Node):
             height=row.height,
             alt_text=row.alt_text,
             dominant_color=row.dominant_color,
+            sensitive=row.sensitive,
             row=row,
         )
 
+    def _withheld(self, info: Info, show_sensitive: bool | None) -> bool:
+        if not self.row.sensitive:
+            return False
+        return not shows_sensitive(info.context.viewer, self.row.owner_id, show_sensitive)
+
     @strawberry.field
-    def variants(self, info: Info) -> list[MediaVariant]:
+    def variants(self, info: Info, show_sensitive: bool | None = None) -> list[MediaVariant]:
+        if self._withheld(info, show_sensitive):
+            return []
+
         def build(image: ImageRef) -> list[MediaVariant]:
             url = info.context.services.media_url
             return [
@@ -179,7 +195,10 @@ class MediaAsset(Node):
         info: Info,
         size: MediaSize = MediaSize.DISPLAY,
         format: ImageFormat = ImageFormat.WEBP,
+        show_sensitive: bool | None = None,
     ) -> str | None:
+        if self._withheld(info, show_sensitive):
+            return None
         for v in self.row.variants:
             if v["size"] == size.value and v["format"] == format.value:
                 url = functools.partial(info.context.services.media_url, str(v["key"]))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import accounts, feed, live, social
-from resolvers.access import can_see_media
+from resolvers import accounts, feed, live, moderation, social
+from resolvers.access import can_see_media, hidden_member
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
 from schema.media import MediaAsset
+from schema.moderation import ModerationCase, ModerationLogEntry
 from schema.subscription import UploadProgress, upload_named
 from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
+from storage.models import ReportReason, ReportStatus
 
 
 async def _artwork(info: Info, pk: int) -> Artwork | None:
@@ -28,7 +30,9 @@ async def _post(info: Info, pk: int) -> Post | None:
 
 async def _user(info: Info, pk: int) -> User | None:
     row = await info.context.loaders.user.load(pk)
-    return User.from_row(row) if row is not None else None
+    if row is None or await hidden_member(info.context, pk):
+        return None
+    return User.from_row(row)
 
 
 async def _comment(info: Info, pk: int) -> Comment | None:
@@ -53,9 +57,10 @@ class Query:
     @strawberry.field(description="An artist by handle (any letter case).")
     async def user(self, info: Info, handle: str) -> User | None:
         row = await accounts.find_by_handle(handle)
-        if row is not None:
-            info.context.loaders.user.prime(row.id, row)
-        return User.from_row(row) if row is not None else None
+        if row is None or await hidden_member(info.context, row.id):
+            return None
+        info.context.loaders.user.prime(row.id, row)
+        return User.from_row(row)
 
     @strawberry.field
     async def artwork(self, info: Info, id: strawberry.ID) -> Artwork | None:
@@ -117,3 +122,33 @@ class Query:
     async def upload_progress(self, info: Info, id: strawberry.ID) -> UploadProgress | None:
         row = await live.upload_state(info.context, **upload_named(id))
         return UploadProgress.of(id, live.UploadEvent.of_row(row)) if row is not None else None
+
+    @strawberry.field(
+        description=(
+            "Moderators: reports grouped by subject, the subject first reported first, with "
+            "the subject and the reporters."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def moderation_queue(
+        self,
+        info: Info,
+        status: ReportStatus = ReportStatus.OPEN,
+        reason: ReportReason | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[ModerationCase]:
+        page = await moderation.queue(
+            info.context, status=status, reason=reason, first=first, after=after
+        )
+        return Connection.of(page, ModerationCase.of, after=after)
+
+    @strawberry.field(
+        description="Admins: every moderation action, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def moderation_log(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[ModerationLogEntry]:
+        page = await moderation.log(info.context, first=first, after=after)
+        return Connection.of(page, ModerationLogEntry.from_row, after=after)

@@ -19,7 +19,9 @@ from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from resolvers.social import get_comment
 from schema.base import Info, IsAuthenticated, decode_id, to_global_id
+from schema.moderation import Report
 from schema.types import Artwork, Comment, Post, User
+from storage import models
 
 
 @strawberry.enum(description="What happened to the home feed.")
@@ -82,20 +84,34 @@ class NotificationKind(enum.Enum):
     POST_LIKED = "post_liked"
     ARTWORK_LIKED = "artwork_liked"
     COMMENT = "comment"
+    REPORT_RESOLVED = "report_resolved"
 
 
 @strawberry.type(description="Someone followed the viewer, or liked or commented on their work.")
 class Notification:
     kind: NotificationKind
-    actor_pk: strawberry.Private[int]
+    actor_pk: strawberry.Private[int | None]
+    report_pk: strawberry.Private[int | None]
+    outcome: str | None = strawberry.field(
+        description="REPORT_RESOLVED: how a moderator resolved your report (a ModerationAction)."
+    )
     post_pk: strawberry.Private[int | None]
     artwork_pk: strawberry.Private[int | None]
     comment_pk: strawberry.Private[int | None]
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
+        if self.actor_pk is None:  # a report's outcome names no moderator
+            return None
         row = await info.context.loaders.user.load(self.actor_pk)
         return User.from_row(row) if row is not None else None
+
+    @strawberry.field(description="REPORT_RESOLVED: your report.")
+    async def report(self, info: Info) -> Report | None:
+        if self.report_pk is None or info.context.viewer_id is None:
+            return None
+        row = await models.Report.get_or_none(id=self.report_pk, reporter_id=info.context.viewer_id)
+        return Report.from_row(row) if row is not None else None
 
     @strawberry.field(description="The post, while it exists and is visible.")
     async def post(self, info: Info) -> Post | None:
@@ -179,6 +195,8 @@ class Subscription:
                 post_pk=event.post_id,
                 artwork_pk=event.artwork_id,
                 comment_pk=event.comment_id,
+                report_pk=event.report_id,
+                outcome=event.outcome.upper() if event.outcome else None,
             )
 
     @strawberry.subscription(

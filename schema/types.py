@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, portfolio, replies, social
+from resolvers import counts, feed, portfolio, replies, safety, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.loaders import NotLoaded, peek
@@ -26,7 +26,10 @@ from schema.base import Info, Node, to_global_id
 from schema.connections import Connection, selected_names
 from schema.media import MediaAsset
 from storage import models
-from storage.models import TrainingPolicy, Visibility
+from storage.models import Role, TrainingPolicy, Visibility
+
+MODERATORS = frozenset({Role.MODERATOR, Role.ADMIN})
+strawberry.enum(Role, description="What an account may do: members report, moderators resolve.")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,6 +51,8 @@ class User(Node):
     created_at: datetime
     _posts: strawberry.Private[dict[Visibility, int]]
     _artworks: strawberry.Private[dict[Visibility, int]]
+    _role: strawberry.Private[Role]
+    _suspended: strawberry.Private[bool]
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
@@ -65,6 +70,8 @@ class User(Node):
             created_at=row.created_at,
             _posts=counts.by_visibility("post", row),
             _artworks=counts.by_visibility("artwork", row),
+            _role=row.role,
+            _suspended=row.suspended_at is not None,
         )
 
     @strawberry.field(description="The artist's posts that the viewer may see.")
@@ -81,6 +88,30 @@ class User(Node):
         # event's snapshot of its author carries no email.
         viewer = info.context.viewer
         return viewer.email if viewer is not None and viewer.id == self.pk else None
+
+    @strawberry.field(
+        description=(
+            "Setting: your reads carry the URLs of sensitive images. Only the account itself "
+            "sees it."
+        )
+    )
+    def show_sensitive(self, info: Info) -> bool | None:
+        viewer = info.context.viewer
+        return viewer.show_sensitive if viewer is not None and viewer.id == self.pk else None
+
+    @strawberry.field(description="MEMBER, MODERATOR or ADMIN: the account and moderators see it.")
+    def role(self, info: Info) -> Role | None:
+        viewer = info.context.viewer
+        if viewer is None or not (viewer.id == self.pk or viewer.role in MODERATORS):
+            return None
+        return self._role
+
+    @strawberry.field(description="Moderators: whether the account is suspended.")
+    def suspended(self, info: Info) -> bool | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.role not in MODERATORS:
+            return None
+        return self._suspended
 
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:
@@ -125,6 +156,40 @@ class User(Node):
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[User]:
         return await _follow_connection(info, self.pk, False, first, after)
+
+    @strawberry.field(
+        description="The members the account blocked, newest first; only the account sees it."
+    )
+    async def blocked_users(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[User] | None:
+        if info.context.viewer_id != self.pk:
+            return None
+        page = await safety.blocked_users(info.context, first=first, after=after)
+        users = await info.context.loaders.user.load_many([b.blocked_id for b in page.items])
+        return Connection.build(page, [User.from_row(u) if u else None for u in users], after=after)
+
+    @strawberry.field(
+        description="The account's mutes in force, newest first; only the account sees it."
+    )
+    async def muted_users(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Mute] | None:
+        if info.context.viewer_id != self.pk:
+            return None
+        page = await safety.muted_users(info.context, first=first, after=after)
+        users = await info.context.loaders.user.load_many([m.muted_id for m in page.items])
+        mutes = [
+            Mute(user=User.from_row(u), expires_at=m.expires_at) if u else None
+            for m, u in zip(page.items, users, strict=True)
+        ]
+        return Connection.build(page, mutes, after=after)
+
+
+@strawberry.type(description="A member the viewer muted.")
+class Mute:
+    user: User
+    expires_at: datetime | None = strawberry.field(description="Null: until unmuted.")
 
 
 def now_or_later(loader: DataLoader[int, T], key: int, convert: Callable[[T], R]) -> R:
@@ -180,7 +245,13 @@ async def _follow_connection(
     )
     other = [f.follower_id if followers else f.followee_id for f in page.items]
     users = await info.context.loaders.user.load_many(other)
-    return Connection.build(page, [User.from_row(u) if u else None for u in users], after=after)
+    # a member a block or a suspension hides reads as missing: left out (a page may be short)
+    hidden = await info.context.loaders.viewer_hidden.load_many(other)
+    shown = [
+        User.from_row(u) if u is not None and not (h and u.id != info.context.viewer_id) else None
+        for u, h in zip(users, hidden, strict=True)
+    ]
+    return Connection.build(page, shown, after=after)
 
 
 @strawberry.type
@@ -195,6 +266,21 @@ class Artwork(Node):
     visibility: Visibility
     ai_training_policy_override: TrainingPolicy | None = strawberry.field(
         description="Set on this artwork; null means the artist's default applies."
+    )
+    content_warning: str = strawberry.field(
+        description="Shown before the work (empty: none); a warning makes the images sensitive."
+    )
+    sensitive: bool = strawberry.field(
+        description=(
+            "The images are sensitive: their URLs are withheld unless the viewer opts in "
+            "(the showSensitive setting, or showSensitive on the image's fields)."
+        )
+    )
+    ai_generated: bool = strawberry.field(
+        description=(
+            "Labelled as made by a generative model: by the provenance its images carried on "
+            "upload (C2PA, IPTC digital source type), or by a moderator. Show the label."
+        )
     )
     like_count: int
     comment_count: int
@@ -214,6 +300,9 @@ class Artwork(Node):
             position=row.position,
             visibility=row.visibility,
             ai_training_policy_override=row.ai_training_policy,
+            content_warning=row.content_warning,
+            sensitive=row.sensitive,
+            ai_generated=row.ai_generated,
             like_count=row.like_count,
             comment_count=row.comment_count,
             created_at=row.created_at,
@@ -259,6 +348,15 @@ class Post(Node):
     reply_to_pk: strawberry.Private[int | None]
     text: str
     visibility: Visibility
+    content_warning: str = strawberry.field(
+        description="Shown before the post (empty: none); a warning makes the images sensitive."
+    )
+    sensitive: bool = strawberry.field(
+        description="The images are sensitive: their URLs are withheld unless the viewer opts in."
+    )
+    ai_generated: bool = strawberry.field(
+        description="Labelled as made by a generative model (provenance or a moderator)."
+    )
     like_count: int
     comment_count: int
     created_at: datetime
@@ -274,6 +372,9 @@ class Post(Node):
             reply_to_pk=row.reply_to_id,
             text=row.text,
             visibility=row.visibility,
+            content_warning=row.content_warning,
+            sensitive=row.sensitive,
+            ai_generated=row.ai_generated,
             like_count=row.like_count,
             comment_count=row.comment_count,
             created_at=row.created_at,

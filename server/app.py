@@ -256,6 +256,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         subscriber_inbox=settings.subscriber_inbox,
         media=media,
         upload_max_bytes=settings.upload_max_bytes,
+        ai_images=settings.ai_images,
         observer=metrics,
         recent_writes=RecentWrites.from_url(
             settings.read_your_writes_seconds, settings.redis_url, cluster=settings.redis_cluster

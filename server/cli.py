@@ -117,6 +117,54 @@ def seed(demo: bool, artists: int) -> None:
     click.echo(summary)
 
 
+@main.group()
+def admin() -> None:
+    """Roles: who may moderate (members report, moderators resolve, admins read the log)."""
+
+
+_ROLES = click.Choice(["moderator", "admin"], case_sensitive=False)
+
+
+@admin.command("grant")
+@click.argument("handle")
+@click.argument("role", type=_ROLES)
+def admin_grant(handle: str, role: str) -> None:
+    """Give HANDLE the ROLE (moderator or admin); written to the audit log."""
+    _set_role(handle, role, granted=True)
+
+
+@admin.command("revoke")
+@click.argument("handle")
+@click.argument("role", type=_ROLES)
+def admin_revoke(handle: str, role: str) -> None:
+    """Take the ROLE back from HANDLE (a member again); written to the audit log."""
+    _set_role(handle, role, granted=False)
+
+
+def _set_role(handle: str, role: str, *, granted: bool) -> None:
+    from resolvers.errors import InputError
+    from resolvers.moderation import set_role
+    from storage import db
+    from storage.models import Role
+
+    settings = get_settings()
+    asyncio.run(_migrate(settings.database_url))
+
+    async def run() -> str:
+        await db.connect(settings.database_url)
+        try:
+            user = await set_role(handle, Role(role.lower()), granted=granted)
+        finally:
+            await db.close()
+        return f"@{user.handle} is now {user.role.value}"
+
+    try:
+        click.echo(asyncio.run(run()))
+    except InputError as error:
+        click.echo(f"error: {error.message}", err=True)
+        sys.exit(1)
+
+
 @main.command("export-schema")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=SCHEMA_FILE

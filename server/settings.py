@@ -59,6 +59,7 @@ class Settings:
     job_max_attempts: int
     uploads_wait: bool
     cloak_intensity: str
+    ai_images: str | None
     log_format: str
     metrics_token: str | None
     database_replica_url: str | None
@@ -121,6 +122,14 @@ def _choice(values: dict[str, str], name: str, default: str, allowed: tuple[str,
     if raw not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
     return raw
+
+
+def _ai_images(values: dict[str, str]) -> str | None:
+    """GESSO_AI_IMAGES: "refuse" or "label" for every generated upload; unset, by kind (refuse
+    in portfolios, label in posts)."""
+    if not values.get("GESSO_AI_IMAGES", "").strip():
+        return None
+    return _choice(values, "GESSO_AI_IMAGES", "", ("refuse", "label"))
 
 
 def read_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -190,6 +199,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         cloak_intensity=_choice(
             values, "GESSO_CLOAK_INTENSITY", "default", ("low", "default", "high")
         ),
+        ai_images=_ai_images(values),
         log_format=_choice(
             values, "GESSO_LOG_FORMAT", "json" if env == "production" else "text", ("json", "text")
         ),

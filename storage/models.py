@@ -54,6 +54,12 @@ def _snowflake() -> fields.BigIntField:
     return fields.BigIntField(primary_key=True, generated=False, default=new_id)
 
 
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
 class User(Model):
     id = _snowflake()
     handle = fields.CharField(max_length=30)
@@ -68,6 +74,12 @@ class User(Model):
     ai_training_policy = fields.CharEnumField(
         TrainingPolicy, max_length=16, default=TrainingPolicy.DISALLOWED
     )
+    role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER, db_default="member")
+    # Set while the account is suspended: it cannot sign in and its things are hidden. Read
+    # through the partial index users_suspended (written out in migration 0011).
+    suspended_at = fields.DatetimeField(null=True)
+    # Whether the account's own reads carry the URLs of images marked sensitive.
+    show_sensitive = fields.BooleanField(default=False, db_default=False)
     follower_count = fields.IntField(default=0)
     following_count = fields.IntField(default=0)
     # All of the account's posts and artworks, and of them the public and the followers-only
@@ -112,6 +124,12 @@ class Artwork(Model):
     position = fields.IntField(default=0)
     visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.PUBLIC)
     ai_training_policy = fields.CharEnumField(TrainingPolicy, max_length=16, null=True)
+    # A content warning (shown before the work) and whether its images are sensitive (their URLs
+    # are withheld from viewers who did not opt in); a warning makes the images sensitive.
+    content_warning = fields.TextField(default="", db_default="")
+    sensitive = fields.BooleanField(default=False, db_default=False)
+    # Labelled as made by a generative model (by its provenance on upload, or by a moderator).
+    ai_generated = fields.BooleanField(default=False, db_default=False)
     like_count = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -141,6 +159,9 @@ class Post(Model):
         "gesso.Post", related_name="replies", null=True, on_delete=fields.SET_NULL
     )
     visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.PUBLIC)
+    content_warning = fields.TextField(default="", db_default="")
+    sensitive = fields.BooleanField(default=False, db_default=False)
+    ai_generated = fields.BooleanField(default=False, db_default=False)
     like_count = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
     # Every reply, and of them the public ones: what a viewer may see is counted from these
@@ -247,6 +268,55 @@ class Follow(Model):
             Index(fields=("followee_id", "id"), name="follows_followee_id"),
             Index(fields=("follower_id", "id"), name="follows_follower_id"),
         )
+
+
+class Block(Model):
+    """``blocker`` blocked ``blocked``: each is hidden from the other everywhere
+    (``resolvers.rules.HIDDEN_EVERYWHERE`` reads this table both ways, through the unique key
+    and the index on the other direction)."""
+
+    id = _snowflake()
+    blocker: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="blocking_rows", on_delete=fields.CASCADE
+    )
+    blocked: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="blocked_by_rows", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    blocker_id: int
+    blocked_id: int
+
+    class Meta:
+        table = "blocks"
+        unique_together = (("blocker_id", "blocked_id"),)
+        indexes = (
+            Index(fields=("blocked_id", "blocker_id"), name="blocks_blocked_blocker"),
+            Index(fields=("blocker_id", "id"), name="blocks_blocker_id"),
+        )
+
+
+class Mute(Model):
+    """``muter`` muted ``muted`` until ``expires_at`` (null: until unmuted): the muted member's
+    posts and notifications leave the muter's feeds (``resolvers.rules.HIDDEN_FROM_FEEDS``)."""
+
+    id = _snowflake()
+    muter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="muting_rows", on_delete=fields.CASCADE
+    )
+    muted: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="muted_by_rows", on_delete=fields.CASCADE
+    )
+    expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    muter_id: int
+    muted_id: int
+
+    class Meta:
+        table = "mutes"
+        unique_together = (("muter_id", "muted_id"),)
+        indexes = (Index(fields=("muted_id",), name="mutes_muted"),)
 
 
 class PostLike(Model):
@@ -370,6 +440,10 @@ class MediaAsset(Model):
     upload_key = fields.CharField(max_length=100, null=True)
     staging_key = fields.CharField(max_length=600, null=True)
     queued_at = fields.DatetimeField(null=True)
+
+    # The artwork's or post's ``sensitive``, kept here (changed in the same transaction) so that
+    # an image alone knows whether its URLs are withheld.
+    sensitive = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     owner_id: int
@@ -385,6 +459,93 @@ class MediaAsset(Model):
             Index(fields=("status", "id"), name="media_status"),
         )
         unique_together = (("owner_id", "upload_key"),)
+
+
+class ReportReason(enum.StrEnum):
+    AI_GENERATED = "ai_generated"
+    STOLEN_ART = "stolen_art"
+    HARASSMENT = "harassment"
+    SPAM = "spam"
+    SEXUAL_CONTENT_UNLABELLED = "sexual_content_unlabelled"
+    OTHER = "other"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class SubjectType(enum.StrEnum):
+    """What a report (or a moderation action) is about."""
+
+    USER = "user"
+    POST = "post"
+    ARTWORK = "artwork"
+    COMMENT = "comment"
+
+
+class Report(Model):
+    """A member's report of a user, post, artwork or comment, open until a moderator resolves
+    it. ``open_key`` is set while the report is open and null after, so that its unique index
+    allows one open report per reporter and subject and any number of resolved ones."""
+
+    id = _snowflake()
+    reporter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="reports_made", on_delete=fields.CASCADE
+    )
+    subject_type = fields.CharEnumField(SubjectType, max_length=16)
+    subject_id = fields.BigIntField()
+    # The account the subject belongs to (the user reported, or the author or artist).
+    subject_owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="reports_received", on_delete=fields.CASCADE
+    )
+    reason = fields.CharEnumField(ReportReason, max_length=32)
+    note = fields.TextField(default="")
+    status = fields.CharEnumField(ReportStatus, max_length=16, default=ReportStatus.OPEN)
+    open_key = fields.CharField(max_length=80, null=True, unique=True)
+    action = fields.CharField(max_length=32, null=True)  # the resolution (ModerationAction.action)
+    resolved_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    reporter_id: int
+    subject_owner_id: int
+
+    class Meta:
+        table = "reports"
+        indexes = (
+            # the queue: reports of one status, oldest first, and a subject's reports
+            Index(fields=("status", "id"), name="reports_status_id"),
+            Index(fields=("subject_type", "subject_id", "status"), name="reports_subject"),
+            Index(fields=("reporter_id", "id"), name="reports_reporter_id"),
+        )
+
+
+class ModerationAction(Model):
+    """One moderation action, as the audit log keeps it: who did what to which subject, why, and
+    which reports it resolved. Rows are only ever added."""
+
+    id = _snowflake()
+    # null: done from the command line (``gesso admin``), not by a signed-in moderator
+    moderator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="moderation_actions", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=32)
+    subject_type = fields.CharEnumField(SubjectType, max_length=16)
+    subject_id = fields.BigIntField()
+    subject_owner_id = fields.BigIntField(null=True)
+    note = fields.TextField(default="")
+    reports: fields.Field[list[int]] = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    moderator_id: int | None
+
+    class Meta:
+        table = "moderation_actions"
+
+
+def open_report_key(reporter_id: int, subject_type: SubjectType, subject_id: int) -> str:
+    """``Report.open_key`` of an open report."""
+    return f"{reporter_id}:{subject_type.value}:{subject_id}"
 
 
 class OrphanedObject(Model):

@@ -7,14 +7,26 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.moderation import ModerationMutations
 from schema.mutations.portfolio import PortfolioMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.provenance import ProvenanceMutations
+from schema.mutations.reports import ReportMutations
+from schema.mutations.safety import SafetyMutations
 from schema.mutations.social import SocialMutations
 
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, PortfolioMutations, PostMutations, SocialMutations, ProvenanceMutations),
+    (
+        AccountMutations,
+        PortfolioMutations,
+        PostMutations,
+        SocialMutations,
+        ProvenanceMutations,
+        SafetyMutations,
+        ReportMutations,
+        ModerationMutations,
+    ),
 )
 
 __all__ = ["Mutation"]

@@ -27,6 +27,12 @@ class CreateArtworkInput:
     images: list[ImageInput] = strawberry.field(
         default_factory=list, description="Up to 10 images, each protected before it is stored."
     )
+    content_warning: str = strawberry.field(
+        default="", description="Up to 500 characters, shown before the artwork."
+    )
+    sensitive: bool = strawberry.field(
+        default=False, description="The images are sensitive (implied by a content warning)."
+    )
 
 
 @strawberry.input
@@ -39,6 +45,10 @@ class UpdateArtworkInput:
     ai_training_policy: TrainingPolicy | None = strawberry.field(
         default=UNSET, description="null clears the override (the artist's default applies)."
     )
+    content_warning: str | None = strawberry.field(
+        default=UNSET, description="Empty removes it (the images stay as `sensitive` says)."
+    )
+    sensitive: bool | None = UNSET
 
 
 @strawberry.type
@@ -67,6 +77,8 @@ class PortfolioMutations:
                 visibility=input.visibility,
                 ai_training_policy=input.ai_training_policy,
                 images=await image_uploads(info, input.images, "images"),
+                content_warning=input.content_warning,
+                sensitive_media=input.sensitive,
             )
 
         row, errors = await attempt(run)
@@ -108,6 +120,8 @@ class PortfolioMutations:
             pk = decode_id(id, "id", "Artwork")
             fields = present(vars(input), nullable=("ai_training_policy",))
             clear = "ai_training_policy" in fields and fields["ai_training_policy"] is None
+            if "sensitive" in fields:
+                fields["sensitive_media"] = fields.pop("sensitive")
             return await portfolio.update_artwork(
                 info.context, pk, clear_ai_training_policy=clear, **fields
             )

@@ -25,6 +25,12 @@ class CreatePostInput:
     images: list[ImageInput] = strawberry.field(
         default_factory=list, description="Up to 10 images, each protected before it is stored."
     )
+    content_warning: str = strawberry.field(
+        default="", description="Up to 500 characters, shown before the post."
+    )
+    sensitive: bool = strawberry.field(
+        default=False, description="The images are sensitive (implied by a content warning)."
+    )
 
 
 @strawberry.type
@@ -49,6 +55,8 @@ class PostMutations:
                 ),
                 visibility=input.visibility,
                 images=await image_uploads(info, input.images, "images"),
+                content_warning=input.content_warning,
+                sensitive_media=input.sensitive,
             )
 
         row, errors = await attempt(run)

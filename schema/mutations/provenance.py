@@ -8,7 +8,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from resolvers import media, posts, ratelimit
-from resolvers.access import can_see_media
+from resolvers.access import can_see_media, hidden_member
 from schema.base import Info, UserError
 from schema.media import MediaAsset, read_upload
 from schema.mutations.common import attempt
@@ -35,6 +35,8 @@ class IdentifyImagePayload:
             return cls(found=False, image=None, artist=None, artwork=None, post=None, errors=errors)
         ctx = info.context
         owner = await ctx.loaders.user.load(row.owner_id)
+        if await hidden_member(ctx, row.owner_id):  # a block, either way: no artist details
+            owner = None
         # A hidden work's image, report and URLs stay hidden; only its artist is named.
         visible = await can_see_media(ctx, row)
         artwork = await ctx.loaders.artwork.load(row.artwork_id) if row.artwork_id else None

@@ -191,12 +191,31 @@ def test_a_closer_relation_never_sees_less() -> None:
 
 def test_the_sql_names_no_visibility_but_through_the_rule() -> None:
     # the home page statement's condition, as resolvers.feedsql and bench.floor_app run it
+    # and the hold (a suspended author) and the exclusions (blocks both ways, then mutes in
+    # force), each as a look-up by key per row
+    held = (
+        " AND NOT EXISTS (SELECT 1 FROM users h0 WHERE h0.id = p.author_id"
+        " AND h0.suspended_at IS NOT NULL)"
+    )
+    hidden = held + (
+        " AND NOT EXISTS (SELECT 1 FROM blocks x0 WHERE x0.blocker_id = $1"
+        " AND x0.blocked_id = p.author_id)"
+        " AND NOT EXISTS (SELECT 1 FROM blocks x1 WHERE x1.blocked_id = $1"
+        " AND x1.blocker_id = p.author_id)"
+        " AND NOT EXISTS (SELECT 1 FROM mutes x2 WHERE x2.muter_id = $1"
+        " AND x2.muted_id = p.author_id"
+        " AND (x2.expires_at IS NULL OR x2.expires_at > CURRENT_TIMESTAMP))"
+    )
     assert HOME.to_sql("$1", owner="p.author_id", visibility="p.visibility") == (
-        "(p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows"
-        " WHERE follower_id = $1) AND p.visibility IN ('public', 'followers')))"
+        "((p.author_id = $1 OR (p.author_id IN (SELECT followee_id FROM follows"
+        " WHERE follower_id = $1) AND p.visibility IN ('public', 'followers')))" + hidden + ")"
     )
     assert DISCOVER.to_sql("$1", owner="p.author_id", visibility="p.visibility") == (
-        "p.visibility = 'public'"
+        "(p.visibility = 'public'" + hidden + ")"
+    )
+    # an anonymous viewer has no ties, but suspended authors are hidden from everyone
+    assert DISCOVER.to_sql(None, owner="p.author_id", visibility="p.visibility") == (
+        "(p.visibility = 'public'" + held + ")"
     )
 
 

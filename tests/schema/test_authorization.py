@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,12 +20,15 @@ from storage.models import (
     Artwork,
     ArtworkLike,
     AuthToken,
+    Block,
     Comment,
     Follow,
     MediaAsset,
     MediaKind,
+    Mute,
     Post,
     PostLike,
+    Report,
     User,
 )
 from tests.graphql import GraphQLClient, Result, database_state, global_id, pk_of
@@ -184,6 +188,51 @@ async def avatars() -> object:
     return await MediaAsset.filter(kind=MediaKind.AVATAR).count()
 
 
+async def tess_blocked() -> object:
+    return await Block.filter(blocked__handle_key="tess").count()
+
+
+async def tess_muted() -> object:
+    return await Mute.filter(muted__handle_key="tess").count()
+
+
+async def sensitive_settings() -> object:
+    return sorted(await User.all().values_list("show_sensitive", flat=True))
+
+
+async def reports_on_tess() -> object:
+    return await Report.filter(subject_owner__handle_key="tess").count()
+
+
+async def open_reports() -> object:
+    return await Report.filter(status="open").count()
+
+
+async def tess_is_reported(world: World) -> None:
+    done = await world.gql.execute(
+        mutation("report", "$i: ReportInput!", "input: $i"),
+        {"i": {"subjectId": world.tess, "reason": "SPAM"}},
+        as_="otto",
+    )
+    assert done.data["report"]["errors"] == [], done.body
+
+
+async def the_report() -> dict[str, Any]:
+    return {"r": global_id("Report", (await Report.get()).id)}
+
+
+async def tess_suspended() -> object:
+    return (await User.get(handle_key="tess")).suspended_at is not None
+
+
+async def tess_is_suspended(world: World) -> None:
+    await User.filter(handle_key="tess").update(suspended_at=datetime.now(UTC))
+
+
+async def post_labelled() -> object:
+    return (await Post.get(text="Opening night")).ai_generated
+
+
 async def nothing() -> object:
     return None
 
@@ -224,6 +273,9 @@ def both_run(document: str, variables: Callable[[World], dict[str, Any]]) -> Any
 FOLLOW = mutation("follow", "$u: ID!", "userId: $u")
 LIKE_POST = mutation("likePost", "$p: ID!", "postId: $p")
 LIKE_ARTWORK = mutation("likeArtwork", "$a: ID!", "artworkId: $a")
+
+BLOCK = mutation("blockUser", "$u: ID!", "userId: $u")
+MUTE = mutation("muteUser", "$u: ID!", "userId: $u")
 
 SPECS: dict[str, Spec] = {
     "signUp": Spec(
@@ -339,6 +391,55 @@ SPECS: dict[str, Spec] = {
         1,
         files={"i.file": ("me.jpg", IMAGE, "image/jpeg")},
     ),
+    "blockUser": Spec(BLOCK, lambda w: {"u": w.tess}, tess_blocked, 1),
+    "unblockUser": Spec(
+        mutation("unblockUser", "$u: ID!", "userId: $u"),
+        lambda w: {"u": w.tess},
+        tess_blocked,
+        1,
+        prepare=both_run(BLOCK, lambda w: {"u": w.tess}),
+    ),
+    "muteUser": Spec(MUTE, lambda w: {"u": w.tess}, tess_muted, 1),
+    "unmuteUser": Spec(
+        mutation("unmuteUser", "$u: ID!", "userId: $u"),
+        lambda w: {"u": w.tess},
+        tess_muted,
+        1,
+        prepare=both_run(MUTE, lambda w: {"u": w.tess}),
+    ),
+    "updateSettings": Spec(
+        mutation("updateSettings", "$i: UpdateSettingsInput!", "input: $i"),
+        lambda w: {"i": {"showSensitive": True}},
+        sensitive_settings,
+        [False, False, True],
+    ),
+    "report": Spec(
+        mutation("report", "$i: ReportInput!", "input: $i"),
+        lambda w: {"i": {"subjectId": w.tess, "reason": "SPAM"}},
+        reports_on_tess,
+        1,
+    ),
+    "resolveReport": Spec(
+        mutation("resolveReport", "$r: ID!", "id: $r, action: DISMISS"),
+        lambda w: {},
+        open_reports,
+        0,
+        prepare=tess_is_reported,
+        late_variables=the_report,
+    ),
+    "unsuspendUser": Spec(
+        mutation("unsuspendUser", "$u: ID!", "userId: $u"),
+        lambda w: {"u": w.tess},
+        tess_suspended,
+        False,
+        prepare=tess_is_suspended,
+    ),
+    "setAiGenerated": Spec(
+        mutation("setAiGenerated", "$p: ID!", "subjectId: $p, aiGenerated: true"),
+        lambda w: {"p": w.post},
+        post_labelled,
+        True,
+    ),
     "identifyImage": Spec(
         mutation("identifyImage", "$f: Upload!", "file: $f"),
         lambda w: {"f": None},
@@ -415,6 +516,16 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("removeArtworkImage", UNAUTHENTICATED, FORBIDDEN, OK),
     ("setAvatar", UNAUTHENTICATED, OK, OK),
     ("identifyImage", OK, OK, OK),
+    ("blockUser", UNAUTHENTICATED, OK, OK),
+    ("unblockUser", UNAUTHENTICATED, OK, OK),
+    ("muteUser", UNAUTHENTICATED, OK, OK),
+    ("unmuteUser", UNAUTHENTICATED, OK, OK),
+    ("updateSettings", UNAUTHENTICATED, OK, OK),
+    # reports and moderation: the moderator and admin columns are in test_moderation_matrix
+    ("report", UNAUTHENTICATED, OK, OK),
+    ("resolveReport", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
+    ("unsuspendUser", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
+    ("setAiGenerated", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
 ]
 
 CASES = [

@@ -680,3 +680,48 @@ async def test_tag_inputs_answer_the_same(
     for as_ in ("reader", None):
         body = await _same(compiled, regular, query, {"t": tag, "n": 5}, as_)
         assert ("errors" in body) == fails, body
+
+
+async def test_sensitive_and_unready_images_answer_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    # given ana's public post with a sensitive image and an image still being protected, and
+    # reader (who follows ana) with the sensitive setting off
+    compiled, regular = pair
+    await seed(compiled)
+    ana = await models.User.get(handle="ana")
+    post = await models.Post.filter(author_id=ana.id, visibility="public").first()
+    assert post is not None
+    before = await models.MediaAsset.filter(post_id=post.id).count()
+    await _image(ana.id, post=post.id, position=10)
+    await _image(ana.id, post=post.id, position=11)
+    sensitive, processing = await models.MediaAsset.filter(post_id=post.id).order_by("-id").limit(2)
+    await models.MediaAsset.filter(id=sensitive.id).update(sensitive=True)
+    await models.MediaAsset.filter(id=processing.id).update(status=models.MediaStatus.PROCESSING)
+    query = _reference("HomeFeed")
+
+    def card_images(body: dict[str, Any]) -> list[dict[str, Any]]:
+        for edge in body["data"]["homeFeed"]["edges"]:
+            if edge["node"]["id"] == global_id("Post", post.id):
+                return list(edge["node"]["images"])
+        raise AssertionError(f"the post is not on the page: {body}")
+
+    served = plans_of(compiled).served
+    # then the plan answers what the regular path answers: the unready image is not shown,
+    # the sensitive one without its URL for reader and with it for its artist
+    for as_, url_shown in (("reader", False), ("ana", True)):
+        images = card_images(await _same(compiled, regular, query, {"first": 50}, as_))
+        assert len(images) == before + 1
+        (last,) = [i for i in images if i["id"] == global_id("MediaAsset", sensitive.id)]
+        assert (last["url"] is not None) is url_shown
+    # and once reader turns the setting on, the URL is theirs too
+    await _mutate(
+        compiled,
+        "mutation { updateSettings(input: {showSensitive: true}) { errors { code } } }",
+        {},
+        "reader",
+    )
+    images = card_images(await _same(compiled, regular, query, {"first": 50}, "reader"))
+    (last,) = [i for i in images if i["id"] == global_id("MediaAsset", sensitive.id)]
+    assert last["url"] is not None
+    assert plans_of(compiled).served == served + 3 * 2 - 1  # the first request compiles
