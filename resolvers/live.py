@@ -7,6 +7,7 @@ as the viewer follows and unfollows.
 Gapless resume: ``homeFeed(after: cursor)`` starts listening FIRST, then replays from the database
 every post newer than the cursor, then delivers live events, skipping any the replay already sent.
 After a Redis outage the feed waits for Redis, replays what it missed the same way and goes on.
+``notifications(after: cursor)`` resumes the same way from the stored notifications.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from resolvers import channels
+from resolvers import channels, inbox
 from resolvers.context import Context, require_viewer
 from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
@@ -32,7 +33,7 @@ from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.rules import FOLLOWS, HOME
 from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
-from storage.models import Artwork, Post, User, Visibility
+from storage.models import Artwork, Notification, Post, User, Visibility
 
 REPLAY_BATCH = 100
 # How long ids sent by a replay are remembered to drop their late live duplicates.
@@ -93,15 +94,6 @@ def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
 
 
 _decoded = _DecodedPayloads()
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationEvent:
-    kind: str
-    actor_id: int
-    post_id: int | None
-    artwork_id: int | None
-    comment_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,23 +294,50 @@ async def _inbox(ctx: Context, kind: str) -> AsyncGenerator[dict[str, Any], None
         await listener.close()
 
 
-async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
-    async with contextlib.aclosing(_inbox(ctx, "notification")) as inbox:
-        async for event in inbox:
-            ctx.fresh_loaders()
-            yield NotificationEvent(
-                kind=event["kind"],
-                actor_id=event["actor_id"],
-                post_id=event.get("post_id"),
-                artwork_id=event.get("artwork_id"),
-                comment_id=event.get("comment_id"),
-            )
+async def notifications(ctx: Context, *, after: str | None) -> AsyncIterator[Notification]:
+    """The viewer's new notifications. With ``after`` (a notification's cursor), first every
+    stored one newer than it, oldest first; after a Redis outage, what it missed the same way."""
+    viewer = require_viewer(ctx)
+    replay = after is not None
+    last_id = (
+        decode_cursor("notification", after)[0] if after is not None else id_for_time(time.time())
+    )
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    replayed = _Replayed()
+    try:
+        await _listen(listener, [channels.user_inbox(viewer.id)])
+        while True:
+            while replay:
+                rows = await inbox.since(viewer.id, last_id)
+                for row in rows:
+                    replayed.add(row.id)
+                    last_id = row.id
+                    ctx.fresh_loaders()
+                    yield row
+                replay = len(rows) == inbox.REPLAY_BATCH
+            try:
+                while True:
+                    _channel, payload = await _next(ctx, listener)
+                    event, _ = _decoded.get(payload)
+                    if event["t"] != "notification":
+                        continue
+                    row = inbox.from_event(viewer.id, event)
+                    if replayed.seen(row.id):
+                        continue
+                    last_id = max(last_id, row.id)
+                    ctx.fresh_loaders()
+                    yield row
+            except BrokerInterrupted:
+                await listener.resume()
+                replay = True
+    finally:
+        await listener.close()
 
 
 async def upload_progress(ctx: Context, upload_id: str) -> AsyncIterator[UploadEvent]:
     """Progress of one of the viewer's uploads, until it is done or failed."""
-    async with contextlib.aclosing(_inbox(ctx, "upload")) as inbox:
-        async for event in inbox:
+    async with contextlib.aclosing(_inbox(ctx, "upload")) as stream:
+        async for event in stream:
             if event["id"] != upload_id:
                 continue
             yield UploadEvent(

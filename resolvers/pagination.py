@@ -26,6 +26,7 @@ KEYS: dict[str, tuple[range, ...]] = {
     "post": (ID,),
     "comment": (ID,),
     "follow": (ID,),
+    "notification": (ID,),
     "portfolio": (POSITION, ID),
 }
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resolvers import channels, counts, events, media, ratelimit, replies
-from resolvers.access import can_see_post, load_visible_post
+from resolvers import channels, counts, events, inbox, media, ratelimit, replies
+from resolvers.access import can_see_post, load_visible_post, visible_to
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError, PermissionDenied
 from resolvers.validation import check_length, clean_text, hashtags, raise_if_any
 from storage.db import in_transaction
-from storage.models import Artwork, MediaKind, Post, PostArtwork, PostTag, User, Visibility
+from storage.models import (
+    Artwork,
+    MediaKind,
+    NotificationKind,
+    Post,
+    PostArtwork,
+    PostTag,
+    User,
+    Visibility,
+)
 
 TEXT_MAX = 2000
 ATTACHMENTS_MAX = 10
@@ -50,8 +59,7 @@ async def create_post(
         raise InputError.single(
             "artworkIds", "only your own artworks can be attached", ErrorCode.NOT_OWNER
         )
-    if reply_to_id is not None:
-        await load_visible_post(ctx, reply_to_id, "replyTo")
+    replied = None if reply_to_id is None else await load_visible_post(ctx, reply_to_id, "replyTo")
 
     # tag -> the artwork it comes from (None: a #hashtag of the text). A tag of several
     # artworks comes from the most visible of them.
@@ -86,7 +94,32 @@ async def create_post(
     await events.publish_post_added(
         ctx.services, post, viewer, [artworks[artwork_id] for artwork_id in artwork_ids]
     )
+    await _notify(ctx, post, replied)
     return post
+
+
+async def _notify(ctx: Context, post: Post, replied: Post | None) -> None:
+    """Tell the author of the post replied to, and the members the text mentions, who may see
+    the new post."""
+    told: frozenset[int] = frozenset()
+    if replied is not None and await visible_to(replied.author_id, post.author_id, post.visibility):
+        await inbox.notify(
+            ctx.services,
+            replied.author_id,
+            NotificationKind.REPLY,
+            actor_id=post.author_id,
+            post_id=post.id,
+        )
+        told = frozenset({replied.author_id})
+    await inbox.notify_mentions(
+        ctx.services,
+        post.text,
+        actor_id=post.author_id,
+        owner_id=post.author_id,
+        visibility=post.visibility,
+        post_id=post.id,
+        told=told,
+    )
 
 
 async def delete_post(ctx: Context, post_id: int) -> int:

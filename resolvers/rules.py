@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
-from operator import or_
+from operator import and_, or_
 from typing import Any, cast
 
 from tortoise.expressions import Q, Subquery
@@ -198,6 +198,14 @@ class ReadRule:
                 found &= ~_where({owner + "__in": tie.owners_q(viewer_id)})
         return found
 
+    def unhidden_q(self, viewer_id: int, *, owner: str) -> Q | None:
+        """The exclusions alone, as a filter keeping the rows whose ``owner`` (a nullable field:
+        a row with none passes) no exclusion hides from the viewer; None without any."""
+        if not self.exclusions:
+            return None
+        kept = [~_where({owner + "__in": tie.owners_q(viewer_id)}) for tie in self.exclusions]
+        return _where({owner: None}) | reduce(and_, kept)
+
     # --- as SQL ------------------------------------------------------------------------------
 
     def to_sql(self, viewer: str | None, *, owner: str, visibility: str) -> str:
@@ -310,6 +318,20 @@ HOME = ReadRule(
 DISCOVER = ReadRule(
     "discover",
     {relation: frozenset({Visibility.PUBLIC}) for relation in Relation},
+    exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
+)
+
+
+# Whose doings reach a member's inbox (a like, a follow, a mention): anyone's, unless an exclusion
+# ties the member to them. Read apart from visibility: what a notification names (a post, an
+# artwork) is checked against ``VISIBLE`` when it is shown.
+INBOX = ReadRule(
+    "inbox",
+    {
+        Relation.SELF: EVERY_VISIBILITY,
+        Relation.FOLLOWER: EVERY_VISIBILITY,
+        Relation.SIGNED_IN: EVERY_VISIBILITY,
+    },
     exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
 )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import accounts, feed, social
+from resolvers import accounts, feed, inbox, social
 from resolvers.access import can_see_media
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
 from schema.media import MediaAsset
+from schema.notifications import Notification, notification_by_pk
 from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
 
@@ -67,7 +68,7 @@ class Query:
     @strawberry.field(description="Any object by global id; null when missing or not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(
-            id, "id", "User", "Artwork", "Post", "Comment", "MediaAsset"
+            id, "id", "User", "Artwork", "Post", "Comment", "MediaAsset", "Notification"
         )
         fetch = {
             "User": _user,
@@ -75,6 +76,7 @@ class Query:
             "Post": _post,
             "Comment": _comment,
             "MediaAsset": _media,
+            "Notification": notification_by_pk,
         }
         return await fetch[type_name](info, pk)
 
@@ -87,6 +89,16 @@ class Query:
     ) -> Connection[Post]:
         page = await feed.home_feed(info.context, first=first, after=after)
         return await post_connection(info, page, after=after)
+
+    @strawberry.field(
+        description="The viewer's notifications, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def notifications(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Notification]:
+        page = await inbox.notifications(info.context, first=first, after=after)
+        return Connection.of(page, Notification.from_row, after=after)
 
     @strawberry.field(description="Every public post, newest first.")
     async def discover_feed(

@@ -14,11 +14,9 @@ import strawberry
 
 from resolvers import live
 from resolvers.context import Context
-from resolvers.portfolio import get_artwork
-from resolvers.posts import get_post
-from resolvers.social import get_comment
 from schema.base import Info, IsAuthenticated, to_global_id
-from schema.types import Artwork, Comment, Post, User
+from schema.notifications import Notification
+from schema.types import Post
 
 
 @strawberry.enum(description="What happened to the home feed.")
@@ -75,49 +73,6 @@ class HomeFeedEvent:
         return built
 
 
-@strawberry.enum
-class NotificationKind(enum.Enum):
-    NEW_FOLLOWER = "new_follower"
-    POST_LIKED = "post_liked"
-    ARTWORK_LIKED = "artwork_liked"
-    COMMENT = "comment"
-
-
-@strawberry.type(description="Someone followed the viewer, or liked or commented on their work.")
-class Notification:
-    kind: NotificationKind
-    actor_pk: strawberry.Private[int]
-    post_pk: strawberry.Private[int | None]
-    artwork_pk: strawberry.Private[int | None]
-    comment_pk: strawberry.Private[int | None]
-
-    @strawberry.field
-    async def actor(self, info: Info) -> User | None:
-        row = await info.context.loaders.user.load(self.actor_pk)
-        return User.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The post, while it exists and is visible.")
-    async def post(self, info: Info) -> Post | None:
-        if self.post_pk is None:
-            return None
-        row = await get_post(info.context, self.post_pk)
-        return Post.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The artwork, while it exists and is visible.")
-    async def artwork(self, info: Info) -> Artwork | None:
-        if self.artwork_pk is None:
-            return None
-        row = await get_artwork(info.context, self.artwork_pk)
-        return Artwork.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The comment, while it exists and its work is visible.")
-    async def comment(self, info: Info) -> Comment | None:
-        if self.comment_pk is None:
-            return None
-        row = await get_comment(info.context, self.comment_pk)
-        return Comment.from_row(row) if row is not None else None
-
-
 @strawberry.type
 class UploadProgress:
     id: strawberry.ID
@@ -142,16 +97,18 @@ class Subscription:
         async for event in live.home_feed(info.context, after=after):
             yield HomeFeedEvent.of(event)
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
-    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for event in live.notifications(info.context):
-            yield Notification(
-                kind=NotificationKind(event.kind),
-                actor_pk=event.actor_id,
-                post_pk=event.post_id,
-                artwork_pk=event.artwork_id,
-                comment_pk=event.comment_id,
-            )
+    @strawberry.subscription(
+        description=(
+            "The viewer's new notifications. With `after` (a notification's `cursor`), first "
+            "replays every one newer than it, oldest first."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def notifications(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[Notification, None]:
+        async for row in live.notifications(info.context, after=after):
+            yield Notification.from_row(row)
 
     @strawberry.subscription(
         description="Progress of one of the viewer's uploads, until done or failed.",

@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, portfolio, replies, social
+from resolvers import counts, feed, inbox, portfolio, replies, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.loaders import NotLoaded, peek
@@ -81,6 +81,18 @@ class User(Node):
         # event's snapshot of its author carries no email.
         viewer = info.context.viewer
         return viewer.email if viewer is not None and viewer.id == self.pk else None
+
+    @strawberry.field(
+        description=(
+            "The account's notifications not yet marked read (markNotificationsRead); only "
+            "the account itself sees it."
+        )
+    )
+    async def unread_notification_count(self, info: Info) -> int | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await inbox.unread_count(viewer)
 
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:

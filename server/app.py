@@ -23,6 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from resolvers import inbox
 from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
 from resolvers.services import Services
@@ -281,12 +282,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # young generation every 700 allocations would rescan the same live objects many times.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         sweeper = asyncio.create_task(_sweep_forever(services), name="orphan-sweeper")
+        pruner = asyncio.create_task(
+            _prune_forever(settings.notifications_keep_days), name="notification-pruner"
+        )
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, pruner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             media.shutdown()
             if isinstance(purger, HttpPurger):
                 await purger.drain()
@@ -327,6 +332,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 ORPHAN_SWEEP_SECONDS = 60.0
+
+
+NOTIFICATION_PRUNE_SECONDS = 3600.0
+
+
+async def _prune_forever(keep_days: int) -> None:
+    """Delete the notifications older than GESSO_NOTIFICATIONS_KEEP_DAYS, hourly."""
+    while True:
+        try:
+            removed = await inbox.prune(keep_days)
+            if removed:
+                log.info("pruned %d notifications older than %d days", removed, keep_days)
+        except Exception:  # a prune must never take the server down; the next one retries
+            log.exception("notification prune failed")
+        await asyncio.sleep(NOTIFICATION_PRUNE_SECONDS)
 
 
 async def _sweep_forever(services: Services) -> None:

@@ -81,6 +81,7 @@ class Settings:
     compiled_queries: bool = True
     compiled_queries_strict: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
+    notifications_keep_days: int = 90
 
     @property
     def is_production(self) -> bool:
@@ -223,6 +224,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
         compiled_queries_strict=_bool(values, "GESSO_COMPILED_QUERIES_STRICT", env == "test"),
         forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
+        notifications_keep_days=_int(values, "GESSO_NOTIFICATIONS_KEEP_DAYS", 90, low=1, high=3650),
     )
 
 

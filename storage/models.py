@@ -79,6 +79,8 @@ class User(Model):
     public_artwork_count = fields.IntField(default=0, db_default=0)
     followers_artwork_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The newest notification the account has marked read: the ones above it are unread.
+    notifications_read_id = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "users"
@@ -375,3 +377,70 @@ class OrphanedObject(Model):
 
     class Meta:
         table = "orphaned_objects"
+
+
+class NotificationKind(enum.StrEnum):
+    NEW_FOLLOWER = "new_follower"
+    POST_LIKED = "post_liked"
+    ARTWORK_LIKED = "artwork_liked"
+    COMMENT = "comment"
+    REPLY = "reply"
+    MENTION = "mention"
+    MODERATION = "moderation"
+    NOTICE = "notice"
+
+
+class Notification(Model):
+    """Something that happened for an account, kept for its inbox until pruned.
+
+    A group (``group_key``, e.g. the likes of one post) is one row per recipient: a new member of
+    the group replaces the row by a newer one (a new id, so it is read as new and sorts first)
+    counting one more actor.
+    """
+
+    id = _snowflake()
+    recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="notifications", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(NotificationKind, max_length=16)
+    # The newest actor (None for what the platform itself says: a moderation outcome, a notice).
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="notifications_caused", null=True, on_delete=fields.CASCADE
+    )
+    # The newest actors of a group, newest first (a few), and how many there are in all.
+    actor_ids: fields.Field[list[int]] = fields.JSONField(default=list)
+    actor_count = fields.IntField(default=1)
+    post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    comment: fields.ForeignKeyNullableRelation[Comment] = fields.ForeignKeyField(
+        "gesso.Comment", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    # What the platform says (a moderation outcome, a notice); empty for members' activity.
+    message = fields.TextField(default="")
+    group_key = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    recipient_id: int
+    actor_id: int | None
+    post_id: int | None
+    artwork_id: int | None
+    comment_id: int | None
+
+    class Meta:
+        table = "notifications"
+        # NULLs differ from each other, so only grouped rows are unique per recipient.
+        unique_together = (("recipient_id", "group_key"),)
+        indexes = (
+            # An inbox page, newest first, and the unread count (ids above the read mark).
+            Index(fields=("recipient_id", "id"), name="notifications_recipient_id"),
+            Index(fields=("actor_id",), name="notifications_actor"),
+            Index(fields=("post_id",), name="notifications_post"),
+            Index(fields=("artwork_id",), name="notifications_artwork"),
+            Index(fields=("comment_id",), name="notifications_comment"),
+            # Pruning reads the oldest rows first.
+            Index(fields=("created_at",), name="notifications_created"),
+        )

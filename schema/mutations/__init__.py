@@ -7,6 +7,7 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.notifications import NotificationMutations
 from schema.mutations.portfolio import PortfolioMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.provenance import ProvenanceMutations
@@ -14,7 +15,14 @@ from schema.mutations.social import SocialMutations
 
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, PortfolioMutations, PostMutations, SocialMutations, ProvenanceMutations),
+    (
+        AccountMutations,
+        PortfolioMutations,
+        PostMutations,
+        SocialMutations,
+        ProvenanceMutations,
+        NotificationMutations,
+    ),
 )
 
 __all__ = ["Mutation"]

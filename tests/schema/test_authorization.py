@@ -23,6 +23,7 @@ from storage.models import (
     Follow,
     MediaAsset,
     MediaKind,
+    Notification,
     Post,
     PostLike,
     User,
@@ -188,6 +189,22 @@ async def nothing() -> object:
     return None
 
 
+async def olga_read_mark() -> object:
+    olga = await User.get(handle_key="olga")
+    newest = await Notification.filter(recipient_id=olga.id).order_by("-id").first()
+    return newest is not None and olga.notifications_read_id == newest.id
+
+
+async def otto_likes_olgas_post(world: World) -> None:
+    done = await world.gql.execute(LIKE_POST, {"p": world.post}, as_="otto")
+    assert done.data["likePost"]["errors"] == [], done.body
+
+
+async def olgas_notification() -> dict[str, Any]:
+    (row,) = await Notification.filter(recipient__handle_key="olga")
+    return {"n": global_id("Notification", row.id)}
+
+
 async def olga_uploads_an_image(world: World) -> None:
     done = await world.gql.upload(
         mutation("addArtworkImage", "$a: ID!, $i: ImageInput!", "artworkId: $a, image: $i"),
@@ -339,6 +356,14 @@ SPECS: dict[str, Spec] = {
         1,
         files={"i.file": ("me.jpg", IMAGE, "image/jpeg")},
     ),
+    "markNotificationsRead": Spec(
+        mutation("markNotificationsRead", "$n: ID", "upTo: $n"),
+        lambda w: {},
+        olga_read_mark,
+        True,
+        prepare=otto_likes_olgas_post,
+        late_variables=olgas_notification,
+    ),
     "identifyImage": Spec(
         mutation("identifyImage", "$f: Upload!", "file: $f"),
         lambda w: {"f": None},
@@ -415,6 +440,7 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("removeArtworkImage", UNAUTHENTICATED, FORBIDDEN, OK),
     ("setAvatar", UNAUTHENTICATED, OK, OK),
     ("identifyImage", OK, OK, OK),
+    ("markNotificationsRead", UNAUTHENTICATED, Refused("NOT_FOUND", "upTo"), OK),
 ]
 
 CASES = [
