@@ -154,6 +154,8 @@ USER: dict[str, How] = {
     "isFollowedByViewer": Flag("isFollowedByViewer"),
     # the share class tells the account itself from everyone else, so it is shared
     "email": NotCovered("private: never read with a page", shared=True),
+    # read when asked, and only by the account itself
+    "unreadNotificationCount": NotCovered("private: the account's own inbox", shared=False),
     "avatar": NotCovered(_IMAGES),
     "portfolio": NotCovered(_CONNECTION),
     "posts": NotCovered(_CONNECTION),
