@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[range, ...]] = {
     "comment": (ID,),
     "follow": (ID,),
     "notification": (ID,),
+    "search": (range(0, 1 << 62), ID),  # a score (millionths) and an id
     "portfolio": (POSITION, ID),
 }
 

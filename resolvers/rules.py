@@ -229,6 +229,14 @@ class ReadRule:
             found = f"({found} AND {hidden})"
         return found
 
+    def unhidden_sql(self, viewer: str, *, owner: str) -> str:
+        """The exclusions alone, as a SQL condition: the owner ``owner`` (a column) is hidden
+        from the viewer ``viewer`` by none of them (TRUE without any)."""
+        if not self.exclusions:
+            return "TRUE"
+        hidden = [f"{owner} NOT IN ({tie.owners_sql(viewer)})" for tie in self.exclusions]
+        return "(" + " AND ".join(hidden) + ")"
+
     def by_owner_sql(self, viewer: str, *, visibility: str) -> list[tuple[str, str | None]]:
         """The rule for a signed-in viewer (the parameter ``viewer``) owner by owner: for each of
         its terms, a subquery of the owners it covers (one column, ``owner_id``; the exclusions

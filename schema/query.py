@@ -8,10 +8,12 @@ from resolvers import accounts, feed, inbox, social
 from resolvers.access import can_see_media
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
+from resolvers.search import SearchKind
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
 from schema.media import MediaAsset
 from schema.notifications import Notification, notification_by_pk
+from schema.search import SearchResult, search_connection
 from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
 
@@ -99,6 +101,23 @@ class Query:
     ) -> Connection[Notification]:
         page = await inbox.notifications(info.context, first=first, after=after)
         return Connection.of(page, Notification.from_row, after=after)
+
+    @strawberry.field(
+        description=(
+            "Members by handle and display name (a prefix, or a name spelled nearly right), or "
+            "artworks (title, tags, medium, description) and posts (text) by their words: "
+            'words, "a phrase", -excluded, `or`. Best first; only what the viewer may see.'
+        )
+    )
+    async def search(
+        self,
+        info: Info,
+        query: str,
+        kind: SearchKind,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[SearchResult]:
+        return await search_connection(info, query, kind, first, after)
 
     @strawberry.field(description="Every public post, newest first.")
     async def discover_feed(

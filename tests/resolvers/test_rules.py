@@ -19,7 +19,7 @@ from typing import cast
 
 import pytest
 
-from resolvers import feedsql
+from resolvers import feedsql, rules
 from resolvers.rules import (
     DISCOVER,
     EVERY_VISIBILITY,
@@ -229,3 +229,19 @@ async def test_the_home_page_statement_lists_the_rule_newest_first(
                 break
             after = ids[size - 1]
         assert seen == expected, (viewer, size)
+
+
+@pytest.mark.parametrize("rule", [rules.INBOX, _with_exclusion(rules.INBOX)], ids=["none", "excl"])
+async def test_the_exclusions_alone_agree_everywhere(rule: ReadRule, graph: dict[str, int]) -> None:
+    """``unhidden_q`` and ``unhidden_sql`` (the inbox, search of members) keep exactly the
+    owners ``hides`` does not hide, and a row with no owner (a nullable column) passes the
+    filter."""
+    for viewer in graph.values():
+        expected = {u for u in graph.values() if not await rule.hides(viewer, u)}
+        unhidden = rule.unhidden_q(viewer, owner="id")
+        query = User.all() if unhidden is None else User.filter(unhidden)
+        assert set(cast("list[int]", await query.values_list("id", flat=True))) == expected
+        sql = f"SELECT u.id FROM users u WHERE {rule.unhidden_sql('$1', owner='u.id')}"
+        async with rawsql.reader(User) as reader:
+            rows = await reader.fetch(sql, *([viewer] if "$1" in sql else []))
+        assert {row[0] for row in rows} == expected
