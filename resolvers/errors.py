@@ -33,6 +33,7 @@ class ErrorCode(enum.Enum):
     IMAGE_TOO_SMALL = "image_too_small"
     IMAGE_UNSUPPORTED = "image_unsupported"
     IMAGE_UNPROTECTABLE = "image_unprotectable"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ class FeedEvent:
     # True for an event from the broker: the same object goes to every local subscriber, so the
     # layers above may memoise what they derive from it in ``memo``.
     live: bool = False
+    # The post's text changed (the post is sent again whole).
+    edited: bool = False
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -77,7 +79,7 @@ class _DecodedPayloads:
 
 
 def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
-    if event["t"] == "post":
+    if event["t"] in ("post", "post_edited"):
         post, author, artworks = rows_from_post_event(event)
         return FeedEvent(
             cursor=encode_cursor("post", post.id),
@@ -85,6 +87,7 @@ def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
             author=author,
             artworks=artworks,
             live=True,
+            edited=event["t"] == "post_edited",
         )
     if event["t"] == "post_deleted":
         return FeedEvent(
@@ -232,7 +235,7 @@ def _accept(
         post = feed_event.post
         if not _in_feed(ties, post.author_id, post.visibility):
             return None
-        if replayed.seen(post.id):
+        if not feed_event.edited and replayed.seen(post.id):
             return None
         _prime(ctx, post, feed_event.author, feed_event.artworks)
         return feed_event

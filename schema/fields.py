@@ -129,6 +129,8 @@ POST: dict[str, How] = {
     "commentCount": Column(),
     "replyCount": Replies(),
     "createdAt": Column(),
+    "editedAt": Column(),
+    "revisions": NotCovered("earlier texts, read when asked"),
     "viewerHasLiked": Flag("hasLikedPost"),
     "author": Related("User", "author_id"),
     "artworks": Attached("Artwork"),
@@ -156,6 +158,8 @@ USER: dict[str, How] = {
     "email": NotCovered("private: never read with a page", shared=True),
     # read when asked, and only by the account itself
     "unreadNotificationCount": NotCovered("private: the account's own inbox", shared=False),
+    "emailVerified": NotCovered("private: never read with a page", shared=True),
+    "sessions": NotCovered("private: the account's own sign-ins", shared=False),
     "avatar": NotCovered(_IMAGES),
     "portfolio": NotCovered(_CONNECTION),
     "posts": NotCovered(_CONNECTION),

@@ -23,15 +23,16 @@ from schema.types import Post
 class FeedEventKind(enum.Enum):
     ADDED = "added"
     DELETED = "deleted"
+    EDITED = "edited"
 
 
-@strawberry.type(description="A post added to or deleted from the viewer's home feed.")
+@strawberry.type(description="A post added to, edited in or deleted from the viewer's home feed.")
 class HomeFeedEvent:
     kind: FeedEventKind
     cursor: str = strawberry.field(
         description="Pass as `after` when resubscribing to resume without gaps."
     )
-    post: Post | None = strawberry.field(description="The new post (ADDED).")
+    post: Post | None = strawberry.field(description="The post (ADDED, or EDITED: its new text).")
     deleted_post_id: strawberry.ID | None = strawberry.field(description="A tombstone (DELETED).")
     # Set on events from the broker, which every local subscriber receives as this same object:
     # see schema.sharing.
@@ -53,7 +54,7 @@ class HomeFeedEvent:
         shared: dict[Any, Any] | None = {} if event.live else None
         if event.post is not None:
             built = cls(
-                kind=FeedEventKind.ADDED,
+                kind=FeedEventKind.EDITED if event.edited else FeedEventKind.ADDED,
                 cursor=event.cursor,
                 post=Post.from_row(event.post),
                 deleted_post_id=None,

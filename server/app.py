@@ -23,7 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from resolvers import inbox
+from resolvers import credentials, inbox
 from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
 from resolvers.services import Services
@@ -67,6 +67,7 @@ from server.websockets import (
 from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
+from storage.mail import mailer_for
 from storage.purge import HttpPurger
 from storage.replica import (
     RecentWrites,
@@ -247,6 +248,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         purger=purger,
         limiter=limiter,
         persisted=create_persisted_queries(settings),
+        mailer=mailer_for(settings.smtp_url, settings.data_dir / "mail"),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
     )
     view = GessoGraphQL(services, settings)
     graphql = BearerAuth(RateLimitRequests(view, limiter, "account", viewer_id))
@@ -292,6 +296,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Mails being handed over finish (or time out on their own) before the exit.
+            await credentials.drain()
             media.shutdown()
             if isinstance(purger, HttpPurger):
                 await purger.drain()

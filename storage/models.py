@@ -17,7 +17,9 @@ from storage.ids import new_id
 
 # Columns that never leave the database except to their owner: reads of other people's rows
 # (a feed page, a live event) never select them.
-PRIVATE_COLUMNS = frozenset({"email", "email_key", "password_hash"})
+PRIVATE_COLUMNS = frozenset(
+    {"email", "email_key", "password_hash", "email_verified", "notifications_read_id"}
+)
 
 
 def public_columns(model: type[Model]) -> tuple[str, ...]:
@@ -81,6 +83,8 @@ class User(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     # The newest notification the account has marked read: the ones above it are unread.
     notifications_read_id = fields.BigIntField(default=0, db_default=0)
+    # Whether the account proved it reads mail at ``email`` (verifyEmail, resetPassword).
+    email_verified = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "users"
@@ -94,12 +98,44 @@ class AuthToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
+    # A session as its owner sees it (viewer.sessions): when it was last used (to the few
+    # minutes: resolvers.sessions.TOUCH_EVERY) and what signed in.
+    last_used_at = fields.DatetimeField(null=True)
+    user_agent = fields.CharField(max_length=255, default="", db_default="")
 
     user_id: int
 
     class Meta:
         table = "auth_tokens"
         indexes = (Index(fields=("user_id",), name="auth_tokens_user"),)
+
+
+class AccountTokenPurpose(enum.StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a password)
+    VERIFY_EMAIL = "verify_email"
+
+
+class AccountToken(Model):
+    """A single-use secret mailed to an account (a password reset, an email verification),
+    stored hashed like a bearer token; ``used_at`` is set once, when it is spent."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="account_tokens", on_delete=fields.CASCADE
+    )
+    purpose = fields.CharEnumField(AccountTokenPurpose, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    # The address it was sent to: a verification counts only while it is still the account's.
+    email_key = fields.CharField(max_length=254)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "account_tokens"
+        indexes = (Index(fields=("user_id", "purpose"), name="account_tokens_user"),)
 
 
 class Artwork(Model):
@@ -150,6 +186,8 @@ class Post(Model):
     reply_count = fields.IntField(default=0)
     public_reply_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When the text was last changed (updatePost); its earlier texts are PostRevision rows.
+    edited_at = fields.DatetimeField(null=True)
 
     author_id: int
     reply_to_id: int | None
@@ -169,6 +207,25 @@ class Post(Model):
                 fields=("id",), name="posts_public_id", condition={"visibility": PUBLIC_POSTS}
             ),
         )
+
+
+class PostRevision(Model):
+    """An earlier text of a post, kept when the post was edited: the text it had until
+    ``replaced_at``, written at ``written_at``."""
+
+    id = _snowflake()
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="revisions", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    written_at = fields.DatetimeField()
+    replaced_at = fields.DatetimeField(auto_now_add=True)
+
+    post_id: int
+
+    class Meta:
+        table = "post_revisions"
+        indexes = (Index(fields=("post_id", "id"), name="post_revisions_post_id"),)
 
 
 class PostArtwork(Model):

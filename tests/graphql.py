@@ -14,6 +14,7 @@ from typing import Any, cast
 import httpx
 from tortoise import Tortoise
 
+from resolvers import credentials
 from server.app import create_app
 from server.settings import read_settings
 from tests.e2e.live import ONE_ADDRESS_MANY_USERS
@@ -75,6 +76,7 @@ class GraphQLClient:
                     client.services, client.app = services, app
                     yield client
             finally:
+                await credentials.drain()  # mails being written into the data dir
                 services.media.shutdown()
                 await services.media.store.close()
                 await services.limiter.store.close()

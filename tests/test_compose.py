@@ -31,6 +31,7 @@ def test_services_and_health_checks() -> None:
         "minio",
         "minio-init",
         "varnish",
+        "mailpit",
     }
     for name in ("app1", "app2", "postgres", "redis", "minio"):
         assert services[name]["healthcheck"]["test"], name

@@ -7,6 +7,7 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.credentials import CredentialMutations
 from schema.mutations.notifications import NotificationMutations
 from schema.mutations.portfolio import PortfolioMutations
 from schema.mutations.posts import PostMutations
@@ -22,6 +23,7 @@ Mutation = merge_types(
         SocialMutations,
         ProvenanceMutations,
         NotificationMutations,
+        CredentialMutations,
     ),
 )
 
