@@ -45,6 +45,8 @@ from graphql.language import Visitor
 
 from bench.feed import free_port, machine_info, running, server_env
 from bench.loadgen import LoadResult, LoadSpec, run_load
+from bench.reads import _drop as drop_database
+from bench.reads import _migrate as migrate_reused
 from bench.record import replace_marked
 from bench.seed_graph import GraphSize, seed
 
@@ -168,25 +170,6 @@ async def signed_in_member(dsn: str) -> str:
     return token
 
 
-async def migrate(dsn: str) -> None:
-    from storage import db
-
-    await db.migrate(dsn)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
-async def drop(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def table(results: list[tuple[str, LoadResult]]) -> str:
     lines = [
         "| kind | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
@@ -220,7 +203,7 @@ def main() -> None:
         asyncio.run(seed(args.admin_dsn, dsn, args.database, GraphSize()))
         print(f"seeded in {time.perf_counter() - start:.0f} s", flush=True)
     else:
-        asyncio.run(migrate(dsn))
+        asyncio.run(migrate_reused(dsn))
     token = asyncio.run(signed_in_member(dsn))
     results: list[tuple[str, LoadResult]] = []
     with tempfile.TemporaryDirectory(prefix="gesso-search-bench-") as scratch:
@@ -281,7 +264,7 @@ def main() -> None:
         )
         replace_marked(DOCS, marker_start, marker_end, section)
     if args.drop:
-        asyncio.run(drop(args.admin_dsn, args.database))
+        asyncio.run(drop_database(args.admin_dsn, args.database))
 
 
 if __name__ == "__main__":

@@ -244,39 +244,36 @@ def _visible(ctx: Context, alias: str, owner: str, params: list[Any]) -> str:
     return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
 
 
-async def _posts(ctx: Context, query: Query) -> list[Hit]:
-    async with rawsql.reader(Post) as db:
+async def _newest_matches(
+    ctx: Context, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
+) -> list[Any]:
+    """The newest ``WINDOW`` rows of ``model``'s table (alias t) that match ``query`` and the
+    viewer may see: ``id`` and ``columns``."""
+    table = model._meta.db_table
+    async with rawsql.reader(model) as db:
         params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
-        visible = _visible(ctx, "p", "author_id", params)
+        visible = _visible(ctx, "t", owner, params)
         found = (
-            "p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH $1)"
+            f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
             if db.sqlite
-            else "p.search_vector @@ websearch_to_tsquery('simple', $1)"
+            else "t.search_vector @@ websearch_to_tsquery('simple', $1)"
         )
-        rows = await db.fetch(
-            f"SELECT p.id, p.text FROM posts p WHERE {found} AND {visible}"  # noqa: S608
-            f" ORDER BY p.id DESC LIMIT {WINDOW}",
+        return await db.fetch(
+            f"SELECT t.id, {columns} FROM {table} t WHERE {found} AND {visible}"  # noqa: S608
+            f" ORDER BY t.id DESC LIMIT {WINDOW}",
             *params,
         )
+
+
+async def _posts(ctx: Context, query: Query) -> list[Hit]:
+    rows = await _newest_matches(ctx, query, Post, "author_id", "t.text")
     return [Hit(int(row[0]), _scaled(text_score(query, [(row[1], 1.0)]))) for row in rows]
 
 
 async def _artworks(ctx: Context, query: Query) -> list[Hit]:
-    async with rawsql.reader(Artwork) as db:
-        params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
-        visible = _visible(ctx, "a", "owner_id", params)
-        found = (
-            "a.id IN (SELECT rowid FROM artworks_fts WHERE artworks_fts MATCH $1)"
-            if db.sqlite
-            else "a.search_vector @@ websearch_to_tsquery('simple', $1)"
-        )
-        rows = await db.fetch(
-            "SELECT a.id, a.title, a.tags, a.medium, a.description FROM artworks a"  # noqa: S608
-            f" WHERE {found} AND {visible} ORDER BY a.id DESC LIMIT {WINDOW}",
-            *params,
-        )
+    columns = "t.title, t.tags, t.medium, t.description"
     hits = []
-    for row in rows:
+    for row in await _newest_matches(ctx, query, Artwork, "owner_id", columns):
         tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
         fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
         hits.append(Hit(int(row[0]), _scaled(text_score(query, fields))))
