@@ -9,6 +9,7 @@ to a CPU; it returns counts, latency percentiles and its own CPU time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import resource
 import time
@@ -35,9 +36,10 @@ class LoadSpec:
     app_pid: int | None = None  # the server process whose CPU time to report
     database: str = "gesso_bench"  # PostgreSQL backends of other databases count as "other"
     max_requests: int = 5_000_000  # a hard bound, whatever the duration
-    # "feed": a home-feed page of ``expect_edges`` edges (``check_feed``); "data": any answer
-    # with data and no errors (``check_data``)
+    # "feed": a page of ``expect_edges`` edges of the connection ``root`` (``check_feed``; -1:
+    # any size); "data": any answer with data and no errors (``check_data``)
     check: str = "feed"
+    root: str = "homeFeed"
 
 
 @dataclass(slots=True)
@@ -217,17 +219,17 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         await reader.readexactly(2)
 
 
-def check_feed(status: int, body: bytes, expect_edges: int) -> str | None:
-    """Why this home-feed answer is wrong, or None: HTTP 200, no errors, a full page."""
+def check_feed(status: int, body: bytes, expect_edges: int, root: str = "homeFeed") -> str | None:
+    """Why this answer is wrong, or None: HTTP 200, no errors, a full page of ``root``."""
     if status != 200:
         return f"HTTP {status}: {body[:200]!r}"
     document = orjson.loads(body)
     if document.get("errors"):
         return f"errors: {str(document['errors'])[:200]}"
-    feed = (document.get("data") or {}).get("homeFeed")
+    feed = (document.get("data") or {}).get(root)
     if feed is None:
-        return "no data.homeFeed"
-    if len(feed["edges"]) != expect_edges:
+        return f"no data.{root}"
+    if expect_edges >= 0 and len(feed["edges"]) != expect_edges:
         return f"{len(feed['edges'])} edges, expected {expect_edges}"
     return None
 
@@ -255,7 +257,7 @@ async def _client(
 ) -> None:
     reader, writer = await asyncio.open_connection(spec.host, spec.port)
     requests = spec.requests
-    check = check_feed if spec.check == "feed" else check_data
+    check = functools.partial(check_feed, root=spec.root) if spec.check == "feed" else check_data
     index = offset
     clock = time.perf_counter_ns
     try:

@@ -8,7 +8,7 @@ from tortoise.expressions import Q
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.loaders import NotLoaded, peek
-from resolvers.rules import SHOWN_MEDIA, VISIBLE
+from resolvers.rules import FOLLOWS, SHOWN_MEDIA, VISIBLE
 from storage.models import Artwork, MediaAsset, MediaKind, Post, Visibility
 
 
@@ -33,6 +33,16 @@ async def can_see(ctx: Context, owner_id: int, visibility: Visibility) -> bool:
         hidden = await ctx.loaders.viewer_hidden.load(owner_id)
         return VISIBLE.allows(ctx.viewer_id, owner_id, visibility, follows=follows, hidden=hidden)
     return seen
+
+
+async def visible_to(viewer_id: int, owner_id: int, visibility: Visibility) -> bool:
+    """``can_see`` for a member other than the request's viewer (who is being notified)."""
+    seen = VISIBLE.decide(viewer_id, owner_id, visibility)
+    if seen is not None:
+        return seen
+    follows = owner_id != viewer_id and await FOLLOWS.holds(viewer_id, owner_id)
+    hidden = await VISIBLE.hides(viewer_id, owner_id)
+    return VISIBLE.allows(viewer_id, owner_id, visibility, follows=follows, hidden=hidden)
 
 
 def visible_now(ctx: Context, owner_id: int, visibility: Visibility) -> bool | None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from resolvers import passwords, ratelimit, tokens
+from resolvers import passwords, ratelimit, sessions, tokens
 from resolvers.context import Context, require_viewer
 from resolvers.errors import (
     ErrorCode,
@@ -62,19 +62,25 @@ async def authenticate_until(token: str) -> tuple[User, str, datetime]:
         raise InvalidToken("the access token is invalid or was revoked", "TOKEN_INVALID")
     row = dict(rows[0])
     expires_at = _EXPIRES_AT.to_python_value(row.pop(_EXPIRES))
-    if expires_at <= datetime.now(UTC):
+    last_used = row.pop(_LAST_USED)
+    now = datetime.now(UTC)
+    if expires_at <= now:
         raise tokens.expired()
     if row["suspended_at"] is not None:  # its tokens were revoked; this covers a race
         raise InvalidToken("the account is suspended", "ACCOUNT_SUSPENDED")
+    if sessions.stale(_LAST_USED_AT.to_python_value(last_used), now):
+        await sessions.touch(token_hash, now)
     return User._init_from_db(**row), token_hash, expires_at
 
 
 _EXPIRES = "token_expires_at"
 _EXPIRES_AT = AuthToken._meta.fields_map["expires_at"]
-# The token's expiry and every column of its user (column names from the model; the token hash
-# is a parameter).
+_LAST_USED = "token_last_used_at"
+_LAST_USED_AT = AuthToken._meta.fields_map["last_used_at"]
+# The token's expiry and last use, and every column of its user (column names from the model;
+# the token hash is a parameter).
 _TOKEN_SQL = (
-    f"SELECT t.expires_at AS {_EXPIRES}, "  # noqa: S608
+    f"SELECT t.expires_at AS {_EXPIRES}, t.last_used_at AS {_LAST_USED}, "  # noqa: S608
     + ", ".join(f"u.{column}" for column in sorted(User._meta.db_fields))
     + " FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
 )
@@ -164,7 +170,13 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
         await user.save(update_fields=["password_hash"])
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + timedelta(seconds=ctx.services.token_ttl_seconds)
-    await AuthToken.create(user=user, token_hash=hash_token(token), expires_at=expires_at)
+    await AuthToken.create(
+        user=user,
+        token_hash=hash_token(token),
+        expires_at=expires_at,
+        last_used_at=datetime.now(UTC),
+        user_agent=sessions.user_agent(ctx),
+    )
     return Session(user=user, token=token, expires_at=expires_at)
 
 

@@ -35,6 +35,7 @@ class ErrorCode(enum.Enum):
     IMAGE_UNPROTECTABLE = "image_unprotectable"
     ACCOUNT_SUSPENDED = "account_suspended"
     AI_GENERATED = "ai_generated"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code)
 
 
 @dataclass(frozen=True, slots=True)

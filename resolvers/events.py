@@ -48,6 +48,11 @@ def post_added(post: Post, author: User, artworks: list[Artwork]) -> dict[str, A
     }
 
 
+def post_edited(post: Post, author: User, artworks: list[Artwork]) -> dict[str, Any]:
+    """A post's new text, as a whole post (rendered like a new one, marked EDITED)."""
+    return {**post_added(post, author, artworks), "t": "post_edited"}
+
+
 def post_deleted(post_id: int, author_id: int, visibility: Visibility) -> dict[str, Any]:
     """A tombstone; its visibility is the post's, so it reaches only those who could see it."""
     return {"t": "post_deleted", "id": post_id, "author_id": author_id, "visibility": visibility}
@@ -100,7 +105,7 @@ async def publish_post_added(
 
 def _restore(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    for name in ("created_at", "updated_at"):
+    for name in ("created_at", "updated_at", "edited_at"):
         if isinstance(out.get(name), str):
             out[name] = datetime.fromisoformat(out[name])
     if out.get("visibility") is not None:

@@ -7,12 +7,12 @@ as the viewer follows and unfollows.
 Gapless resume: ``homeFeed(after: cursor)`` starts listening FIRST, then replays from the database
 every post newer than the cursor, then delivers live events, skipping any the replay already sent.
 After a Redis outage the feed waits for Redis, replays what it missed the same way and goes on.
+``notifications(after: cursor)`` resumes the same way from the stored notifications.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
 from collections import OrderedDict
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from resolvers import channels
+from resolvers import channels, inbox
 from resolvers.context import Context, require_viewer
 from resolvers.errors import LiveUpdatesUnavailable
 from resolvers.events import rows_from_post_event
@@ -33,7 +33,7 @@ from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.rules import FOLLOWS, HOME
 from storage.broker import BrokerInterrupted, BrokerUnavailable, Listener, ListenerOverflow
 from storage.ids import id_for_time
-from storage.models import Artwork, MediaAsset, MediaStatus, Post, User, Visibility
+from storage.models import Artwork, MediaAsset, MediaStatus, Notification, Post, User, Visibility
 
 REPLAY_BATCH = 100
 # How long ids sent by a replay are remembered to drop their late live duplicates.
@@ -50,6 +50,8 @@ class FeedEvent:
     # True for an event from the broker: the same object goes to every local subscriber, so the
     # layers above may memoise what they derive from it in ``memo``.
     live: bool = False
+    # The post's text changed (the post is sent again whole).
+    edited: bool = False
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -77,7 +79,7 @@ class _DecodedPayloads:
 
 
 def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
-    if event["t"] == "post":
+    if event["t"] in ("post", "post_edited"):
         post, author, artworks = rows_from_post_event(event)
         return FeedEvent(
             cursor=encode_cursor("post", post.id),
@@ -85,6 +87,7 @@ def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
             author=author,
             artworks=artworks,
             live=True,
+            edited=event["t"] == "post_edited",
         )
     if event["t"] == "post_deleted":
         return FeedEvent(
@@ -94,17 +97,6 @@ def _feed_event(event: dict[str, Any]) -> FeedEvent | None:
 
 
 _decoded = _DecodedPayloads()
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationEvent:
-    kind: str
-    actor_id: int | None
-    post_id: int | None
-    artwork_id: int | None
-    comment_id: int | None
-    report_id: int | None = None
-    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +284,7 @@ def _accept(
         post = feed_event.post
         if not _in_feed(ties, hidden, post.author_id, post.visibility):
             return None
-        if replayed.seen(post.id):
+        if not feed_event.edited and replayed.seen(post.id):
             return None
         _prime(ctx, post, feed_event.author, feed_event.artworks)
         return feed_event
@@ -356,29 +348,44 @@ async def _inbox(ctx: Context, kinds: tuple[str, ...]) -> AsyncGenerator[dict[st
         await listener.close()
 
 
-async def notifications(ctx: Context) -> AsyncIterator[NotificationEvent]:
-    """The viewer's notifications, but none whose actor a block or a mute hides from the
-    viewer (``rules.HOME``'s exclusions, read again as they change)."""
+async def notifications(ctx: Context, *, after: str | None) -> AsyncIterator[Notification]:
+    """The viewer's new notifications. With ``after`` (a notification's cursor), first every
+    stored one newer than it, oldest first; after a Redis outage, what it missed the same way."""
     viewer = require_viewer(ctx)
-    hidden = await _Hidden.of(viewer.id)
-    async with contextlib.aclosing(_inbox(ctx, ("notification", "ties"))) as inbox:
-        async for event in inbox:
-            if event["t"] == "ties":
-                await hidden.read()
-                continue
-            actor = event["actor_id"]
-            if actor is not None and int(actor) in await hidden.current():
-                continue
-            ctx.fresh_loaders()
-            yield NotificationEvent(
-                kind=event["kind"],
-                actor_id=event["actor_id"],
-                post_id=event.get("post_id"),
-                artwork_id=event.get("artwork_id"),
-                comment_id=event.get("comment_id"),
-                report_id=event.get("report_id"),
-                outcome=event.get("outcome"),
-            )
+    replay = after is not None
+    last_id = (
+        decode_cursor("notification", after)[0] if after is not None else id_for_time(time.time())
+    )
+    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
+    replayed = _Replayed()
+    try:
+        await _listen(listener, [channels.user_inbox(viewer.id)])
+        while True:
+            while replay:
+                rows = await inbox.since(viewer.id, last_id)
+                for row in rows:
+                    replayed.add(row.id)
+                    last_id = row.id
+                    ctx.fresh_loaders()
+                    yield row
+                replay = len(rows) == inbox.REPLAY_BATCH
+            try:
+                while True:
+                    _channel, payload = await _next(ctx, listener)
+                    event, _ = _decoded.get(payload)
+                    if event["t"] != "notification":
+                        continue
+                    row = inbox.from_event(viewer.id, event)
+                    if replayed.seen(row.id):
+                        continue
+                    last_id = max(last_id, row.id)
+                    ctx.fresh_loaders()
+                    yield row
+            except BrokerInterrupted:
+                await listener.resume()
+                replay = True
+    finally:
+        await listener.close()
 
 
 async def upload_state(

@@ -16,7 +16,7 @@ from typing import Any
 
 from tortoise.functions import Min
 
-from resolvers import channels, events, sensitive, tokens
+from resolvers import inbox, sensitive, tokens
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, InputError, PermissionDenied
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
@@ -30,6 +30,7 @@ from storage.models import (
     Artwork,
     Comment,
     ModerationAction,
+    NotificationKind,
     Post,
     Report,
     ReportReason,
@@ -258,16 +259,26 @@ async def audit(
     )
 
 
-def outcome_event(report: Report, action: Action) -> dict[str, Any]:
-    """The notification a reporter gets when their report is resolved (what a stored inbox
-    would keep: the report and the action; never the moderator)."""
-    return events.notification("report_resolved", None, report_id=report.id, outcome=action.value)
+# What a reporter is told, by the action that resolved their report (never who did it).
+_OUTCOMES = {
+    Action.DISMISS: "Your report was reviewed; no action was taken.",
+    Action.REMOVE_CONTENT: "Your report was reviewed; the content was removed.",
+    Action.LABEL_AI_GENERATED: "Your report was reviewed; the work is now labelled AI-generated.",
+    Action.MARK_SENSITIVE: "Your report was reviewed; the work is now marked sensitive.",
+    Action.SUSPEND_ACCOUNT: "Your report was reviewed; the account was suspended.",
+}
 
 
 async def report_outcome(services: Services, report: Report, action: Action) -> None:
-    """Tell the reporter how their report was resolved."""
-    await events.publish(
-        services, channels.user_inbox(report.reporter_id), outcome_event(report, action)
+    """Tell the reporter how their report was resolved: a notification of their inbox with the
+    report and the action, from the platform (never the moderator)."""
+    await inbox.notify(
+        services,
+        report.reporter_id,
+        NotificationKind.REPORT_RESOLVED,
+        message=_OUTCOMES.get(action, "Your report was reviewed."),
+        report_id=report.id,
+        outcome=action.value,
     )
 
 

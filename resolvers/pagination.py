@@ -30,6 +30,8 @@ KEYS: dict[str, tuple[range, ...]] = {
     "mute": (ID,),
     "case": (ID,),
     "log": (ID,),
+    "notification": (ID,),
+    "search": (range(0, 1 << 62), ID),  # a score (millionths) and an id
     "portfolio": (POSITION, ID),
 }
 

@@ -48,6 +48,12 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, str]] = {
     "login_ip": (Limit(25, 300), "logIn attempts per client IP"),
     "login_account": (Limit(10, 900), "failed logIn attempts per account"),
     "signup": (Limit(10, 1800), "signUp attempts per client IP"),
+    "password_reset_ip": (
+        Limit(20, 3600),
+        "password reset requests, resets and email verifications per client IP",
+    ),
+    "password_reset_email": (Limit(5, 3600), "password reset requests per email address"),
+    "verification": (Limit(5, 3600), "verification mails asked for per account"),
     "post": (Limit(30, 3600), "posts per account"),
     "artwork": (Limit(30, 3600), "artworks per account"),
     "comment": (Limit(120, 3600), "comments per account"),

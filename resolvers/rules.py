@@ -296,16 +296,17 @@ class ReadRule:
 
     # --- as an ORM filter --------------------------------------------------------------------
 
-    def unhidden_q(self, viewer_id: int | None, *, owner: str) -> Q:
-        """Only the rows whose ``owner`` no exclusion hides from the viewer (for rows that have
-        no visibility of their own: members, comments, follows)."""
+    def unhidden_q(self, viewer_id: int | None, *, owner: str, nullable: bool = False) -> Q:
+        """Only the rows whose ``owner`` no hold, and no exclusion of the viewer, hides (for rows
+        that have no visibility of their own: members, comments, follows, notifications). With
+        ``nullable``, a row with no owner (a notification of the platform itself) passes."""
         found = Q()
         for hold in self.holds:
             found &= ~_where({owner + "__in": hold.held_q()})
         if viewer_id is not None:
             for tie in self.exclusions:
                 found &= ~_where({owner + "__in": tie.owners_q(viewer_id)})
-        return found
+        return _where({owner: None}) | found if nullable else found
 
     def to_q(self, viewer_id: int | None, *, owner: str, visibility: str) -> Q:
         """The rule as a filter on rows whose owner and visibility are the fields ``owner`` and
@@ -476,6 +477,21 @@ class MediaRule:
 
 
 SHOWN_MEDIA = MediaRule(frozenset({MediaStatus.READY}))
+
+
+# Whose doings reach a member's inbox (a like, a follow, a mention): anyone's, unless an exclusion
+# ties the member to them. Read apart from visibility: what a notification names (a post, an
+# artwork) is checked against ``VISIBLE`` when it is shown.
+INBOX = ReadRule(
+    "inbox",
+    {
+        Relation.SELF: EVERY_VISIBILITY,
+        Relation.FOLLOWER: EVERY_VISIBILITY,
+        Relation.SIGNED_IN: EVERY_VISIBILITY,
+    },
+    exclusions=HIDDEN_EVERYWHERE + HIDDEN_FROM_FEEDS,
+    holds=HIDDEN_FROM_ALL,
+)
 
 
 # --- viewer flags ------------------------------------------------------------------------------

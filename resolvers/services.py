@@ -18,6 +18,7 @@ from resolvers.observer import NullObserver, Observer
 from resolvers.surrogates import ImageRef, NoPurger, Purger
 from storage.broker import Broker, InProcessBroker
 from storage.jobs import InProcessJobQueue, JobQueue
+from storage.mail import Mailer
 from storage.persisted import PersistedQueries
 from storage.replica import RecentWrites
 
@@ -147,3 +148,8 @@ class Services:
     limiter: RateLimiter | None = None
     # Automatic persisted queries and the allowlist (schema.persisted); None: not offered.
     persisted: PersistedQueries | None = None
+    # Outgoing mail (storage.mail); None: mail is not set up, and nothing is sent.
+    mailer: Mailer | None = None
+    mail_from: str = "Gesso <no-reply@gesso.invalid>"
+    # The origin members reach the site at, for links in mails (None: the mails give codes).
+    public_url: str | None = None

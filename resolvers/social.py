@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import F
 
-from resolvers import channels, events, ratelimit
+from resolvers import channels, events, inbox, ratelimit
 from resolvers.access import (
     can_see_artwork,
     can_see_post,
@@ -22,7 +22,16 @@ from resolvers.keyset import by_index
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.validation import check_length, clean_text, raise_if_any
 from storage.db import in_transaction
-from storage.models import Artwork, ArtworkLike, Comment, Follow, Post, PostLike, User
+from storage.models import (
+    Artwork,
+    ArtworkLike,
+    Comment,
+    Follow,
+    NotificationKind,
+    Post,
+    PostLike,
+    User,
+)
 
 COMMENT_MAX = 1000
 
@@ -72,6 +81,7 @@ async def unfollow(ctx: Context, user_id: int) -> User:
     )
     if removed:
         await _notify_follow(ctx, viewer.id, user_id, following=False)
+        await inbox.retract(user_id, NotificationKind.NEW_FOLLOWER, actor_id=viewer.id)
     return await _load_user(user_id)
 
 
@@ -86,20 +96,8 @@ async def _notify_follow(
     )
     # ... and the artist hears of a new follower.
     if following:
-        await events.publish(
-            ctx.services,
-            channels.user_inbox(followee_id),
-            events.notification("new_follower", follower_id),
-        )
-
-
-async def _notify(ctx: Context, recipient_id: int, kind: str, **subjects: int | None) -> None:
-    """Tell an artist about activity on their work (not about their own)."""
-    if recipient_id != ctx.viewer_id and ctx.viewer_id is not None:
-        await events.publish(
-            ctx.services,
-            channels.user_inbox(recipient_id),
-            events.notification(kind, ctx.viewer_id, **subjects),
+        await inbox.notify(
+            ctx.services, followee_id, NotificationKind.NEW_FOLLOWER, actor_id=follower_id
         )
 
 
@@ -113,7 +111,17 @@ async def set_post_like(ctx: Context, post_id: int, *, liked: bool) -> Post:
         PostLike, {"user_id": viewer.id, "post_id": post_id}, [(Post, post_id, "like_count")]
     )
     if changed and liked:
-        await _notify(ctx, post.author_id, "post_liked", post_id=post_id)
+        await inbox.notify(
+            ctx.services,
+            post.author_id,
+            NotificationKind.POST_LIKED,
+            actor_id=viewer.id,
+            post_id=post_id,
+        )
+    elif changed:
+        await inbox.retract(
+            post.author_id, NotificationKind.POST_LIKED, actor_id=viewer.id, post_id=post_id
+        )
     return await Post.get(id=post_id)
 
 
@@ -129,7 +137,20 @@ async def set_artwork_like(ctx: Context, artwork_id: int, *, liked: bool) -> Art
         [(Artwork, artwork_id, "like_count")],
     )
     if changed and liked:
-        await _notify(ctx, artwork.owner_id, "artwork_liked", artwork_id=artwork_id)
+        await inbox.notify(
+            ctx.services,
+            artwork.owner_id,
+            NotificationKind.ARTWORK_LIKED,
+            actor_id=viewer.id,
+            artwork_id=artwork_id,
+        )
+    elif changed:
+        await inbox.retract(
+            artwork.owner_id,
+            NotificationKind.ARTWORK_LIKED,
+            actor_id=viewer.id,
+            artwork_id=artwork_id,
+        )
     return await Artwork.get(id=artwork_id)
 
 
@@ -146,12 +167,13 @@ async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment
     await ratelimit.charge(ctx.services, "comment", viewer.id)
     async with in_transaction():
         if target.post_id is not None:
-            subject_owner = (await load_visible_post(ctx, target.post_id, "subjectId")).author_id
+            post = await load_visible_post(ctx, target.post_id, "subjectId")
+            subject_owner, subject_visibility = post.author_id, post.visibility
             comment = await Comment.create(author_id=viewer.id, post_id=target.post_id, text=text)
             await Post.filter(id=target.post_id).update(comment_count=F("comment_count") + 1)
         elif target.artwork_id is not None:
             artwork = await load_visible_artwork(ctx, target.artwork_id, "subjectId")
-            subject_owner = artwork.owner_id
+            subject_owner, subject_visibility = artwork.owner_id, artwork.visibility
             comment = await Comment.create(
                 author_id=viewer.id, artwork_id=target.artwork_id, text=text
             )
@@ -160,13 +182,22 @@ async def add_comment(ctx: Context, target: CommentTarget, text: str) -> Comment
             raise InputError.single(
                 "subjectId", "comment on a post or an artwork", ErrorCode.REQUIRED
             )
-    await _notify(
-        ctx,
-        subject_owner,
-        "comment",
-        post_id=target.post_id,
-        artwork_id=target.artwork_id,
-        comment_id=comment.id,
+    subjects = {
+        "post_id": target.post_id,
+        "artwork_id": target.artwork_id,
+        "comment_id": comment.id,
+    }
+    await inbox.notify(
+        ctx.services, subject_owner, NotificationKind.COMMENT, actor_id=viewer.id, **subjects
+    )
+    await inbox.notify_mentions(
+        ctx.services,
+        text,
+        actor_id=viewer.id,
+        owner_id=subject_owner,
+        visibility=subject_visibility,
+        told=frozenset({subject_owner}),
+        **subjects,
     )
     return comment
 

@@ -50,6 +50,8 @@ RESERVED_HANDLES = frozenset(
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 TAG_RE = re.compile(r"^[^\W_][\w-]{0,49}$")
 HASHTAG_RE = re.compile(r"(?<![\w#])#([^\W_][\w-]{0,49})")
+# An @handle in a text: not inside a word or an email address, and as long as a handle may be.
+MENTION_RE = re.compile(rf"(?<![\w@])@([A-Za-z0-9_]{{3,{HANDLE_MAX}}})(?![\w@])")
 # What no column can hold: NUL (PostgreSQL text) and lone surrogates (not encodable as UTF-8).
 UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
@@ -143,6 +145,14 @@ def hashtags(text: str) -> list[str]:
         if tag not in seen:
             seen.append(tag)
     return seen
+
+
+def mentions(text: str) -> list[str]:
+    """The handles ``@handle`` names in ``text``, once each (any letter case), in order."""
+    seen: dict[str, str] = {}
+    for match in MENTION_RE.finditer(text):
+        seen.setdefault(match.group(1).lower(), match.group(1))
+    return list(seen.values())
 
 
 def raise_if_any(errors: list[FieldError | None]) -> None:

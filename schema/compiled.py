@@ -299,7 +299,9 @@ def _enum_name(column: str) -> str:
     return f"(None if row[{column!r}] is None else row[{column!r}].name)"
 
 
-def _iso(column: str) -> str:
+def _iso(column: str, *, nullable: bool = False) -> str:
+    if nullable:
+        return f"(None if row[{column!r}] is None else row[{column!r}].isoformat())"
     return f"row[{column!r}].isoformat()"
 
 
@@ -329,6 +331,7 @@ def graphql_field(type_name: str, field_name: str) -> GraphQLField:
 def _convert(type_name: str, field_name: str, column: str) -> str:
     """The expression of a ``Column`` field, by the field's GraphQL type."""
     field_type = graphql_field(type_name, field_name).type
+    nullable = not isinstance(field_type, GraphQLNonNull)
     if isinstance(field_type, GraphQLNonNull):
         field_type = field_type.of_type
     if isinstance(field_type, GraphQLList):
@@ -336,7 +339,7 @@ def _convert(type_name: str, field_name: str, column: str) -> str:
     if isinstance(field_type, GraphQLEnumType):
         return _enum_name(column)
     if isinstance(field_type, GraphQLScalarType) and field_type.name == "DateTime":
-        return _iso(column)
+        return _iso(column, nullable=nullable)
     return _column(column)
 
 

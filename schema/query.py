@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import accounts, feed, live, moderation, social
+from resolvers import accounts, feed, inbox, live, moderation, social
 from resolvers.access import can_see_media, hidden_member
 from resolvers.portfolio import get_artwork
 from resolvers.posts import get_post
+from resolvers.search import SearchKind
 from schema.base import Info, IsAuthenticated, Node, decode_id, parse_global_id
 from schema.connections import Connection
 from schema.media import MediaAsset
 from schema.moderation import ModerationCase, ModerationLogEntry
+from schema.notifications import Notification, notification_by_pk
+from schema.search import SearchResult, search_connection
 from schema.subscription import UploadProgress, upload_named
 from schema.types import Artwork, Comment, Post, User, post_connection
 from storage import models
@@ -73,7 +76,7 @@ class Query:
     @strawberry.field(description="Any object by global id; null when missing or not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(
-            id, "id", "User", "Artwork", "Post", "Comment", "MediaAsset"
+            id, "id", "User", "Artwork", "Post", "Comment", "MediaAsset", "Notification"
         )
         fetch = {
             "User": _user,
@@ -81,6 +84,7 @@ class Query:
             "Post": _post,
             "Comment": _comment,
             "MediaAsset": _media,
+            "Notification": notification_by_pk,
         }
         return await fetch[type_name](info, pk)
 
@@ -93,6 +97,33 @@ class Query:
     ) -> Connection[Post]:
         page = await feed.home_feed(info.context, first=first, after=after)
         return await post_connection(info, page, after=after)
+
+    @strawberry.field(
+        description="The viewer's notifications, newest first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def notifications(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Notification]:
+        page = await inbox.notifications(info.context, first=first, after=after)
+        return Connection.of(page, Notification.from_row, after=after)
+
+    @strawberry.field(
+        description=(
+            "Members by handle and display name (a prefix, or a name spelled nearly right), or "
+            "artworks (title, tags, medium, description) and posts (text) by their words: "
+            'words, "a phrase", -excluded, `or`. Best first; only what the viewer may see.'
+        )
+    )
+    async def search(
+        self,
+        info: Info,
+        query: str,
+        kind: SearchKind,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[SearchResult]:
+        return await search_connection(info, query, kind, first, after)
 
     @strawberry.field(description="Every public post, newest first.")
     async def discover_feed(

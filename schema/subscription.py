@@ -15,28 +15,25 @@ import strawberry
 from resolvers import live
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, InputError
-from resolvers.portfolio import get_artwork
-from resolvers.posts import get_post
-from resolvers.social import get_comment
 from schema.base import Info, IsAuthenticated, decode_id, to_global_id
-from schema.moderation import Report
-from schema.types import Artwork, Comment, Post, User
-from storage import models
+from schema.notifications import Notification
+from schema.types import Post
 
 
 @strawberry.enum(description="What happened to the home feed.")
 class FeedEventKind(enum.Enum):
     ADDED = "added"
     DELETED = "deleted"
+    EDITED = "edited"
 
 
-@strawberry.type(description="A post added to or deleted from the viewer's home feed.")
+@strawberry.type(description="A post added to, edited in or deleted from the viewer's home feed.")
 class HomeFeedEvent:
     kind: FeedEventKind
     cursor: str = strawberry.field(
         description="Pass as `after` when resubscribing to resume without gaps."
     )
-    post: Post | None = strawberry.field(description="The new post (ADDED).")
+    post: Post | None = strawberry.field(description="The post (ADDED, or EDITED: its new text).")
     deleted_post_id: strawberry.ID | None = strawberry.field(description="A tombstone (DELETED).")
     # Set on events from the broker, which every local subscriber receives as this same object:
     # see schema.sharing.
@@ -58,7 +55,7 @@ class HomeFeedEvent:
         shared: dict[Any, Any] | None = {} if event.live else None
         if event.post is not None:
             built = cls(
-                kind=FeedEventKind.ADDED,
+                kind=FeedEventKind.EDITED if event.edited else FeedEventKind.ADDED,
                 cursor=event.cursor,
                 post=Post.from_row(event.post),
                 deleted_post_id=None,
@@ -76,63 +73,6 @@ class HomeFeedEvent:
         if event.live:
             event.memo["graphql"] = built
         return built
-
-
-@strawberry.enum
-class NotificationKind(enum.Enum):
-    NEW_FOLLOWER = "new_follower"
-    POST_LIKED = "post_liked"
-    ARTWORK_LIKED = "artwork_liked"
-    COMMENT = "comment"
-    REPORT_RESOLVED = "report_resolved"
-
-
-@strawberry.type(description="Someone followed the viewer, or liked or commented on their work.")
-class Notification:
-    kind: NotificationKind
-    actor_pk: strawberry.Private[int | None]
-    report_pk: strawberry.Private[int | None]
-    outcome: str | None = strawberry.field(
-        description="REPORT_RESOLVED: how a moderator resolved your report (a ModerationAction)."
-    )
-    post_pk: strawberry.Private[int | None]
-    artwork_pk: strawberry.Private[int | None]
-    comment_pk: strawberry.Private[int | None]
-
-    @strawberry.field
-    async def actor(self, info: Info) -> User | None:
-        if self.actor_pk is None:  # a report's outcome names no moderator
-            return None
-        row = await info.context.loaders.user.load(self.actor_pk)
-        return User.from_row(row) if row is not None else None
-
-    @strawberry.field(description="REPORT_RESOLVED: your report.")
-    async def report(self, info: Info) -> Report | None:
-        if self.report_pk is None or info.context.viewer_id is None:
-            return None
-        row = await models.Report.get_or_none(id=self.report_pk, reporter_id=info.context.viewer_id)
-        return Report.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The post, while it exists and is visible.")
-    async def post(self, info: Info) -> Post | None:
-        if self.post_pk is None:
-            return None
-        row = await get_post(info.context, self.post_pk)
-        return Post.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The artwork, while it exists and is visible.")
-    async def artwork(self, info: Info) -> Artwork | None:
-        if self.artwork_pk is None:
-            return None
-        row = await get_artwork(info.context, self.artwork_pk)
-        return Artwork.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The comment, while it exists and its work is visible.")
-    async def comment(self, info: Info) -> Comment | None:
-        if self.comment_pk is None:
-            return None
-        row = await get_comment(info.context, self.comment_pk)
-        return Comment.from_row(row) if row is not None else None
 
 
 @strawberry.type(
@@ -186,18 +126,18 @@ class Subscription:
         async for event in live.home_feed(info.context, after=after):
             yield HomeFeedEvent.of(event)
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated])
-    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        async for event in live.notifications(info.context):
-            yield Notification(
-                kind=NotificationKind(event.kind),
-                actor_pk=event.actor_id,
-                post_pk=event.post_id,
-                artwork_pk=event.artwork_id,
-                comment_pk=event.comment_id,
-                report_pk=event.report_id,
-                outcome=event.outcome.upper() if event.outcome else None,
-            )
+    @strawberry.subscription(
+        description=(
+            "The viewer's new notifications. With `after` (a notification's `cursor`), first "
+            "replays every one newer than it, oldest first."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def notifications(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[Notification, None]:
+        async for row in live.notifications(info.context, after=after):
+            yield Notification.from_row(row)
 
     @strawberry.subscription(
         description=(

@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, portfolio, replies, safety, social
+from resolvers import counts, feed, inbox, portfolio, posts, replies, safety, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.loaders import NotLoaded, peek
@@ -25,6 +25,7 @@ from resolvers.social import CommentTarget
 from schema.base import Info, Node, to_global_id
 from schema.connections import Connection, selected_names
 from schema.media import MediaAsset
+from schema.sessions import Session, viewer_sessions
 from storage import models
 from storage.models import Role, TrainingPolicy, Visibility
 
@@ -112,6 +113,36 @@ class User(Node):
         if viewer is None or viewer.role not in MODERATORS:
             return None
         return self._suspended
+
+    @strawberry.field(
+        description=(
+            "The account's notifications not yet marked read (markNotificationsRead); only "
+            "the account itself sees it."
+        )
+    )
+    async def unread_notification_count(self, info: Info) -> int | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await inbox.unread_count(viewer)
+
+    @strawberry.field(
+        description="Whether the account confirmed its email; only the account itself sees it."
+    )
+    def email_verified(self, info: Info) -> bool | None:
+        viewer = info.context.viewer
+        return viewer.email_verified if viewer is not None and viewer.id == self.pk else None
+
+    @strawberry.field(
+        description=(
+            "The account's sign-ins, newest first (at most 100); only the account itself sees them."
+        )
+    )
+    async def sessions(self, info: Info) -> list[Session] | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await viewer_sessions(info)
 
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:
@@ -341,6 +372,13 @@ class Artwork(Node):
         return Connection.of(page, Comment.from_row, after=after)
 
 
+@strawberry.type(description="An earlier text of an edited post.")
+class PostRevision:
+    text: str
+    written_at: datetime
+    replaced_at: datetime
+
+
 @strawberry.type
 class Post(Node):
     pk: strawberry.Private[int]
@@ -360,6 +398,9 @@ class Post(Node):
     like_count: int
     comment_count: int
     created_at: datetime
+    edited_at: datetime | None = strawberry.field(
+        description="When the text was last changed; null if never."
+    )
     _replies: strawberry.Private[int]
     _public_replies: strawberry.Private[int]
 
@@ -378,9 +419,19 @@ class Post(Node):
             like_count=row.like_count,
             comment_count=row.comment_count,
             created_at=row.created_at,
+            edited_at=row.edited_at,
             _replies=row.reply_count,
             _public_replies=row.public_reply_count,
         )
+
+    @strawberry.field(description="The post's earlier texts, newest first (empty if never edited).")
+    async def revisions(self, info: Info) -> list[PostRevision]:
+        if self.edited_at is None:
+            return []
+        return [
+            PostRevision(text=row.text, written_at=row.written_at, replaced_at=row.replaced_at)
+            for row in await posts.revisions(self.pk)
+        ]
 
     @strawberry.field(description="The replies to this post that the viewer may see.")
     def reply_count(self, info: Info) -> int:

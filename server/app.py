@@ -25,7 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from resolvers import jobs
+from resolvers import credentials, inbox, jobs
 from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
 from resolvers.services import MediaService, Services
@@ -71,6 +71,7 @@ from server.wsprotocol import FRAME_EXTENSION, SEND_SCOPE_KEY
 from storage import db, ids
 from storage.broker import Broker, InProcessBroker, RedisBroker
 from storage.jobs import InProcessJobQueue
+from storage.mail import mailer_for
 from storage.purge import HttpPurger
 from storage.replica import (
     RecentWrites,
@@ -267,6 +268,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         purger=purger,
         limiter=limiter,
         persisted=create_persisted_queries(settings),
+        mailer=mailer_for(settings.smtp_url, settings.data_dir / "mail"),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
     )
     view = GessoGraphQL(services, settings)
     graphql = BearerAuth(RateLimitRequests(view, limiter, "account", viewer_id))
@@ -303,17 +307,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         sweeper = asyncio.create_task(_sweep_forever(services), name="orphan-sweeper")
         runner = await embedded_jobs(services, media, settings)
+        pruner = asyncio.create_task(
+            _prune_forever(settings.notifications_keep_days), name="notification-pruner"
+        )
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            if runner is not None:
-                runner.cancel()
+            for task in (sweeper, pruner, runner):
+                if task is None:
+                    continue
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+                    await task
             await media.queue.close()
+            # Mails being handed over finish (or time out on their own) before the exit.
+            await credentials.drain()
             media.shutdown()
             if isinstance(purger, HttpPurger):
                 await purger.drain()
@@ -371,6 +379,21 @@ async def embedded_jobs(
         services, jobs.in_pool(media), consumer="api", concurrency=settings.imaging_workers
     )
     return asyncio.create_task(worker.run(), name="protection-jobs")
+
+
+NOTIFICATION_PRUNE_SECONDS = 3600.0
+
+
+async def _prune_forever(keep_days: int) -> None:
+    """Delete the notifications older than GESSO_NOTIFICATIONS_KEEP_DAYS, hourly."""
+    while True:
+        try:
+            removed = await inbox.prune(keep_days)
+            if removed:
+                log.info("pruned %d notifications older than %d days", removed, keep_days)
+        except Exception:  # a prune must never take the server down; the next one retries
+            log.exception("notification prune failed")
+        await asyncio.sleep(NOTIFICATION_PRUNE_SECONDS)
 
 
 async def _sweep_forever(services: Services) -> None:

@@ -39,8 +39,10 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
 
     from server.logging import logging_config
     from server.wsprotocol import GessoWebSocketProtocol
+    from storage.mail import mailer_for
 
     settings = get_settings()
+    click.echo(f"mail: {mailer_for(settings.smtp_url, settings.data_dir / 'mail').describe()}")
     asyncio.run(_migrate(settings.database_url))
     # Migrated once here, so the worker processes need not race to do it again.
     os.environ["GESSO_MIGRATE_ON_START"] = "false"

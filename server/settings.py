@@ -9,8 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
+from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -87,6 +89,9 @@ class Settings:
     compiled_queries: bool = True
     compiled_queries_strict: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
+    notifications_keep_days: int = 90
+    smtp_url: str | None = None
+    mail_from: str = "Gesso <no-reply@gesso.invalid>"
 
     @property
     def is_production(self) -> bool:
@@ -243,6 +248,9 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         compiled_queries=_bool(values, "GESSO_COMPILED_QUERIES", True),
         compiled_queries_strict=_bool(values, "GESSO_COMPILED_QUERIES_STRICT", env == "test"),
         forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
+        notifications_keep_days=_int(values, "GESSO_NOTIFICATIONS_KEEP_DAYS", 90, low=1, high=3650),
+        smtp_url=_smtp_url(values, "SMTP_URL"),
+        mail_from=_mail_from(values, "GESSO_MAIL_FROM"),
     )
 
 
@@ -292,6 +300,30 @@ def _proxies(values: dict[str, str], name: str) -> tuple[str, ...]:
                 f"{name} must be * or IP addresses and networks separated by commas: {error}"
             ) from None
     return entries
+
+
+def _smtp_url(values: dict[str, str], name: str) -> str | None:
+    raw = values.get(name, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or port == -1:
+        raise SettingsError(
+            f"{name} must be smtp://[user:password@]host[:port] or smtps://..., got {raw!r}"
+        )
+    return raw
+
+
+def _mail_from(values: dict[str, str], name: str) -> str:
+    raw = values.get(name, "").strip() or "Gesso <no-reply@gesso.invalid>"
+    _, address = parseaddr(raw)
+    if "@" not in address or "\n" in raw or "\r" in raw:
+        raise SettingsError(f"{name} must be an address, like Gesso <no-reply@art.example>")
+    return raw
 
 
 def _path(values: dict[str, str], name: str) -> Path | None:

@@ -17,7 +17,9 @@ from storage.ids import new_id
 
 # Columns that never leave the database except to their owner: reads of other people's rows
 # (a feed page, a live event) never select them.
-PRIVATE_COLUMNS = frozenset({"email", "email_key", "password_hash"})
+PRIVATE_COLUMNS = frozenset(
+    {"email", "email_key", "password_hash", "email_verified", "notifications_read_id"}
+)
 
 
 def public_columns(model: type[Model]) -> tuple[str, ...]:
@@ -91,6 +93,10 @@ class User(Model):
     public_artwork_count = fields.IntField(default=0, db_default=0)
     followers_artwork_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The newest notification the account has marked read: the ones above it are unread.
+    notifications_read_id = fields.BigIntField(default=0, db_default=0)
+    # Whether the account proved it reads mail at ``email`` (verifyEmail, resetPassword).
+    email_verified = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "users"
@@ -104,12 +110,44 @@ class AuthToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
+    # A session as its owner sees it (viewer.sessions): when it was last used (to the few
+    # minutes: resolvers.sessions.TOUCH_EVERY) and what signed in.
+    last_used_at = fields.DatetimeField(null=True)
+    user_agent = fields.CharField(max_length=255, default="", db_default="")
 
     user_id: int
 
     class Meta:
         table = "auth_tokens"
         indexes = (Index(fields=("user_id",), name="auth_tokens_user"),)
+
+
+class AccountTokenPurpose(enum.StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a password)
+    VERIFY_EMAIL = "verify_email"
+
+
+class AccountToken(Model):
+    """A single-use secret mailed to an account (a password reset, an email verification),
+    stored hashed like a bearer token; ``used_at`` is set once, when it is spent."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="account_tokens", on_delete=fields.CASCADE
+    )
+    purpose = fields.CharEnumField(AccountTokenPurpose, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    # The address it was sent to: a verification counts only while it is still the account's.
+    email_key = fields.CharField(max_length=254)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "account_tokens"
+        indexes = (Index(fields=("user_id", "purpose"), name="account_tokens_user"),)
 
 
 class Artwork(Model):
@@ -169,6 +207,8 @@ class Post(Model):
     reply_count = fields.IntField(default=0)
     public_reply_count = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When the text was last changed (updatePost); its earlier texts are PostRevision rows.
+    edited_at = fields.DatetimeField(null=True)
 
     author_id: int
     reply_to_id: int | None
@@ -188,6 +228,25 @@ class Post(Model):
                 fields=("id",), name="posts_public_id", condition={"visibility": PUBLIC_POSTS}
             ),
         )
+
+
+class PostRevision(Model):
+    """An earlier text of a post, kept when the post was edited: the text it had until
+    ``replaced_at``, written at ``written_at``."""
+
+    id = _snowflake()
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="revisions", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    written_at = fields.DatetimeField()
+    replaced_at = fields.DatetimeField(auto_now_add=True)
+
+    post_id: int
+
+    class Meta:
+        table = "post_revisions"
+        indexes = (Index(fields=("post_id", "id"), name="post_revisions_post_id"),)
 
 
 class PostArtwork(Model):
@@ -560,3 +619,74 @@ class OrphanedObject(Model):
 
     class Meta:
         table = "orphaned_objects"
+
+
+class NotificationKind(enum.StrEnum):
+    NEW_FOLLOWER = "new_follower"
+    POST_LIKED = "post_liked"
+    ARTWORK_LIKED = "artwork_liked"
+    COMMENT = "comment"
+    REPLY = "reply"
+    MENTION = "mention"
+    MODERATION = "moderation"
+    NOTICE = "notice"
+    REPORT_RESOLVED = "report_resolved"
+
+
+class Notification(Model):
+    """Something that happened for an account, kept for its inbox until pruned.
+
+    A group (``group_key``, e.g. the likes of one post) is one row per recipient: a new member of
+    the group replaces the row by a newer one (a new id, so it is read as new and sorts first)
+    counting one more actor.
+    """
+
+    id = _snowflake()
+    recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="notifications", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(NotificationKind, max_length=16)
+    # The newest actor (None for what the platform itself says: a moderation outcome, a notice).
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="notifications_caused", null=True, on_delete=fields.CASCADE
+    )
+    # The newest actors of a group, newest first (a few), and how many there are in all.
+    actor_ids: fields.Field[list[int]] = fields.JSONField(default=list)
+    actor_count = fields.IntField(default=1)
+    post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
+        "gesso.Post", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    artwork: fields.ForeignKeyNullableRelation[Artwork] = fields.ForeignKeyField(
+        "gesso.Artwork", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    comment: fields.ForeignKeyNullableRelation[Comment] = fields.ForeignKeyField(
+        "gesso.Comment", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    # What the platform says (a moderation outcome, a notice); empty for members' activity.
+    message = fields.TextField(default="")
+    # REPORT_RESOLVED: the recipient's report and what was done (``resolvers.moderation.Action``)
+    report_id = fields.BigIntField(null=True)
+    outcome = fields.CharField(max_length=32, null=True)
+    group_key = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    recipient_id: int
+    actor_id: int | None
+    post_id: int | None
+    artwork_id: int | None
+    comment_id: int | None
+
+    class Meta:
+        table = "notifications"
+        # NULLs differ from each other, so only grouped rows are unique per recipient.
+        unique_together = (("recipient_id", "group_key"),)
+        indexes = (
+            # An inbox page, newest first, and the unread count (ids above the read mark).
+            Index(fields=("recipient_id", "id"), name="notifications_recipient_id"),
+            Index(fields=("actor_id",), name="notifications_actor"),
+            Index(fields=("post_id",), name="notifications_post"),
+            Index(fields=("artwork_id",), name="notifications_artwork"),
+            Index(fields=("comment_id",), name="notifications_comment"),
+            # Pruning reads the oldest rows first.
+            Index(fields=("created_at",), name="notifications_created"),
+        )

@@ -15,6 +15,7 @@ from typing import Any, cast
 import httpx
 from tortoise import Tortoise
 
+from resolvers import credentials
 from server.app import create_app, embedded_jobs
 from server.settings import read_settings
 from tests.e2e.live import ONE_ADDRESS_MANY_USERS
@@ -84,6 +85,7 @@ class GraphQLClient:
                     jobs.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await jobs
+                await credentials.drain()  # mails being written into the data dir
                 services.media.shutdown()
                 await services.media.store.close()
                 await services.limiter.store.close()

@@ -32,6 +32,7 @@ def test_services_and_health_checks() -> None:
         "minio-init",
         "varnish",
         "worker",
+        "mailpit",
     }
     for name in ("app1", "app2", "postgres", "redis", "minio"):
         assert services[name]["healthcheck"]["test"], name

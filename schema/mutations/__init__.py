@@ -7,7 +7,9 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from schema.mutations.accounts import AccountMutations
+from schema.mutations.credentials import CredentialMutations
 from schema.mutations.moderation import ModerationMutations
+from schema.mutations.notifications import NotificationMutations
 from schema.mutations.portfolio import PortfolioMutations
 from schema.mutations.posts import PostMutations
 from schema.mutations.provenance import ProvenanceMutations
@@ -26,6 +28,8 @@ Mutation = merge_types(
         SafetyMutations,
         ReportMutations,
         ModerationMutations,
+        NotificationMutations,
+        CredentialMutations,
     ),
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import accounts, media, ratelimit
+from resolvers import accounts, credentials, media, ratelimit
 from schema.base import Info, IsAuthenticated, UserError
 from schema.media import ImageInput, image_uploads
 from schema.mutations.common import UNSET, attempt, present, user_or_none
@@ -68,7 +68,7 @@ class UpdateProfilePayload:
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation
+    @strawberry.mutation(description="Create an account; a link to confirm the email is mailed.")
     async def sign_up(self, info: Info, input: SignUpInput) -> SignUpPayload:
         await ratelimit.charge(info.context.services, "signup", ratelimit.client_ip(info.context))
         row, errors = await attempt(
@@ -79,6 +79,8 @@ class AccountMutations:
                 display_name=input.display_name,
             )
         )
+        if row is not None:  # a link to confirm the address, mailed in the background
+            await credentials.verification_after_sign_up(info.context.services, row)
         return SignUpPayload(user=user_or_none(row), errors=errors)
 
     @strawberry.mutation

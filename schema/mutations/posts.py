@@ -62,6 +62,20 @@ class PostMutations:
         row, errors = await attempt(run)
         return PostPayload(post=Post.from_row(row) if row else None, errors=errors)
 
+    @strawberry.mutation(
+        description=(
+            "Change the text of your post (#tags and mentions follow it). The earlier text is "
+            "kept in `revisions`, `editedAt` is set, and live home feeds get the post again as "
+            "EDITED."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_post(self, info: Info, id: strawberry.ID, text: str) -> PostPayload:
+        row, errors = await attempt(
+            lambda: posts.update_post(info.context, decode_id(id, "id", "Post"), text=text)
+        )
+        return PostPayload(post=Post.from_row(row) if row else None, errors=errors)
+
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def delete_post(self, info: Info, id: strawberry.ID) -> DeletePayload:
         deleted, errors = await attempt(

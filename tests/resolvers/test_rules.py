@@ -19,7 +19,7 @@ from typing import cast
 
 import pytest
 
-from resolvers import feedsql
+from resolvers import feedsql, rules
 from resolvers.rules import (
     DISCOVER,
     EVERY_VISIBILITY,
@@ -288,3 +288,18 @@ async def test_only_ready_images_are_shown_in_both_renderings(clean_db: str) -> 
     shown = await MediaAsset.filter(SHOWN_MEDIA.to_q())
     assert [row.status for row in shown] == [MediaStatus.READY]
     assert [s for s in MediaStatus if SHOWN_MEDIA.allows(s)] == [MediaStatus.READY]
+
+
+@pytest.mark.parametrize("rule", [rules.INBOX, _with_exclusion(rules.INBOX)], ids=["none", "excl"])
+async def test_the_exclusions_alone_agree_everywhere(rule: ReadRule, graph: dict[str, int]) -> None:
+    """``unhidden_q`` and ``unhidden_sql`` (the inbox, search of members) keep exactly the
+    owners ``hides`` does not hide, and a row with no owner (a nullable column) passes the
+    filter."""
+    for viewer in graph.values():
+        expected = {u for u in graph.values() if not await rule.hides(viewer, u)}
+        query = User.filter(rule.unhidden_q(viewer, owner="id", nullable=True))
+        assert set(cast("list[int]", await query.values_list("id", flat=True))) == expected
+        sql = f"SELECT u.id FROM users u WHERE {rule.unhidden_sql('$1', owner='u.id')}"
+        async with rawsql.reader(User) as reader:
+            rows = await reader.fetch(sql, *([viewer] if "$1" in sql else []))
+        assert {row[0] for row in rows} == expected

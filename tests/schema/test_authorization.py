@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from resolvers import passwords
+from resolvers import credentials, passwords
 from schema.root import schema
 from storage.models import (
+    AccountToken,
+    AccountTokenPurpose,
     Artwork,
     ArtworkLike,
     AuthToken,
@@ -26,6 +28,7 @@ from storage.models import (
     MediaAsset,
     MediaKind,
     Mute,
+    Notification,
     Post,
     PostLike,
     Report,
@@ -237,6 +240,63 @@ async def nothing() -> object:
     return None
 
 
+async def olga_read_mark() -> object:
+    olga = await User.get(handle_key="olga")
+    newest = await Notification.filter(recipient_id=olga.id).order_by("-id").first()
+    return newest is not None and olga.notifications_read_id == newest.id
+
+
+async def otto_likes_olgas_post(world: World) -> None:
+    done = await world.gql.execute(LIKE_POST, {"p": world.post}, as_="otto")
+    assert done.data["likePost"]["errors"] == [], done.body
+
+
+NEW_PASSWORD = "brand new password"
+# The token a ``prepare`` step mailed, for the mutation that spends it.
+MAILED: dict[str, str] = {}
+
+
+async def new_passwords() -> object:
+    hashes = await User.all().values_list("password_hash", flat=True)
+    return sum([await passwords.verify_password(str(h), NEW_PASSWORD) for h in hashes])
+
+
+async def reset_tokens() -> object:
+    return await AccountToken.filter(purpose=AccountTokenPurpose.PASSWORD_RESET).count()
+
+
+async def olga_verified() -> object:
+    return (await User.get(handle_key="olga")).email_verified
+
+
+async def newest_verification_is_an_actors() -> object:
+    newest = await AccountToken.filter(purpose=AccountTokenPurpose.VERIFY_EMAIL).order_by("-id")
+    owner = await User.get(id=newest[0].user_id)
+    return owner.handle in ("olga", "otto")
+
+
+def olga_is_mailed(purpose: AccountTokenPurpose) -> Callable[[World], Awaitable[None]]:
+    async def prepare(world: World) -> None:
+        olga = await User.get(handle_key="olga")
+        MAILED["token"] = await credentials._issue(olga, purpose, credentials.RESET_TTL)
+
+    return prepare
+
+
+async def mailed_token() -> dict[str, Any]:
+    return {"t": MAILED["token"]}
+
+
+async def olgas_session() -> dict[str, Any]:
+    (row,) = await AuthToken.filter(user__handle_key="olga")
+    return {"s": global_id("Session", row.id)}
+
+
+async def olgas_notification() -> dict[str, Any]:
+    (row,) = await Notification.filter(recipient__handle_key="olga")
+    return {"n": global_id("Notification", row.id)}
+
+
 async def olga_uploads_an_image(world: World) -> None:
     done = await world.gql.upload(
         mutation("addArtworkImage", "$a: ID!, $i: ImageInput!", "artworkId: $a, image: $i"),
@@ -440,6 +500,60 @@ SPECS: dict[str, Spec] = {
         post_labelled,
         True,
     ),
+    "markNotificationsRead": Spec(
+        mutation("markNotificationsRead", "$n: ID", "upTo: $n"),
+        lambda w: {},
+        olga_read_mark,
+        True,
+        prepare=otto_likes_olgas_post,
+        late_variables=olgas_notification,
+    ),
+    "changePassword": Spec(
+        mutation(
+            "changePassword", "$c: String!, $n: String!", "currentPassword: $c, newPassword: $n"
+        ),
+        lambda w: {"c": PASSWORD, "n": NEW_PASSWORD},
+        new_passwords,
+        1,
+    ),
+    "requestPasswordReset": Spec(
+        mutation("requestPasswordReset", "$e: String!", "email: $e"),
+        lambda w: {"e": "olga@example.com"},
+        reset_tokens,
+        1,
+    ),
+    "resetPassword": Spec(
+        mutation("resetPassword", "$t: String!, $n: String!", "token: $t, newPassword: $n"),
+        lambda w: {"n": NEW_PASSWORD},
+        new_passwords,
+        1,
+        prepare=olga_is_mailed(AccountTokenPurpose.PASSWORD_RESET),
+        late_variables=mailed_token,
+    ),
+    "verifyEmail": Spec(
+        mutation("verifyEmail", "$t: String!", "token: $t"),
+        lambda w: {},
+        olga_verified,
+        True,
+        prepare=olga_is_mailed(AccountTokenPurpose.VERIFY_EMAIL),
+        late_variables=mailed_token,
+    ),
+    "resendVerification": Spec(
+        mutation("resendVerification"), lambda w: {}, newest_verification_is_an_actors, True
+    ),
+    "updatePost": Spec(
+        mutation("updatePost", "$p: ID!, $t: String!", "id: $p, text: $t"),
+        lambda w: {"p": w.post, "t": "Closing night"},
+        post_texts,
+        ["Closing night"],
+    ),
+    "revokeSession": Spec(
+        mutation("revokeSession", "$s: ID!", "id: $s"),
+        lambda w: {},
+        olga_tokens,
+        0,
+        late_variables=olgas_session,
+    ),
     "identifyImage": Spec(
         mutation("identifyImage", "$f: Upload!", "file: $f"),
         lambda w: {"f": None},
@@ -526,6 +640,15 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("resolveReport", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
     ("unsuspendUser", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
     ("setAiGenerated", UNAUTHENTICATED, FORBIDDEN, FORBIDDEN),
+    ("markNotificationsRead", UNAUTHENTICATED, Refused("NOT_FOUND", "upTo"), OK),
+    # one's own password and address; a mailed token is the right to use it, whoever holds it
+    ("changePassword", UNAUTHENTICATED, OK, OK),
+    ("requestPasswordReset", OK, OK, OK),
+    ("resetPassword", OK, OK, OK),
+    ("verifyEmail", OK, OK, OK),
+    ("resendVerification", UNAUTHENTICATED, OK, OK),
+    ("revokeSession", UNAUTHENTICATED, Refused("NOT_FOUND", "id"), OK),
+    ("updatePost", UNAUTHENTICATED, FORBIDDEN, OK),
 ]
 
 CASES = [

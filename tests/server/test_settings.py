@@ -13,6 +13,8 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert settings.database_url == "sqlite://data/gesso.sqlite3"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.forwarded_allow_ips == ()  # no proxy's X-Forwarded-For is believed
+    assert settings.notifications_keep_days == 90
+    assert settings.smtp_url is None  # mail goes to .eml files in the data dir
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
@@ -28,6 +30,13 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
     [
         ({"GESSO_PORT": "eighty"}, "GESSO_PORT must be an integer"),
         ({"GESSO_PORT": "0"}, "GESSO_PORT must be in 1..65535"),
+        (
+            {"GESSO_NOTIFICATIONS_KEEP_DAYS": "0"},
+            "GESSO_NOTIFICATIONS_KEEP_DAYS must be in 1..3650",
+        ),
+        ({"SMTP_URL": "mailpit:1025"}, "SMTP_URL must be smtp://"),
+        ({"SMTP_URL": "smtp://mailpit:port"}, "SMTP_URL must be smtp://"),
+        ({"GESSO_MAIL_FROM": "Gesso"}, "GESSO_MAIL_FROM must be an address"),
         ({"GESSO_ENV": "staging"}, "GESSO_ENV must be one of"),
         ({"GESSO_MIGRATE_ON_START": "perhaps"}, "GESSO_MIGRATE_ON_START must be true or false"),
         ({"GESSO_PUBLIC_URL": "art.example"}, "GESSO_PUBLIC_URL must be an absolute http"),

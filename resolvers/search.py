@@ -1,0 +1,334 @@
+"""Search: members by name, artworks and posts by their words, ranked, as the viewer may see them.
+
+The engines find; this module ranks, so both backends give the same answers:
+
+- PostgreSQL finds posts and artworks through their ``search_vector`` columns (generated
+  ``tsvector``, GIN-indexed, the ``simple`` configuration) matched with ``websearch_to_tsquery``,
+  and members through trigram indexes (``pg_trgm``) on the handle and the display name;
+- SQLite finds them through FTS5 tables kept by triggers (``posts_fts``, ``artworks_fts``, and the
+  trigram table ``users_fts``).
+
+A query is read once (``parse``) into what both engines are asked: words, "quoted phrases",
+``-excluded`` words and ``or``, as web search engines read them. A search ranks the newest
+``WINDOW`` matches the viewer may see (``rules.VISIBLE``, blocks included), so its cost follows
+that window and not the number of matches; ranking is a saturating count of the query's words in
+each field, weighted (an artwork's title above its tags, above its description), with a phrase
+found whole counting extra, then newer first. Members are ranked by how their handle and display
+name meet the query: the handle itself, a handle or a name word that starts with it, else their
+trigram similarity (pg_trgm's measure, computed here the same way), with followers breaking ties.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from resolvers.context import Context
+from resolvers.errors import BadRequest
+from resolvers.pagination import Page, decode_cursor, encode_cursor, page_size
+from resolvers.rules import VISIBLE
+from storage import rawsql
+from storage.models import Artwork, Post, User
+
+
+class SearchKind(enum.Enum):
+    USERS = "users"
+    ARTWORKS = "artworks"
+    POSTS = "posts"
+
+
+QUERY_MAX = 200  # characters of a query
+ITEMS_MAX = 16  # words and phrases of a query that count
+WINDOW = 200  # the newest matches (posts, artworks) that are ranked
+USERS_NEAREST = 100  # the nearest handles, and the nearest names, that are ranked (PostgreSQL)
+SIMILAR = 0.3  # pg_trgm's default similarity threshold
+_SCALE = 1_000_000  # a score in a cursor: an integer of millionths
+
+_TOKEN = re.compile(r"[^\W_]+")
+_ITEM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A word or a phrase of a query (its words, in order), maybe excluded."""
+
+    words: tuple[str, ...]
+    excluded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Groups that must all match; each group matches when one of its items does."""
+
+    groups: tuple[tuple[Item, ...], ...]
+    excluded: tuple[Item, ...]
+
+    @property
+    def words(self) -> list[str]:
+        return [word for group in self.groups for item in group for word in item.words]
+
+    @property
+    def phrases(self) -> list[tuple[str, ...]]:
+        return [item.words for group in self.groups for item in group if len(item.words) > 1]
+
+    def websearch(self) -> str:
+        """The query as ``websearch_to_tsquery`` reads it."""
+        groups = [" or ".join(_websearch_item(item) for item in group) for group in self.groups]
+        return " ".join(groups + [_websearch_item(item) for item in self.excluded])
+
+    def fts5(self) -> str:
+        """The query in FTS5's syntax (every word quoted: only letters and digits remain)."""
+        groups = [
+            "(" + " OR ".join(f'"{" ".join(item.words)}"' for item in group) + ")"
+            for group in self.groups
+        ]
+        text = " AND ".join(groups)
+        return text + "".join(f' NOT "{" ".join(item.words)}"' for item in self.excluded)
+
+
+def _websearch_item(item: Item) -> str:
+    text = item.words[0] if len(item.words) == 1 else '"' + " ".join(item.words) + '"'
+    return "-" + text if item.excluded else text
+
+
+def words_of(text: str) -> list[str]:
+    return [word.lower() for word in _TOKEN.findall(text)]
+
+
+def parse(text: str) -> Query:
+    """Read a query: words, "phrases", -excluded, ``or`` between two items. A word written with
+    punctuation inside (``still-life``) is the phrase of its parts, as both engines index it."""
+    if len(text) > QUERY_MAX:
+        raise BadRequest(f"a search query is at most {QUERY_MAX} characters (got {len(text)})")
+    groups: list[list[Item]] = []
+    excluded: list[Item] = []
+    joining = False
+    count = 0
+    for match in _ITEM.finditer(text):
+        minus, phrase, bare = match.groups()
+        if bare is not None and bare.lower() == "or":
+            joining = bool(groups)
+            continue
+        if bare is not None:
+            minus, phrase = ("-", bare[1:]) if bare.startswith("-") else ("", bare)
+        words = tuple(words_of(phrase))
+        if not words or count >= ITEMS_MAX:
+            joining = False
+            continue
+        count += 1
+        if minus:
+            excluded.append(Item(words, excluded=True))
+        elif joining:
+            groups[-1].append(Item(words))
+        else:
+            groups.append([Item(words)])
+        joining = False
+    return Query(tuple(tuple(group) for group in groups), tuple(excluded))
+
+
+# --- ranking (the same on both engines) --------------------------------------------------------
+
+_AVERAGE_LENGTH = 12.0  # words of a typical field, for the length normalisation
+
+
+def text_score(query: Query, fields: list[tuple[str, float]]) -> float:
+    """How well ``fields`` (text, weight) meet ``query``: for each word, its count in a field
+    saturating (BM25's shape), weighted by the field; a phrase found whole adds its weight."""
+    terms = set(query.words)
+    score = 0.0
+    for text, weight in fields:
+        words = words_of(text)
+        if not words:
+            continue
+        norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
+        for term in terms:
+            count = words.count(term)
+            if count:
+                score += weight * count * 2.2 / (count + norm)
+        joined = " " + " ".join(words) + " "
+        for phrase in query.phrases:
+            if " " + " ".join(phrase) + " " in joined:
+                score += weight
+    return score
+
+
+def trigrams(text: str) -> set[str]:
+    """pg_trgm's trigrams of ``text``: of each word (letters and digits), lower-cased and padded
+    with two spaces before and one after."""
+    found: set[str] = set()
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        padded = f"  {word} "
+        found.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return found
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's ``similarity``: shared trigrams over all trigrams of both."""
+    first, second = trigrams(a), trigrams(b)
+    if not first or not second:
+        return 0.0
+    shared = len(first & second)
+    return shared / (len(first) + len(second) - shared)
+
+
+def name_score(query: str, handle_key: str, display_name: str, followers: int) -> float:
+    """How well a member's names meet ``query`` (lower-cased); 0 when they do not."""
+    name = display_name.lower()
+    if handle_key == query:
+        base = 4.0
+    elif handle_key.startswith(query):
+        base = 2.0 + len(query) / len(handle_key)
+    elif name.startswith(query) or f" {query}" in name:
+        base = 1.5
+    else:
+        base = max(similarity(handle_key, query), similarity(name, query))
+        if base < SIMILAR:
+            return 0.0
+    # Among equals, the more followed first (a fraction below any difference of the above).
+    return base + min(followers, 999_999) / 1e8
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: int
+    score: int  # millionths
+
+
+def _page(hits: list[Hit], size: int, after: str | None) -> Page[int]:
+    hits.sort(key=lambda hit: (-hit.score, -hit.id))
+    if after is not None:
+        score, last_id = decode_cursor("search", after)
+        hits = [h for h in hits if h.score < score or (h.score == score and h.id < last_id)]
+    items = hits[:size]
+    return Page(
+        items=[hit.id for hit in items],
+        cursors=[encode_cursor("search", hit.score, hit.id) for hit in items],
+        has_next=len(hits) > size,
+    )
+
+
+def _scaled(score: float) -> int:
+    return min(math.floor(score * _SCALE), (1 << 62) - 1)
+
+
+async def search(
+    ctx: Context, text: str, kind: SearchKind, *, first: int | None, after: str | None
+) -> Page[int]:
+    """The ids of a page of what ``text`` finds of ``kind``, best first."""
+    size = page_size(first)
+    if kind is SearchKind.USERS:
+        if len(text) > QUERY_MAX:
+            raise BadRequest(f"a search query is at most {QUERY_MAX} characters (got {len(text)})")
+        query = " ".join(text.lower().split()).removeprefix("@")
+        return _page(await _users(ctx, query) if query else [], size, after)
+    parsed = parse(text)
+    if not parsed.groups:
+        return _page([], size, after)
+    found = await (_posts(ctx, parsed) if kind is SearchKind.POSTS else _artworks(ctx, parsed))
+    return _page(found, size, after)
+
+
+def _visible(ctx: Context, alias: str, owner: str, params: list[Any]) -> str:
+    viewer = None
+    if ctx.viewer_id is not None:
+        params.append(ctx.viewer_id)
+        viewer = f"${len(params)}"
+    return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
+
+
+async def _newest_matches(
+    ctx: Context, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
+) -> list[Any]:
+    """The newest ``WINDOW`` rows of ``model``'s table (alias t) that match ``query`` and the
+    viewer may see: ``id`` and ``columns``."""
+    table = model._meta.db_table
+    async with rawsql.reader(model) as db:
+        params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
+        visible = _visible(ctx, "t", owner, params)
+        found = (
+            f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
+            if db.sqlite
+            else "t.search_vector @@ websearch_to_tsquery('simple', $1)"
+        )
+        return await db.fetch(
+            f"SELECT t.id, {columns} FROM {table} t WHERE {found} AND {visible}"  # noqa: S608
+            f" ORDER BY t.id DESC LIMIT {WINDOW}",
+            *params,
+        )
+
+
+async def _posts(ctx: Context, query: Query) -> list[Hit]:
+    rows = await _newest_matches(ctx, query, Post, "author_id", "t.text")
+    return [Hit(int(row[0]), _scaled(text_score(query, [(row[1], 1.0)]))) for row in rows]
+
+
+async def _artworks(ctx: Context, query: Query) -> list[Hit]:
+    columns = "t.title, t.tags, t.medium, t.description"
+    hits = []
+    for row in await _newest_matches(ctx, query, Artwork, "owner_id", columns):
+        tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
+        fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
+        hits.append(Hit(int(row[0]), _scaled(text_score(query, fields))))
+    return hits
+
+
+def _like(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _users(ctx: Context, query: str) -> list[Hit]:
+    async with rawsql.reader(User) as db:
+        params: list[Any] = [query]
+        viewer = None
+        if ctx.viewer_id is not None and VISIBLE.exclusions:
+            params.append(ctx.viewer_id)
+            viewer = f"${len(params)}"
+        # suspended accounts (a hold) for everyone, and blocks for a signed-in viewer
+        hidden = VISIBLE.unhidden_sql(viewer, owner="u.id")
+        columns = "u.id, u.handle_key, u.display_name, u.follower_count"
+        if db.sqlite:
+            sql, more = _users_sqlite(query, columns, hidden, len(params))
+            params += more
+        else:
+            # The nearest handles and the nearest names (GiST trigram indexes, read in order).
+            sql = " UNION ".join(
+                f"(SELECT {columns} FROM users u WHERE {hidden}"  # noqa: S608
+                f" ORDER BY {name} <-> $1 LIMIT {USERS_NEAREST})"
+                for name in ("u.handle_key", "lower(u.display_name)")
+            )
+        rows = await db.fetch(sql, *params)
+    hits = []
+    for row in rows:
+        score = name_score(query, row[1], row[2], int(row[3]))
+        if score > 0:
+            hits.append(Hit(int(row[0]), _scaled(score)))
+    return hits
+
+
+def _users_sqlite(query: str, columns: str, hidden: str, taken: int) -> tuple[str, list[Any]]:
+    """Members whose names share a trigram with ``query`` (FTS5), or start like it."""
+    params: list[Any] = [_like(query) + "%", "% " + _like(query) + "%"]
+    like, words = f"${taken + 1}", f"${taken + 2}"
+    found = [
+        f"u.handle_key LIKE {like} ESCAPE '\\'",
+        f"lower(u.display_name) LIKE {like} ESCAPE '\\'",
+        f"lower(u.display_name) LIKE {words} ESCAPE '\\'",
+    ]
+    # a name a letter or two off shares a trigram with the query, or its first two letters
+    params += [query[:2], query[:2] + "\uffff"]
+    found.append(f"(u.handle_key >= ${taken + 3} AND u.handle_key < ${taken + 4})")
+    grams = sorted({query[i : i + 3] for i in range(len(query) - 2)})
+    if grams:
+        params.append(" OR ".join('"' + gram.replace('"', '""') + '"' for gram in grams))
+        fts = f"SELECT rowid FROM users_fts WHERE users_fts MATCH ${taken + 5}"  # noqa: S608
+        found.append(f"u.id IN ({fts})")
+    sql = f"SELECT {columns} FROM users u WHERE ({' OR '.join(found)}) AND {hidden}"  # noqa: S608
+    return sql, params
