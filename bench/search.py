@@ -44,9 +44,9 @@ from graphql import (
 from graphql.language import Visitor
 
 from bench.feed import free_port, machine_info, running, server_env
+from bench.keyset import _migrate as migrate_reused
 from bench.loadgen import LoadResult, LoadSpec, run_load
 from bench.reads import _drop as drop_database
-from bench.keyset import _migrate as migrate_reused
 from bench.record import replace_marked
 from bench.seed_graph import GraphSize, seed
 

@@ -23,6 +23,25 @@ SCREENS = {
     "post.graphql": ["PostPage"],
     "followers.graphql": ["Followers"],
     "following.graphql": ["Following"],
+    "moderation.graphql": [
+        "ModerationQueue",
+        "ResolveReport",
+        "SetAiGenerated",
+        "UnsuspendUser",
+        "ModerationLog",
+    ],
+    "notifications.graphql": ["Notifications", "MarkNotificationsRead", "LiveNotifications"],
+    "post_edit.graphql": ["PostForEdit", "UpdatePost"],
+    "report.graphql": ["Report"],
+    "search.graphql": ["SearchUsers", "SearchArtworks", "SearchPosts"],
+    "settings.graphql": [
+        "SafetySettings",
+        "UpdateSettings",
+        "BlockUser",
+        "UnblockUser",
+        "MuteUser",
+        "UnmuteUser",
+    ],
 }
 
 
