@@ -27,8 +27,8 @@ CITED = [
     ("1,000 subscribers of a process with p99 84 ms", r"\| 1,000 \|(?: [^|]+ \|){4} 84 \|"),
     ("5,000 with p99 270 ms", r"\| 5,000 \|(?: [^|]+ \|){4} 270 \|"),
     ("10,000 within 506 ms", r"\| 10,000 \|(?: [^|]+ \|){5} 506 \|"),
-    ("3.43 s of one core", r"\| wall time, median of 3 \| 3\.43 s \|"),
-    ("up to 526 MB", r"\| peak memory \(ru_maxrss\) \| 526 MB \|"),
+    ("3.83 s of a worker's CPU", r"\| worker CPU per 12 MP upload \| 3\.83 s \|"),
+    ("up to 527 MB", r"\| peak memory \(ru_maxrss\) \| 527 MB \|"),
     # the page view (bench/pageview.py): columns after the scenario are page views, page views/s,
     # images, KB, p50, p99, document p99, hit ratio, errors, then CPU ms of API, Varnish, floor,
     # nginx, PostgreSQL
