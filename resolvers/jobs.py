@@ -34,11 +34,11 @@ from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
 
 from imaging.errors import ImagingError
-from resolvers import media
+from resolvers import inbox, media
 from resolvers.services import MediaService, Services, StageListener, report_stage
 from storage.db import in_transaction
 from storage.jobs import Job, QueueUnavailable, backoff
-from storage.models import MediaAsset, MediaKind, MediaStatus, User
+from storage.models import MediaAsset, MediaKind, MediaStatus, NotificationKind, User
 from storage.objects import IMMUTABLE, ObjectNotFound, ObjectStoreError, content_key
 
 if TYPE_CHECKING:
@@ -169,10 +169,18 @@ class _Stages:
 
 
 async def report_refusal(services: Services, row: MediaAsset) -> None:
-    """The owner learns that an image was refused: on the live subscription (done here) and in
-    the stored notification inbox, which will hook in here."""
+    """The owner learns that an image was refused: on the live subscription (``uploadProgress``)
+    and in the stored notification inbox, naming the artwork or post it was for."""
     await media.progress(
         services, row, media.REFUSED, done=True, error=row.refusal_message, code=row.refusal_code
+    )
+    await inbox.notify(
+        services,
+        row.owner_id,
+        NotificationKind.NOTICE,
+        post_id=row.post_id,
+        artwork_id=row.artwork_id,
+        message=f"An image you uploaded was refused ({row.refusal_code}): {row.refusal_message}",
     )
 
 

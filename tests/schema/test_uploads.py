@@ -151,6 +151,15 @@ async def test_pixel_data_that_does_not_decode_is_refused_by_its_job(
     )
     assert "cannot decode" in progress["error"]
     assert _files(Path(uploads.services.media.store.root)) == []
+    # and the painter's inbox keeps the refusal, naming the artwork it was for
+    inbox = await uploads.execute(
+        "{ notifications { nodes { kind text actor { handle } artwork { title } } } }",
+        {},
+        as_="painter",
+    )
+    (told,) = inbox.data["notifications"]["nodes"]
+    assert (told["kind"], told["actor"], told["artwork"]) == ("NOTICE", None, {"title": "Cut"})
+    assert told["text"].startswith("An image you uploaded was refused (IMAGE_INVALID): ")
 
 
 def _files(root: Path) -> list[Path]:
