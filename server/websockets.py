@@ -25,7 +25,7 @@ from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -108,7 +108,10 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
         # operations still produce goes nowhere, quietly, until the close handshake ends them.
         if self.ws.application_state is WebSocketState.DISCONNECTED:
             return
-        await super().send_json(message)
+        # The same when the client went away first: the send fails, and the end of the receive
+        # loop ends the operations (raising here would only log a traceback per operation).
+        with contextlib.suppress(WebSocketDisconnected):
+            await super().send_json(message)
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
         # On a message that does not decode (not JSON, or nested too deep), graphql-transport-ws
