@@ -16,7 +16,7 @@ import asyncio
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,21 +331,6 @@ def _fill(
     loaders.viewer_hidden.prime(author.id, False)
     if author.id != viewer_id:
         loaders.viewer_follows.prime(author.id, True)
-
-
-async def _inbox(ctx: Context, kinds: tuple[str, ...]) -> AsyncGenerator[dict[str, Any], None]:
-    """The viewer's inbox events of some kinds (``"notification"``, ``"upload"``, ...)."""
-    viewer = require_viewer(ctx)
-    listener = ctx.services.broker.listener(ctx.services.subscriber_inbox)
-    try:
-        await _listen(listener, [channels.user_inbox(viewer.id)])
-        while True:
-            _channel, payload = await _next(ctx, listener)
-            event, _ = _decoded.get(payload)
-            if event["t"] in kinds:
-                yield event
-    finally:
-        await listener.close()
 
 
 async def notifications(ctx: Context, *, after: str | None) -> AsyncIterator[Notification]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 from itertools import pairwise
-from operator import or_
+from operator import and_, or_
 from typing import Any, cast
 
 from tortoise.expressions import Q, Subquery
@@ -300,12 +300,12 @@ class ReadRule:
         """Only the rows whose ``owner`` no hold, and no exclusion of the viewer, hides (for rows
         that have no visibility of their own: members, comments, follows, notifications). With
         ``nullable``, a row with no owner (a notification of the platform itself) passes."""
-        found = Q()
-        for hold in self.holds:
-            found &= ~_where({owner + "__in": hold.held_q()})
+        terms = [~_where({owner + "__in": hold.held_q()}) for hold in self.holds]
         if viewer_id is not None:
-            for tie in self.exclusions:
-                found &= ~_where({owner + "__in": tie.owners_q(viewer_id)})
+            terms += [~_where({owner + "__in": tie.owners_q(viewer_id)}) for tie in self.exclusions]
+        if not terms:
+            return Q()  # nothing hides any row: every row passes, with or without an owner
+        found = reduce(and_, terms)
         return _where({owner: None}) | found if nullable else found
 
     def to_q(self, viewer_id: int | None, *, owner: str, visibility: str) -> Q:

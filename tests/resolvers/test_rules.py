@@ -303,3 +303,13 @@ async def test_the_exclusions_alone_agree_everywhere(rule: ReadRule, graph: dict
         async with rawsql.reader(User) as reader:
             rows = await reader.fetch(sql, *([viewer] if "$1" in sql else []))
         assert {row[0] for row in rows} == expected
+
+
+async def test_a_rule_that_hides_nothing_keeps_every_row(graph: dict[str, int]) -> None:
+    """A rule with no hold, for an anonymous viewer (so no exclusion applies), keeps every row,
+    nullable owner or not."""
+    rule = dataclasses.replace(rules.INBOX, name="nothing", holds=(), exclusions=())
+    everyone = set(graph.values())
+    for nullable in (False, True):
+        query = User.filter(rule.unhidden_q(None, owner="id", nullable=nullable))
+        assert set(cast("list[int]", await query.values_list("id", flat=True))) == everyone
