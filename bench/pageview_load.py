@@ -75,8 +75,8 @@ class PageViewResult:
     document_ms: list[float] = field(default_factory=list, repr=False)
     cpu_s: dict[str, float] = field(default_factory=dict)  # server name, "postgres", "loadgen"
     other_cpu_s: float = 0.0
-    # how often every media URL changed during the measured windows (expiries are rounded to
-    # URL_WINDOW_S, so at each multiple of it a cache starts cold)
+    # how many URL windows the measured time spanned (each image's URL changes once a window,
+    # at its own phase, so about this many times every image viewed missed once more)
     url_window_changes: int = 0
 
     def merge(self, other: PageViewResult) -> None:

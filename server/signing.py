@@ -9,10 +9,13 @@ platform secret, makes them unforgeable. A URL that is missing any part, has a p
 not, was altered, or has expired is refused with 403, so a scraper cannot enumerate keys or reuse
 old URLs: fresh ones only come from the (rate-limited) API.
 
-Expiries are rounded up to a multiple of ``granularity`` seconds, so every viewer who asks for an
+Expiries are rounded up to a step of ``granularity`` seconds, so every viewer who asks for an
 image within that window gets the same URL, and what a URL serves (bytes and headers) is fixed by
-what it signs: a shared cache may keep the answer until the URL expires. A policy change makes a
-different URL (``t`` changes) from the next response on.
+what it signs: a shared cache may keep the answer until the URL expires. Each image's steps are
+shifted by a phase drawn from its asset id, so the images of a page do not all change URL at the
+same second: a cache's misses at a window's turn are spread over the whole window instead of
+arriving together. A policy change makes a different URL (``t`` changes) from the next response
+on.
 """
 
 from __future__ import annotations
@@ -62,11 +65,19 @@ class MediaSigner:
     granularity: int = 300
     clock: Callable[[], float] = field(default=time.time)
 
-    def expiry(self) -> int:
-        """When a URL made now expires: at least ``ttl_seconds`` from now, rounded up."""
+    def expiry(self, asset: int = 0) -> int:
+        """When a URL of ``asset`` made now expires: at least ``ttl_seconds`` from now, rounded
+        up to the next of the asset's steps (multiples of the step, shifted by its phase)."""
         deadline = int(self.clock()) + self.ttl_seconds
         step = max(1, min(self.granularity, self.ttl_seconds))
-        return -(-deadline // step) * step
+        phase = self.phase(asset, step)
+        return -(-(deadline - phase) // step) * step + phase
+
+    @staticmethod
+    def phase(asset: int, step: int) -> int:
+        """The asset's shift of its expiry steps, in [0, step): spread evenly over ids (Knuth's
+        multiplicative hash), the same on every process."""
+        return ((asset * 2654435761) & 0xFFFFFFFF) % step
 
     def signature(self, key: str, image: ImageRef, expires: int) -> str:
         artwork = "" if image.artwork is None else str(image.artwork)
@@ -77,7 +88,7 @@ class MediaSigner:
 
     def url(self, key: str, image: ImageRef) -> str:
         """The path and query of the URL of ``key`` (``MediaUrls`` makes it absolute)."""
-        expires = self.expiry()
+        expires = self.expiry(image.asset)
         sig = self.signature(key, image, expires)
         artwork = "" if image.artwork is None else f"&w={image.artwork}"
         letter = POLICY_LETTER[image.policy]

@@ -27,18 +27,37 @@ def test_a_url_verifies_until_it_expires() -> None:
     assert key == "ab/cd/x.webp"
     assert sorted(query) == ["exp", "m", "sig", "t", "u", "w"]
     assert len(query["sig"]) == 22
-    # then it verifies now, naming its asset and expiry (rounded up to the 300 s step) ...
-    assert signer.verify(key, query) == SignedMedia(IMAGE, 1_800_003_600)
+    # then it verifies now, naming its asset and expiry (rounded up to the asset's 300 s step,
+    # shifted by its phase: 62 s for asset 42) ...
+    assert MediaSigner.phase(IMAGE.asset, 300) == 62
+    assert signer.verify(key, query) == SignedMedia(IMAGE, 1_800_003_662)
     # ... and not a second after its expiry
-    later = MediaSigner(KEY, clock=lambda: 1_800_003_600.0)
+    later = MediaSigner(KEY, clock=lambda: 1_800_003_662.0)
     with pytest.raises(SignatureError, match="expired"):
         later.verify(key, query)
 
 
 def test_urls_made_within_one_step_are_the_same() -> None:
-    first = MediaSigner(KEY, granularity=300, clock=lambda: NOW + 1)
-    second = MediaSigner(KEY, granularity=300, clock=lambda: NOW + 299)
+    phase = MediaSigner.phase(IMAGE.asset, 300)
+    first = MediaSigner(KEY, granularity=300, clock=lambda: NOW + phase + 1)
+    second = MediaSigner(KEY, granularity=300, clock=lambda: NOW + phase + 299)
+    third = MediaSigner(KEY, granularity=300, clock=lambda: NOW + phase + 301)
     assert first.url("a/b.jpg", IMAGE) == second.url("a/b.jpg", IMAGE)
+    assert first.url("a/b.jpg", IMAGE) != third.url("a/b.jpg", IMAGE)
+
+
+def test_the_images_of_a_page_change_url_at_different_times() -> None:
+    """Each asset's window turns at its own phase, so a cache does not go cold for every image
+    at one second; every URL still lives at least the TTL and less than TTL + one step."""
+    signer = MediaSigner(KEY, ttl_seconds=3600, granularity=300, clock=lambda: NOW)
+    expiries = [signer.expiry(asset) for asset in range(1, 301)]
+    assert all(NOW + 3600 <= e < NOW + 3600 + 300 for e in expiries)
+    # 300 consecutive ids fall in many different seconds of the window, none taking over 2%
+    seconds = [int(e - NOW - 3600) for e in expiries]
+    assert len(set(seconds)) > 150
+    assert max(seconds.count(s) for s in set(seconds)) <= 6
+    # and each one is the same for every process (a pure function of the id)
+    assert [MediaSigner.phase(a, 300) for a in (1, 2, 3)] == [61, 226, 287]
 
 
 @pytest.mark.parametrize(
