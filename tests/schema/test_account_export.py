@@ -15,12 +15,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from graphql import ExecutionResult
 
-from resolvers import exports
+from resolvers import exports, jobs
+from resolvers.context import Context
+from schema.root import schema
+from storage.jobs import EXPORT as EXPORT_JOB
+from storage.jobs import InProcessJobQueue, RedisJobQueue
 from storage.models import AccountExport, ExportStatus, MediaAsset, User
+from storage.objects import S3ObjectStore
 from tests.graphql import GraphQLClient, pk_of
 from tests.images import photo
-from tests.services import MotoServer
+from tests.services import MotoServer, free_port
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 EXPORT = """mutation { exportAccount {
@@ -124,6 +130,13 @@ async def _download(site: GraphQLClient, url: str) -> Any:
     return await site.http.get(url)
 
 
+def _refusal(response: Any) -> tuple[int, str | None]:
+    """The status and code of a download's answer (None: it served the archive)."""
+    if response.headers["content-type"] != "application/json":
+        return response.status_code, None
+    return response.status_code, response.json()["code"]
+
+
 def _altered(url: str, **changes: str) -> str:
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()} | changes
@@ -201,7 +214,7 @@ async def test_the_archive_holds_the_accounts_things_and_downloads_once(
     # and the object is gone: a second download is refused
     assert not await store.exists(row.object_key)
     again = await _download(site, export["url"])
-    assert (again.status_code, again.json()["code"]) == (410, "EXPORT_ALREADY_DOWNLOADED")
+    assert _refusal(again) == (410, "EXPORT_ALREADY_DOWNLOADED")
     after = (await site.execute(VIEWER, as_="ada")).data["viewer"]["accountExport"]
     assert (after["status"], after["url"]) == ("DOWNLOADED", None)
 
@@ -227,7 +240,7 @@ async def test_an_altered_or_expired_url_is_refused_and_expiry_removes_the_archi
         _altered(url).replace(str(row.id), str(row.id + 1)),
     ):
         refused = await _download(site, bad)
-        assert (refused.status_code, refused.json()["code"]) == (403, "EXPORT_URL_INVALID"), bad
+        assert _refusal(refused) == (403, "EXPORT_URL_INVALID"), bad
         assert refused.headers["cache-control"] == "private, no-store"
     assert (await AccountExport.get()).status is ExportStatus.READY
     # when the 24 hours are over
@@ -236,7 +249,7 @@ async def test_an_altered_or_expired_url_is_refused_and_expiry_removes_the_archi
     shown = (await site.execute(VIEWER, as_="ada")).data["viewer"]["accountExport"]
     assert shown["url"] is None
     late = await _download(site, url)
-    assert (late.status_code, late.json()["code"]) == (410, "EXPORT_EXPIRED")
+    assert _refusal(late) == (410, "EXPORT_EXPIRED")
     # and the archive is removed (lazily here; the periodic prune does it for the others)
     assert not await store.exists(row.object_key)
     gone = await AccountExport.get()
@@ -297,3 +310,115 @@ async def test_one_export_at_a_time_and_one_per_day(plain: GraphQLClient) -> Non
     anonymous = await plain.execute(EXPORT)
     assert anonymous.codes == ["UNAUTHENTICATED"]
     assert await AccountExport.all().count() == 3
+
+
+LIVE = "subscription { notifications { kind text } }"
+
+
+async def test_the_live_inbox_announces_the_archive(plain: GraphQLClient) -> None:
+    viewer = await User.get(handle_key="ada")
+    stream = await schema.subscribe(LIVE, context_value=Context(plain.services, viewer))
+    assert not isinstance(stream, ExecutionResult), stream
+    try:
+        pending = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.1)  # subscribed
+        # when ada asks for her archive and it is built
+        await _ok(plain, EXPORT, {}, "ada")
+        # then her live inbox says so
+        result = await asyncio.wait_for(pending, timeout=30)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        event = result.data["notifications"]
+        assert event["kind"] == "EXPORT_READY"
+        assert "download it once" in event["text"]
+    finally:
+        await stream.aclose()
+
+
+@pytest.fixture
+async def redis_queue() -> AsyncIterator[RedisJobQueue]:
+    prefix = f"test-exports-{uuid.uuid4().hex[:10]}"
+    queue = RedisJobQueue("redis://127.0.0.1:6379/13", prefix=prefix, visibility=30)
+    try:
+        yield queue
+    finally:
+        async for key in queue.client.scan_iter(f"{prefix}:*"):
+            await queue.client.delete(key)
+        await queue.close()
+
+
+async def test_a_worker_takes_the_export_job_from_redis_once(
+    plain: GraphQLClient, redis_queue: RedisJobQueue
+) -> None:
+    media = plain.services.media
+    media.queue = redis_queue  # as with REDIS_URL: `gesso worker` runs the jobs
+    await _ok(plain, EXPORT, {}, "ada")
+    job = await redis_queue.receive("w-0", wait=1)
+    assert job is not None
+    assert job.kind == EXPORT_JOB
+    worker = jobs.Worker(plain.services, jobs.in_thread, consumer="w")
+    assert await worker.handle(job, "w-0") == "ready"
+    row = await AccountExport.get()
+    assert row.status is ExportStatus.READY
+    assert row.object_key is not None
+    assert await media.store.exists(row.object_key)
+    # the same job delivered again changes nothing
+    await redis_queue.enqueue(row.id, kind=EXPORT_JOB)
+    again = await redis_queue.receive("w-0", wait=1)
+    assert again is not None
+    assert await worker.handle(again, "w-0") == "skipped"
+    assert (await AccountExport.get()).ready_at == row.ready_at
+
+
+async def test_an_export_the_store_refuses_every_time_fails_and_is_told(
+    plain: GraphQLClient,
+) -> None:
+    media = plain.services.media
+    media.queue = InProcessJobQueue(max_attempts=1)
+    # a store that cannot be reached
+    media.store = S3ObjectStore(
+        bucket="nowhere",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        access_key="x",
+        secret_key="y",
+        connect_timeout=0.5,
+        max_attempts=1,
+    )
+    await media.store.start()
+    try:
+        await _ok(plain, EXPORT, {}, "ada")
+        job = await media.queue.receive("w-0", wait=1)
+        assert job is not None
+        worker = jobs.Worker(plain.services, jobs.in_thread, consumer="w")
+        assert await worker.handle(job, "w-0") == "dead"
+    finally:
+        await media.store.close()
+    row = await AccountExport.get()
+    assert (row.status, row.object_key) == (ExportStatus.FAILED, None)
+    assert row.error
+    shown = (await plain.execute(VIEWER, as_="ada")).data["viewer"]["accountExport"]
+    assert (shown["status"], shown["url"]) == ("FAILED", None)
+    texts = [e["node"]["text"] for e in (await plain.execute(INBOX, as_="ada")).data[
+        "notifications"]["edges"]]  # fmt: skip
+    assert texts == ["Your archive could not be prepared; please request it again."]
+    # a failed export does not count against the one per day
+    await _ok(plain, EXPORT, {}, "ada")
+
+
+async def test_a_download_cut_short_can_be_taken_again(plain: GraphQLClient) -> None:
+    await _ok(plain, EXPORT, {}, "ada")
+    export = await _ready(plain)
+    parts = urlsplit(export["url"])
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    ident = parts.path.rsplit("/", 1)[1]
+    row = await exports.claim_download(plain.services, ident, query)
+    # a second download while the first runs is refused
+    with pytest.raises(exports.DownloadRefused) as refused:
+        await exports.claim_download(plain.services, ident, query)
+    assert refused.value.status == 410
+    # when the first broke off before its last byte, the claim is given back
+    await exports.finish_download(plain.services, row, complete=False)
+    assert (await AccountExport.get()).status is ExportStatus.READY
+    whole = await _download(plain, export["url"])
+    assert whole.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(whole.content)).testzip() is None
