@@ -582,7 +582,9 @@ async def run_export(services: Services, export_id: int) -> str:
         row = await AccountExport.get_or_none(id=export_id)
         if row is None or row.status is not ExportStatus.PENDING:
             return "skipped"
-        user = await User.get(id=row.user_id)
+        user = await User.get_or_none(id=row.user_id)
+        if user is None:  # the account is being deleted
+            return "skipped"
     except BaseORMException as error:
         raise Retry(str(error)) from error
     key = _object_key(row.user_id, row.id)
