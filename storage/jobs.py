@@ -249,8 +249,9 @@ class RedisJobQueue(JobQueue):
         self._group_ready = True
 
     async def enqueue(self, asset_id: int, *, kind: str = IMAGE) -> None:
-        fields = {"asset": asset_id, "attempt": 1, "kind": _kind(kind)}
-        await self._call(self.client.xadd(self.stream, fields))  # type: ignore[arg-type]
+        await self._call(
+            self.client.xadd(self.stream, {"asset": asset_id, "attempt": 1, "kind": _kind(kind)})
+        )
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         await self._ensure_group()
