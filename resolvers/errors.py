@@ -36,6 +36,8 @@ class ErrorCode(enum.Enum):
     ACCOUNT_SUSPENDED = "account_suspended"
     AI_GENERATED = "ai_generated"
     INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code)
+    EXPORT_IN_PROGRESS = "export_in_progress"
+    EXPORT_TOO_SOON = "export_too_soon"
 
 
 @dataclass(frozen=True, slots=True)

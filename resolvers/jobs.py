@@ -1,4 +1,5 @@
-"""Protection jobs: what a worker does with one staged upload, and the loop that takes jobs.
+"""Protection jobs: what a worker does with one staged upload, and the loop that takes jobs
+(an account's archive is a job on the same queue: ``resolvers.exports``).
 
 A job names a PROCESSING ``MediaAsset``. Running it: read the staged upload, run the pipeline
 (its stages are reported as they start: ingest, cloak, watermark, derivatives), write the
@@ -34,10 +35,10 @@ from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
 
 from imaging.errors import ImagingError
-from resolvers import inbox, media
+from resolvers import exports, inbox, media
 from resolvers.services import MediaService, Services, StageListener, report_stage
 from storage.db import in_transaction
-from storage.jobs import Job, QueueUnavailable, backoff
+from storage.jobs import EXPORT, Job, QueueUnavailable, backoff
 from storage.models import MediaAsset, MediaKind, MediaStatus, NotificationKind, User
 from storage.objects import IMMUTABLE, ObjectNotFound, ObjectStoreError, content_key
 
@@ -383,6 +384,8 @@ class Worker:
                 await asyncio.wait_for(self._stopping.wait(), self.sweep_seconds)
             try:
                 await requeue(self.services, everything=False)
+                await exports.requeue(self.services, everything=False)
+                await exports.prune(self.services)
             except (QueueUnavailable, BaseORMException) as error:
                 log.warning("requeue sweep postponed: %s", error)
 
@@ -405,16 +408,19 @@ class Worker:
         lease = asyncio.create_task(self._keep(job, consumer))
         started = time.perf_counter()
         try:
-            outcome = await run_job(self.services, job.asset_id, self.execute)
-        except Transient as error:
+            if job.kind == EXPORT:
+                outcome = await exports.run_export(self.services, job.asset_id)
+            else:
+                outcome = await run_job(self.services, job.asset_id, self.execute)
+        except (Transient, exports.Retry) as error:
             if job.attempt >= self.queue.max_attempts:
                 return await self._give_up(job, str(error))
-            log.warning("image %d: attempt %d failed: %s", job.asset_id, job.attempt, error)
+            log.warning("%s %d: attempt %d failed: %s", job.kind, job.asset_id, job.attempt, error)
             await self.queue.retry(job, backoff(job.attempt))
             await self.queue.record("retried")
             return "retried"
         except Exception as error:  # a bug must not stop the worker; the job is given up
-            log.exception("image %d: job failed", job.asset_id)
+            log.exception("%s %d: job failed", job.kind, job.asset_id)
             return await self._give_up(job, f"{type(error).__name__}: {error}")
         finally:
             lease.cancel()
@@ -425,6 +431,9 @@ class Worker:
     async def _give_up(self, job: Job, reason: str) -> str:
         await self.queue.dead(job, reason)
         await self.queue.record("dead")
+        if job.kind == EXPORT:
+            await exports.fail(self.services, job.asset_id, reason)
+            return "dead"
         row = await MediaAsset.get_or_none(id=job.asset_id)
         if row is not None:
             await refuse(
@@ -438,4 +447,4 @@ class Worker:
             try:
                 await self.queue.keep(job, consumer)
             except QueueUnavailable as error:
-                log.warning("lease of image %d not renewed: %s", job.asset_id, error)
+                log.warning("lease of %s %d not renewed: %s", job.kind, job.asset_id, error)

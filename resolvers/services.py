@@ -71,6 +71,8 @@ class MediaService:
     # The upload mutations answer only once their images are protected or refused
     # (GESSO_UPLOADS_WAIT: for tests and scripts; the images are still protected as jobs).
     wait: bool = False
+    # Signs the download URLs of account exports (resolvers.exports), derived from the secret.
+    exports_key: bytes = b""
     _pool: Executor | None = field(default=None, init=False, repr=False)
     _stages: Any = field(default=None, init=False, repr=False)
     _listeners: dict[int, tuple[asyncio.AbstractEventLoop, StageListener]] = field(

@@ -214,6 +214,7 @@ USER: dict[str, How] = {
     "unreadNotificationCount": NotCovered("private: the account's own inbox", shared=False),
     "emailVerified": NotCovered("private: never read with a page", shared=True),
     "sessions": NotCovered("private: the account's own sign-ins", shared=False),
+    "accountExport": NotCovered("private: the account's own archive", shared=False),
     "avatar": Avatar(),
     "portfolio": NotCovered(_CONNECTION),
     "posts": NotCovered(_CONNECTION),

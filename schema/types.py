@@ -24,6 +24,7 @@ from resolvers.rules import followed_by_viewer, liked_by_viewer
 from resolvers.social import CommentTarget
 from schema.base import Info, Node, to_global_id
 from schema.connections import Connection, selected_names
+from schema.exports import AccountExport, viewer_export
 from schema.media import MediaAsset
 from schema.sessions import Session, viewer_sessions
 from storage import models
@@ -143,6 +144,18 @@ class User(Node):
         if viewer is None or viewer.id != self.pk:
             return None
         return await viewer_sessions(info)
+
+    @strawberry.field(
+        description=(
+            "The account's newest archive (exportAccount), whatever its status; only the account "
+            "itself sees it."
+        )
+    )
+    async def account_export(self, info: Info) -> AccountExport | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await viewer_export(info)
 
     @strawberry.field
     def is_viewer(self, info: Info) -> bool:

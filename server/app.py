@@ -25,7 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from resolvers import credentials, inbox, jobs
+from resolvers import credentials, exports, inbox, jobs
 from resolvers.context import Context
 from resolvers.media import IMAGES_MAX, sweep_orphans
 from resolvers.services import MediaService, Services
@@ -39,6 +39,7 @@ from server.auth import BearerAuth, error_body
 from server.bodylimit import BodyLimit
 from server.cors import CORS, BrowserOrigins
 from server.crawlers import RefuseAICrawlers
+from server.exports import export_route
 from server.health import readiness_checks, readiness_route
 from server.logging import RequestLog
 from server.media import (
@@ -289,6 +290,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         client_ip,
     )
 
+    exports_endpoint = RateLimitRequests(
+        request_response(export_route(services)), limiter, "media", client_ip
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ids.configure(settings.worker_id)
@@ -351,6 +356,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", api, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", RateLimitHandshakes(api, limiter, "websocket", client_ip)),
         Route("/media/{key:path}", media_endpoint, methods=["GET", "HEAD"]),
+        Route("/account-exports/{id}", exports_endpoint, methods=["GET"]),
         *signal_routes(settings),
     ]
     if not settings.is_production:
@@ -375,6 +381,7 @@ async def embedded_jobs(
     if not isinstance(media.queue, InProcessJobQueue):
         return None
     await jobs.requeue(services, everything=True)
+    await exports.requeue(services, everything=True)
     worker = jobs.Worker(
         services, jobs.in_pool(media), consumer="api", concurrency=settings.imaging_workers
     )

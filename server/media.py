@@ -16,7 +16,7 @@ from resolvers.surrogates import ImageRef, NoPurger
 from server.byterange import RangeNotSatisfiable, requested_range, sliced
 from server.crawlers import ai_crawler
 from server.origin import origin_of
-from server.secrets import cloak_key, platform_secret, watermark_key
+from server.secrets import cloak_key, derive, platform_secret, watermark_key
 from server.settings import Settings, SettingsError
 from server.signals import media_signal_headers, tdm_policy_url
 from server.signing import MediaSigner, SignatureError, media_signing_key
@@ -59,6 +59,7 @@ def create_media_service(settings: Settings, store: ObjectStore) -> MediaService
         store=store,
         watermark_key=watermark_key(secret),
         cloak_keys=functools.partial(cloak_key, secret),
+        exports_key=derive(secret, "account-export-url/v1"),
         intensity=settings.cloak_intensity,
         workers=settings.imaging_workers,
         keep_originals=settings.keep_originals,

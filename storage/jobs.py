@@ -1,6 +1,7 @@
-"""Protection jobs: a durable queue on Redis Streams, or in process.
+"""Background jobs: a durable queue on Redis Streams, or in process.
 
-A job names one ``MediaAsset`` (its row holds everything else), so a job is a few bytes and the
+A job names one row (its row holds everything else): a ``MediaAsset`` to protect (kind
+``image``) or an ``AccountExport`` to build (kind ``export``), so a job is a few bytes and the
 database stays the source of truth.
 
 ``RedisJobQueue`` uses one stream and one consumer group (redis-py, no further library):
@@ -41,12 +42,19 @@ GROUP = "workers"
 JOB_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 OUTCOMES = ("ready", "refused", "retried", "dead", "skipped")
 
+# What a job does with the row it names.
+IMAGE = "image"  # protect a staged upload (resolvers.jobs)
+EXPORT = "export"  # build an account's archive (resolvers.exports)
+KINDS = (IMAGE, EXPORT)
+
 # Move the jobs due by ARGV[1] from the delayed set KEYS[1] to the stream KEYS[2], atomically.
+# A member is "<row>:<attempt>:<entry>[:<kind>]" (no kind: an image).
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 for _, member in ipairs(due) do
   local asset, attempt = string.match(member, '^(%d+):(%d+):')
-  redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt)
+  local kind = string.match(member, ':(%a+)$') or 'image'
+  redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt, 'kind', kind)
   redis.call('ZREM', KEYS[1], member)
 end
 return #due
@@ -59,11 +67,13 @@ class QueueUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery of a job: the asset to protect and how many times it has been tried."""
+    """One delivery of a job: the row it names (an image to protect, or an export to build:
+    ``kind``) and how many times it has been tried."""
 
-    asset_id: int
+    asset_id: int  # the row's id, of the table its kind names
     attempt: int  # 1 on the first run
     entry: str = ""  # the stream entry id (Redis only)
+    kind: str = IMAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,7 @@ class JobQueue:
     async def close(self) -> None:
         """Release connections."""
 
-    async def enqueue(self, asset_id: int) -> None:
+    async def enqueue(self, asset_id: int, *, kind: str = IMAGE) -> None:
         raise NotImplementedError
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
@@ -129,29 +139,29 @@ class InProcessJobQueue(JobQueue):
     def __init__(self, *, max_attempts: int = 5) -> None:
         self.max_attempts = max_attempts
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._in_flight: set[int] = set()
+        self._in_flight: set[tuple[str, int]] = set()
         self._delayed: set[asyncio.TimerHandle] = set()
         self._dead: list[tuple[Job, str]] = []
         self._outcomes: Counter[str] = Counter()
         self._seconds: list[float] = []
 
-    async def enqueue(self, asset_id: int) -> None:
-        self._queue.put_nowait(Job(asset_id, 1))
+    async def enqueue(self, asset_id: int, *, kind: str = IMAGE) -> None:
+        self._queue.put_nowait(Job(asset_id, 1, kind=_kind(kind)))
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         try:
             job = await asyncio.wait_for(self._queue.get(), wait)
         except TimeoutError:
             return None
-        self._in_flight.add(job.asset_id)
+        self._in_flight.add((job.kind, job.asset_id))
         return job
 
     async def ack(self, job: Job) -> None:
-        self._in_flight.discard(job.asset_id)
+        self._in_flight.discard((job.kind, job.asset_id))
 
     async def retry(self, job: Job, delay: float) -> None:
-        self._in_flight.discard(job.asset_id)
-        again = Job(job.asset_id, job.attempt + 1)
+        self._in_flight.discard((job.kind, job.asset_id))
+        again = Job(job.asset_id, job.attempt + 1, kind=job.kind)
         loop = asyncio.get_running_loop()
 
         def due() -> None:
@@ -162,7 +172,7 @@ class InProcessJobQueue(JobQueue):
         self._delayed.add(handle)
 
     async def dead(self, job: Job, reason: str) -> None:
-        self._in_flight.discard(job.asset_id)
+        self._in_flight.discard((job.kind, job.asset_id))
         self._dead.append((job, reason))
 
     async def record(self, outcome: str, seconds: float | None = None) -> None:
@@ -238,8 +248,10 @@ class RedisJobQueue(JobQueue):
                 raise
         self._group_ready = True
 
-    async def enqueue(self, asset_id: int) -> None:
-        await self._call(self.client.xadd(self.stream, {"asset": asset_id, "attempt": 1}))
+    async def enqueue(self, asset_id: int, *, kind: str = IMAGE) -> None:
+        await self._call(
+            self.client.xadd(self.stream, {"asset": asset_id, "attempt": 1, "kind": _kind(kind)})
+        )
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         await self._ensure_group()
@@ -273,7 +285,7 @@ class RedisJobQueue(JobQueue):
         # The retries this job went through, plus the deliveries of this try beyond the first
         # (each one a worker that died holding it).
         attempt = int(values.get("attempt", "1")) + deliveries - 1
-        return Job(int(values["asset"]), attempt, entry)
+        return Job(int(values["asset"]), attempt, entry, values.get("kind", IMAGE))
 
     async def ack(self, job: Job) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
@@ -287,7 +299,7 @@ class RedisJobQueue(JobQueue):
         )
 
     async def retry(self, job: Job, delay: float) -> None:
-        member = f"{job.asset_id}:{job.attempt + 1}:{job.entry}"
+        member = f"{job.asset_id}:{job.attempt + 1}:{job.entry}:{job.kind}"
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.zadd(self.delayed, {member: time.time() + delay})
             pipe.xack(self.stream, GROUP, job.entry)
@@ -298,7 +310,12 @@ class RedisJobQueue(JobQueue):
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self.dead_stream,
-                {"asset": job.asset_id, "attempt": job.attempt, "reason": reason[:1000]},
+                {
+                    "asset": job.asset_id,
+                    "attempt": job.attempt,
+                    "reason": reason[:1000],
+                    **({} if job.kind == IMAGE else {"kind": job.kind}),
+                },
             )
             pipe.xack(self.stream, GROUP, job.entry)
             pipe.xdel(self.stream, job.entry)
@@ -345,6 +362,12 @@ class RedisJobQueue(JobQueue):
         """The newest dead-lettered jobs (for operators)."""
         entries = await self._call(self.client.xrevrange(self.dead_stream, count=count))
         return [{_text(k): _text(v) for k, v in fields.items()} for _, fields in entries]
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    return kind
 
 
 def _text(value: Any) -> str:

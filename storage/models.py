@@ -631,6 +631,7 @@ class NotificationKind(enum.StrEnum):
     MODERATION = "moderation"
     NOTICE = "notice"
     REPORT_RESOLVED = "report_resolved"
+    EXPORT_READY = "export_ready"
 
 
 class Notification(Model):
@@ -689,4 +690,45 @@ class Notification(Model):
             Index(fields=("comment_id",), name="notifications_comment"),
             # Pruning reads the oldest rows first.
             Index(fields=("created_at",), name="notifications_created"),
+        )
+
+
+class ExportStatus(enum.StrEnum):
+    """Where an account's archive is (``resolvers.exports``)."""
+
+    PENDING = "pending"  # requested: its job is queued or running
+    READY = "ready"  # built and stored privately: downloadable once until ``expires_at``
+    DOWNLOADED = "downloaded"  # downloaded once: its object is gone
+    EXPIRED = "expired"  # not downloaded in time: its object is gone
+    FAILED = "failed"  # could not be built (``error``); nothing of it is stored
+
+
+class AccountExport(Model):
+    """An archive of an account's own things (exportAccount): a zip built by a job, stored
+    under a private key and downloadable once from a signed URL until ``expires_at``."""
+
+    id = _snowflake()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "gesso.User", related_name="exports", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(ExportStatus, max_length=16, default=ExportStatus.PENDING)
+    object_key = fields.CharField(max_length=600, null=True)
+    byte_size = fields.BigIntField(null=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    # When the job was handed to the queue (None: not yet, so a sweep hands it over).
+    queued_at = fields.DatetimeField(null=True)
+    ready_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    downloaded_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "account_exports"
+        indexes = (
+            # An account's exports, newest first (the rate limit, viewer.accountExport).
+            Index(fields=("user_id", "id"), name="account_exports_user_id"),
+            # The prune: ready archives past their expiry, stale pending jobs.
+            Index(fields=("status", "expires_at"), name="account_exports_status"),
         )

@@ -8,6 +8,7 @@ from strawberry.tools import merge_types
 
 from schema.mutations.accounts import AccountMutations
 from schema.mutations.credentials import CredentialMutations
+from schema.mutations.exports import ExportMutations
 from schema.mutations.moderation import ModerationMutations
 from schema.mutations.notifications import NotificationMutations
 from schema.mutations.portfolio import PortfolioMutations
@@ -30,6 +31,7 @@ Mutation = merge_types(
         ModerationMutations,
         NotificationMutations,
         CredentialMutations,
+        ExportMutations,
     ),
 )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from storage.objects.keys import (
@@ -150,6 +152,27 @@ class ObjectStore:
         object without ``cache_control`` gets ``PRIVATE_NO_STORE``. Putting the same bytes under a
         content-addressed key again is harmless.
         """
+        cache_control = self._checked(key, content_type, cache_control, private=private)
+        return await self._put(key, bytes(data), content_type, cache_control)
+
+    async def put_file(
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+        private: bool = False,
+    ) -> StoredObject:
+        """Store the file at ``path`` under ``key`` like ``put``, without reading it into memory
+        whole: the local store copies it in chunks, S3 uploads it in parts of ``part_size``."""
+        cache_control = self._checked(key, content_type, cache_control, private=private)
+        return await self._put_file(key, Path(path), content_type, cache_control)
+
+    def _checked(
+        self, key: str, content_type: str, cache_control: str | None, *, private: bool
+    ) -> str | None:
+        """The checks of a write; returns the cache control to store."""
         validate_key(key)
         if private != is_private(key):
             if private:
@@ -165,7 +188,7 @@ class ObjectStore:
         checked_header("content_type", content_type)
         if cache_control is not None:
             checked_header("cache_control", cache_control)
-        return await self._put(key, bytes(data), content_type, cache_control)
+        return cache_control
 
     async def put_original(self, data: bytes, *, content_type: str) -> StoredObject | None:
         """Keep an uploaded original under ``ORIGINALS_PREFIX`` if this store is configured to
@@ -228,6 +251,11 @@ class ObjectStore:
 
     async def _put(
         self, key: str, data: bytes, content_type: str, cache_control: str | None
+    ) -> StoredObject:
+        raise NotImplementedError
+
+    async def _put_file(
+        self, key: str, path: Path, content_type: str, cache_control: str | None
     ) -> StoredObject:
         raise NotImplementedError
 

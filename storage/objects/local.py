@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 
 from storage.objects.base import ObjectData, ObjectStore, ObjectStream, StoredObject
 from storage.objects.keys import (
+    DEFAULT_CHUNK_SIZE,
     InvalidKey,
     ObjectNotFound,
     ObjectStoreError,
@@ -75,6 +77,15 @@ class LocalObjectStore(ObjectStore):
         )
         with self._translated(key):
             await asyncio.to_thread(self._write, key, data, stored)
+        return stored
+
+    async def _put_file(
+        self, key: str, path: Path, content_type: str, cache_control: str | None
+    ) -> StoredObject:
+        with self._translated(key):
+            size, digest = await asyncio.to_thread(_measure, path)
+            stored = StoredObject(key, size, content_type, cache_control, digest)
+            await asyncio.to_thread(self._write, key, path, stored)
         return stored
 
     async def _get(self, key: str) -> ObjectData:
@@ -137,7 +148,7 @@ class LocalObjectStore(ObjectStore):
                 raise InvalidKey(f"object key {shown_key(key)} leads outside the store")
         return paths
 
-    def _write(self, key: str, data: bytes, stored: StoredObject) -> None:
+    def _write(self, key: str, data: bytes | Path, stored: StoredObject) -> None:
         data_path, meta_path = self._paths(key)
         sidecar = {
             "content_type": stored.content_type,
@@ -150,11 +161,16 @@ class LocalObjectStore(ObjectStore):
         data_path.parent.mkdir(parents=True, exist_ok=True)
         self._replace(data_path, data)
 
-    def _replace(self, path: Path, payload: bytes) -> None:
+    def _replace(self, path: Path, payload: bytes | Path) -> None:
+        """Write ``payload`` (bytes, or the file at a path, copied in chunks) to ``path``."""
         fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(payload)
+                if isinstance(payload, Path):
+                    with payload.open("rb") as source:
+                        shutil.copyfileobj(source, file, DEFAULT_CHUNK_SIZE)
+                else:
+                    file.write(payload)
                 if self.fsync:
                     file.flush()
                     os.fsync(file.fileno())
@@ -240,3 +256,14 @@ class LocalObjectStore(ObjectStore):
                     os.unlink(path)
             except (FileNotFoundError, NotADirectoryError):
                 pass
+
+
+def _measure(path: Path) -> tuple[int, str]:
+    """The size and SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as source:
+        while chunk := source.read(DEFAULT_CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import aioboto3
@@ -25,6 +28,8 @@ from storage.objects.keys import (
 
 # S3 deletes at most 1000 keys per DeleteObjects request.
 _DELETE_BATCH = 1000
+# put_file uploads a larger file in parts of this size (S3 takes parts of 5 MiB at least).
+PART_SIZE = 8 * 1024 * 1024
 _NOT_FOUND_CODES = {"NoSuchKey", "NotFound", "404"}
 _UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
 
@@ -74,6 +79,7 @@ class S3ObjectStore(ObjectStore):
         self.region = region
         self.key_prefix = validate_key(key_prefix.strip("/")) + "/" if key_prefix else ""
         self.create_bucket = create_bucket
+        self.part_size = PART_SIZE
         self._access_key = access_key
         self._secret_key = secret_key
         self._config = AioConfig(
@@ -163,6 +169,50 @@ class S3ObjectStore(ObjectStore):
                 **extra,
             )
         return StoredObject(key, len(data), content_type, cache_control, _etag(response))
+
+    async def _put_file(
+        self, key: str, path: Path, content_type: str, cache_control: str | None
+    ) -> StoredObject:
+        size = await asyncio.to_thread(os.path.getsize, path)
+        if size <= self.part_size:
+            data = await asyncio.to_thread(path.read_bytes)
+            return await self._put(key, data, content_type, cache_control)
+        extra = {"CacheControl": cache_control} if cache_control is not None else {}
+        s3, name = self._s3(), self.key_prefix + key
+        with self._translated("storing", key):
+            created = await s3.create_multipart_upload(
+                Bucket=self.bucket, Key=name, ContentType=content_type, **extra
+            )
+        upload = created["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            with path.open("rb") as source:
+                while chunk := await asyncio.to_thread(source.read, self.part_size):
+                    checksum = base64.b64encode(
+                        hashlib.md5(chunk, usedforsecurity=False).digest()
+                    ).decode()
+                    with self._translated("storing", key):
+                        answer = await s3.upload_part(
+                            Bucket=self.bucket,
+                            Key=name,
+                            UploadId=upload,
+                            PartNumber=len(parts) + 1,
+                            Body=chunk,
+                            ContentMD5=checksum,
+                        )
+                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+            with self._translated("storing", key):
+                response = await s3.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=name,
+                    UploadId=upload,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await s3.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload)
+            raise
+        return StoredObject(key, size, content_type, cache_control, _etag(response))
 
     async def _get(self, key: str) -> ObjectData:
         with self._translated("reading", key):

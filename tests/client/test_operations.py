@@ -41,6 +41,8 @@ SCREENS = {
         "UnblockUser",
         "MuteUser",
         "UnmuteUser",
+        "AccountExport",
+        "ExportAccount",
     ],
 }
 

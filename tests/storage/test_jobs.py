@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage.jobs import InProcessJobQueue, QueueUnavailable, RedisJobQueue, backoff
+from storage.jobs import (
+    EXPORT,
+    InProcessJobQueue,
+    JobQueue,
+    QueueUnavailable,
+    RedisJobQueue,
+    backoff,
+)
 from tests.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -122,3 +129,25 @@ async def test_the_in_process_queue_retries_after_the_delay() -> None:
     assert again is not None
     assert (again.asset_id, again.attempt) == (3, 2)
     await jobs.close()
+
+
+@pytest.mark.parametrize("backend", ["redis", "in_process"])
+async def test_an_export_job_keeps_its_kind_through_a_retry_and_the_dead_letters(
+    queue: RedisJobQueue, backend: str
+) -> None:
+    jobs: JobQueue = queue if backend == "redis" else InProcessJobQueue()
+    await jobs.enqueue(12, kind=EXPORT)
+    job = await jobs.receive("a", wait=1)
+    assert job is not None
+    assert (job.asset_id, job.kind) == (12, EXPORT)
+    await jobs.retry(job, 0.05)
+    await asyncio.sleep(0.1)
+    again = await jobs.receive("a", wait=1)
+    assert again is not None
+    assert (again.asset_id, again.attempt, again.kind) == (12, 2, EXPORT)
+    await jobs.dead(again, "gave up")
+    if isinstance(jobs, RedisJobQueue):
+        (letter,) = await jobs.dead_letters()
+        assert letter["kind"] == EXPORT
+    with pytest.raises(ValueError, match="unknown job kind"):
+        await jobs.enqueue(13, kind="bogus")

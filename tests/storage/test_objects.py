@@ -549,3 +549,27 @@ def test_keys_shown_in_errors_are_truncated() -> None:
         validate_key("x" * 5000)
     assert len(str(raised.value)) < 200
     assert re.search(r"5000 characters", str(raised.value))
+
+
+async def test_put_file_stores_a_large_file_in_parts(store: ObjectStore, tmp_path: Path) -> None:
+    # a file of two and a half parts (S3: a multipart upload; local: copied in chunks)
+    if isinstance(store, S3ObjectStore):
+        store.part_size = 5 * 1024 * 1024  # S3's smallest part
+    data = os.urandom(12 * 1024 * 1024 + 17)
+    path = tmp_path / "archive.zip"
+    path.write_bytes(data)
+    stored = await store.put_file(
+        "private/exports/1/2.zip", path, content_type="application/zip", private=True
+    )
+    assert (stored.size, stored.cache_control) == (len(data), PRIVATE_NO_STORE)
+    got = await store.get("private/exports/1/2.zip")
+    assert got.data == data
+    assert (got.content_type, got.cache_control) == ("application/zip", PRIVATE_NO_STORE)
+    # the checks of put hold: a private file is not written to a public key
+    with pytest.raises(InvalidKey):
+        await store.put_file("exports/2.zip", path, content_type="application/zip", private=True)
+    # a small file is one plain put
+    small = tmp_path / "small.zip"
+    small.write_bytes(b"PK small")
+    await store.put_file("private/s.zip", small, content_type="application/zip", private=True)
+    assert (await store.get("private/s.zip")).data == b"PK small"
