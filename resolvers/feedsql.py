@@ -79,7 +79,12 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     """The home feed's page of post ids, newest first, for the viewer $1, older than the post
     id $2 if ``after``: CTEs ending in one named ``page`` (column ``id``) to put in front of a
     statement, with ``{limit}`` (the page size plus one) to fill in."""
-    older = " AND p.id < $2" if after else ""
+    # PostgreSQL reads the cursor through a subquery, so that no plan depends on its value:
+    # estimated from the value, the plans of a deep page cost more than the generic plan of
+    # the prepared statement, and PostgreSQL would plan the statement anew at every execution
+    # on a large table (more CPU than the page itself).
+    cursor = "$2" if sqlite else "(SELECT CAST($2 AS BIGINT))"
+    older = f" AND p.id < {cursor}" if after else ""
     follows = "(SELECT n FROM follows_count)"
     # How far the walk looks: a few hundred posts for a viewer who follows a few dozen artists
     # (their share of the newest posts tells whether they are active; when it finds no page,
@@ -91,7 +96,7 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     )
     walk = (
         "SELECT w.id FROM (SELECT p.id, p.author_id, p.visibility FROM posts p"
-        + (" WHERE p.id < $2" if after else "")
+        + (f" WHERE p.id < {cursor}" if after else "")
         + f" ORDER BY p.id DESC LIMIT {scan}) w"
         f" WHERE {follows} > {MERGE_FIRST_FOLLOWS}"
         f" AND {HOME.to_sql('$1', owner='w.author_id', visibility='w.visibility')}"

@@ -215,3 +215,23 @@ def test_the_shared_posts_index_holds_what_followers_may_see() -> None:
     # only when their conditions are written alike
     assert followed.passing == "visibility IN ('public', 'followers')"
     assert migration._AUTHOR_SHARED_INDEX.endswith(f" WHERE {followed.passing}")
+
+
+async def test_a_deep_page_is_planned_as_the_first_pages_are(crowded: GraphQLClient) -> None:
+    # given a member who follows many artists, and cursors near the start and the end of the
+    # posts table
+    conn = connections.get("default")
+    member = await User.get(handle="newbie")
+    await User.filter(id=member.id).update(following_count=feedsql.SHORT_WALK_FOLLOWS + 1)
+    ids = [row["id"] for row in await conn.execute_query_dict("SELECT id FROM posts ORDER BY id")]
+    sql = feedsql._home_ids(True, False, PAGE)
+    costs = set()
+    for cursor in (ids[10], ids[len(ids) // 2], ids[-10]):
+        # when PostgreSQL plans the page after each
+        rows = await conn.execute_query_dict(f"EXPLAIN (FORMAT JSON) {sql}", [member.id, cursor])
+        plan = rows[0]["QUERY PLAN"]
+        plan = orjson.loads(plan) if isinstance(plan, str) else plan
+        costs.add(plan[0]["Plan"]["Total Cost"])
+    # then it plans them alike: the prepared statement keeps one generic plan, instead of a
+    # plan made anew at each execution (which costs more than the page on a large table)
+    assert len(costs) == 1, costs
