@@ -132,6 +132,8 @@ def scenarios(classes: dict[str, list[Viewer]]) -> tuple[Scenario, ...]:
             if viewers[0].deep_cursor is not None:
                 at = sorted({v.deep_at for v in viewers})
                 where = f"after post {at[0]:,}" + (f" to {at[-1]:,}" if len(at) > 1 else "")
+                if at == [0]:
+                    where = "after a post halfway down the table"
                 name = f"{label}, {cls}, deep page ({where})"
                 out.append(Scenario(name, target, cls, deep=True))
     return tuple(out)
