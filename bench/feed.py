@@ -5,10 +5,12 @@
 1. Seeds database ``gesso_bench`` (dropped and recreated, migrated with ``storage.db.migrate``) by
    COPY (``bench.seed_graph``), unless ``--reuse``.
 2. Picks the viewers of each class (``--viewer-class``): dense, members whose home feed holds at
-   least ``--deep + --first`` posts; sparse, new and mixed, the members seeded for them
-   (``bench.seed_graph.COHORTS``: following five rarely posting artists, nobody, 50 artists).
-   Gives each a bearer token (an ``auth_tokens`` row) and, where every viewer of the class has
-   one, finds the cursor of their ``--deep``-th post.
+   least ``--deep + --first`` posts; sparse, new, mixed and busy, the members seeded for them
+   (``bench.seed_graph.COHORTS``: following five rarely posting artists, nobody, 50 artists, 48
+   of the 64 most active artists). Gives each a bearer token (an ``auth_tokens`` row) and the
+   cursor of their deep page: after their ``--deep``-th post, or after the post that leaves one
+   page at the end of a shorter feed (the second post of a feed of one or two pages), or, for
+   an empty feed, a cursor halfway down the posts table (a client resuming from an old page).
 3. Starts ``python -m server serve`` (production settings) and the floor
    (``bench.floor_app`` under uvicorn), each a subprocess, and checks that both return the same
    page for the same viewer and cursor.
@@ -44,7 +46,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,9 +110,10 @@ class Viewer:
     token: str
     feed_size: int
     first_edges: int  # the posts on the viewer's first page
-    # the cursor of the viewer's --deep-th post (the page after it), None when the class has none
+    # the cursor of the viewer's deep page (see pick_viewers), None when the class has none
     deep_cursor: str | None
     deep_ids: tuple[int, ...]  # the post ids that page must hold
+    deep_at: int = 0  # the post the deep page comes after (0: a cursor into an empty feed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +124,18 @@ class Scenario:
     deep: bool
 
 
-def scenarios(deep: int, classes: dict[str, list[Viewer]]) -> tuple[Scenario, ...]:
+def scenarios(classes: dict[str, list[Viewer]]) -> tuple[Scenario, ...]:
     out: list[Scenario] = []
     for target, label in (("graphql", "GraphQL"), ("floor", "floor")):
         for cls, viewers in classes.items():
             out.append(Scenario(f"{label}, {cls}, first page", target, cls, deep=False))
             if viewers[0].deep_cursor is not None:
-                out.append(Scenario(f"{label}, {cls}, page {deep:,} deep", target, cls, deep=True))
+                at = sorted({v.deep_at for v in viewers})
+                where = f"after post {at[0]:,}" + (f" to {at[-1]:,}" if len(at) > 1 else "")
+                if at == [0]:
+                    where = "after a post halfway down the table"
+                name = f"{label}, {cls}, deep page ({where})"
+                out.append(Scenario(name, target, cls, deep=True))
     return tuple(out)
 
 
@@ -147,6 +155,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     seed_group.add_argument(
         "--reuse", action="store_true", help="keep the existing database, do not seed"
     )
+    seed_group.add_argument(
+        "--seed-only", action="store_true", help="seed the database and stop (no load)"
+    )
     db_group = parser.add_argument_group("database")
     db_group.add_argument(
         "--admin-dsn",
@@ -163,7 +174,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=[*CLASSES, "all"],
         default="all",
         help="dense: feeds past the deep page; sparse: follows 5 rarely posting artists; new:"
-        " follows nobody; mixed: follows 50 artists (default: all)",
+        " follows nobody; mixed: follows 50 artists; busy: follows 48 of the 64 most active"
+        " artists (default: all)",
     )
     load.add_argument("--first", type=int, default=20, help="page size")
     load.add_argument("--deep", type=int, default=10_000, help="posts before the deep page")
@@ -265,10 +277,6 @@ async def pick_viewers(
             classes[cls] = [
                 await _viewer(conn, cls, user_id, handle, args) for user_id, handle in picked
             ]
-            if any(viewer.feed_size < need for viewer in classes[cls]):
-                classes[cls] = [
-                    replace(viewer, deep_cursor=None, deep_ids=()) for viewer in classes[cls]
-                ]
     finally:
         await conn.close()
     return classes, all_sizes
@@ -279,12 +287,19 @@ async def _viewer(
 ) -> Viewer:
     """A viewer with a fresh token, the size of their feed and their deep page (if it has one)."""
     size = await conn.fetchval(f"SELECT count(*) FROM posts WHERE {FEED_WHERE}", user_id)
+    # the deep page: after the --deep-th post, or one page before the end of a shorter feed
+    deep = max(1, min(args.deep, size - args.first))
     ids = await conn.fetch(
         f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET $2 LIMIT $3",
         user_id,
-        args.deep - 1,
+        deep - 1,
         args.first + 1,
     )
+    if not ids:  # an empty feed: a cursor halfway down the table
+        middle = await conn.fetchval(
+            "SELECT id FROM posts ORDER BY id OFFSET (SELECT count(*) / 2 FROM posts) LIMIT 1"
+        )
+        ids = [{"id": middle}]
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     await conn.execute("DELETE FROM auth_tokens WHERE user_id = $1", user_id)
@@ -296,7 +311,6 @@ async def _viewer(
         now,
         now + timedelta(days=1),
     )
-    deep = len(ids) == args.first + 1
     return Viewer(
         cls=cls,
         user_id=user_id,
@@ -304,8 +318,9 @@ async def _viewer(
         token=token,
         feed_size=size,
         first_edges=min(size, args.first),
-        deep_cursor=encode_cursor("post", ids[0]["id"]) if deep else None,
-        deep_ids=tuple(row["id"] for row in ids[1:]) if deep else (),
+        deep_cursor=encode_cursor("post", ids[0]["id"]),
+        deep_ids=tuple(row["id"] for row in ids[1:]),
+        deep_at=deep if size else 0,
     )
 
 
@@ -501,7 +516,7 @@ def run_scenarios(
     in turn, so a change in the machine's background load hits every scenario alike."""
     chosen = [
         (scenario, api if scenario.target == "graphql" else floor)
-        for scenario in scenarios(args.deep, classes)
+        for scenario in scenarios(classes)
         if (api if scenario.target == "graphql" else floor) is not None
     ]
     parts: dict[str, list[LoadResult]] = {scenario.name: [] for scenario, _ in chosen}
@@ -534,7 +549,8 @@ def run_scenarios(
                     warmup_s=warmup,
                     duration_s=window,
                     expect_edges=tuple(
-                        args.first if scenario.deep else v.first_edges for v in viewers
+                        min(args.first, len(v.deep_ids)) if scenario.deep else v.first_edges
+                        for v in viewers
                     ),
                     cpu=args.pin_loadgen,
                     app_pid=server.pid,
@@ -739,7 +755,8 @@ def report(
             f"follows, {summary.likes:,} likes, {summary.artworks:,} artworks attached to posts; "
             f"the most followed artist has {summary.max_followers:,} followers, the most active "
             f"wrote {summary.max_posts:,} posts. Seeded in {summary.total_s:.0f} s "
-            f"(generate {summary.generate_s:.0f} s, COPY {summary.copy_s:.0f} s, "
+            f"(generate and insert in PostgreSQL {summary.generate_s:.0f} s, indexes "
+            f"{summary.copy_s:.0f} s, "
             f"VACUUM ANALYZE {summary.analyze_s:.0f} s)."
         )
     else:
@@ -752,8 +769,9 @@ def report(
             f"{max(v.feed_size for v in vs):,} posts"
             for cls, vs in classes.items()
         )
-        + f". The deep page is the one after each viewer's {args.deep:,}th post (for the classes"
-        " whose every viewer's feed reaches past it).",
+        + f". The deep page is the one after each viewer's {args.deep:,}th post, or one page"
+        " before the end of a shorter feed, or, for an empty feed, the page after a post halfway"
+        " down the table.",
         f"- Load: {args.concurrency} keep-alive connections, closed loop, {args.duration:g} s "
         f"measured per scenario in {args.rounds} rounds that take the scenarios in turn "
         f"(a {args.warmup:g} s warm-up before the first round, 1 s before the others), "
@@ -832,9 +850,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"  {summary.users:,} users, {summary.posts:,} posts, {summary.follows:,} follows, "
             f"{summary.likes:,} likes, {summary.artworks:,} artworks in {summary.total_s:.1f} s "
-            f"(generate {summary.generate_s:.1f} s, COPY {summary.copy_s:.1f} s, "
+            f"(generate and insert {summary.generate_s:.1f} s, indexes {summary.copy_s:.1f} s, "
             f"VACUUM ANALYZE {summary.analyze_s:.1f} s); counters verified"
         )
+    if args.seed_only:
+        return
     classes, all_sizes = asyncio.run(pick_viewers(dsn, args))
     pg_version = asyncio.run(postgres_version(dsn))
     print(f"all users' home feeds: {all_sizes[0]:,} to {all_sizes[-1]:,} posts")

@@ -2,10 +2,13 @@
 
 For a graph seeded by ``bench.feed`` (``--database``), runs the statement through a prepared
 statement for viewers of each class (dense: the first ``--viewers`` members by id who follow 100
-artists and have a deep page, first page and the page after their 10,000th post; sparse, new,
-mixed: the seeded members of the class), checks each answer against the home rule's plain
-query, and prints the CPU time of the PostgreSQL backend per execution (from ``/proc``, so load
-from other processes moves it little) and the buffers one execution touches.
+artists and have a deep page; sparse, new, mixed, busy: the seeded members of the class), their
+first page and a deep page (after the ``--deep``-th post of the feed, or one page before the end
+of a shorter feed, or for an empty feed after a post halfway down the table), checks each answer
+against the home rule's plain query, and prints the CPU time of the PostgreSQL backend per
+execution (from ``/proc``, so load from other processes moves it little) of the page-ids
+statement and of the compiled plan's whole page statement (``bench.feed``'s query), the median
+and p90 execution time EXPLAIN ANALYZE reports, and the buffers one execution touches.
 
 ``--sweep 10,50,100`` instead compares, per follow count, the walk first against the merge first
 (``feedsql.MERGE_FIRST_FOLLOWS`` set below and above it) for a temporary viewer who follows that
@@ -30,8 +33,10 @@ from typing import Any
 
 import asyncpg
 
-from bench.feed import FEED_WHERE, dsn_for
+from bench.feed import FEED_WHERE, HOME_FEED_QUERY, dsn_for
+from bench.seed_graph import COHORTS
 from resolvers import feedsql
+from schema.compiled import compile_plan
 
 LIMIT = 21  # a page of 20 and one more
 
@@ -68,45 +73,93 @@ async def _buffers(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) ->
     return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
 
 
-async def classes(conn: asyncpg.Connection, viewers: int, runs: int) -> None:
-    picked: dict[str, list[tuple[Any, ...]]] = {}
-    for cls in ("sparse", "new", "mixed"):
+def _page_statement(*, after: bool) -> str:
+    """The whole page statement of the compiled plan for ``bench.feed``'s query (the page's ids,
+    then its posts with their authors, the viewer's likes and follows and the artworks)."""
+    plan = compile_plan(HOME_FEED_QUERY, None)
+    assert plan is not None, "bench.feed's query no longer compiles"
+    sql, _ = plan.reader._page_statement(after, True, False, LIMIT - 1)
+    return sql
+
+
+async def _execution_ms(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> float:
+    plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args))
+    return float(plan[0]["Execution Time"])
+
+
+async def _deep_cursor(conn: asyncpg.Connection, viewer: int, deep: int) -> int:
+    """The post the deep page comes after: the ``deep``-th of the viewer's feed, or the one a
+    page before the end of a shorter feed, or, for an empty feed, one halfway down the table."""
+    size = await conn.fetchval(f"SELECT count(*) FROM posts WHERE {FEED_WHERE}", viewer)
+    cursor = await conn.fetchval(
+        f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET $2 LIMIT 1",
+        viewer,
+        max(1, min(deep, size - (LIMIT - 1))) - 1,
+    )
+    if cursor is None:
+        cursor = await conn.fetchval(
+            "SELECT id FROM posts ORDER BY id OFFSET (SELECT count(*) / 2 FROM posts) LIMIT 1"
+        )
+    return int(cursor)
+
+
+async def classes(conn: asyncpg.Connection, viewers: int, runs: int, deep: int) -> None:
+    picked: dict[str, list[int]] = {}
+    for cls in COHORTS:
         rows = await conn.fetch(
             "SELECT id FROM users WHERE handle LIKE $1 ORDER BY handle LIMIT $2",
             cls + "\\_%",
             viewers,
         )
-        picked[cls] = [(row["id"],) for row in rows]
-    dense: list[tuple[int, int]] = []
+        picked[cls] = [row["id"] for row in rows]
+    dense: list[int] = []
     for row in await conn.fetch(
         "SELECT id FROM users WHERE handle LIKE 'artist\\_%' AND following_count = 100"
         " ORDER BY id LIMIT 400"
     ):
         cursor = await conn.fetchval(
-            f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET 9999 LIMIT 1",
+            f"SELECT id FROM posts WHERE {FEED_WHERE} ORDER BY id DESC OFFSET $2 LIMIT 1",
             row["id"],
+            deep + LIMIT,
         )
         if cursor is not None:
-            dense.append((row["id"], cursor))
+            dense.append(row["id"])
         if len(dense) == viewers:
             break
-    picked["dense"] = [(viewer,) for viewer, _ in dense]
-    picked["dense, 10,000 deep"] = list(dense)
-    print("| class, page | PostgreSQL CPU ms per execution | buffers (first viewer) |")
-    print("|---|---:|---:|")
-    for cls in ("dense", "dense, 10,000 deep", "sparse", "new", "mixed"):
-        argsets = picked[cls]
-        sql = _statement(after=len(argsets[0]) == 2)
-        for args in argsets:
-            got = [row[0] for row in await conn.fetch(sql, *args)]
-            where = FEED_WHERE + (" AND id < $2" if len(args) == 2 else "")
-            expected = await conn.fetch(
-                f"SELECT id FROM posts WHERE {where} ORDER BY id DESC LIMIT {LIMIT}", *args
+    picked = {"dense": dense, **picked}
+    print(
+        "| class | page | page ids: PostgreSQL CPU ms per execution | whole page statement:"
+        " PostgreSQL CPU ms | EXPLAIN ANALYZE ms, median (p90) | buffers, median |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for cls, ids in picked.items():
+        if not ids:
+            print(f"| {cls} | no such members in this database | | | | |")
+            continue
+        for page in ("first", "deep"):
+            after = page == "deep"
+            argsets = [
+                (viewer, await _deep_cursor(conn, viewer, deep)) if after else (viewer,)
+                for viewer in ids
+            ]
+            sql = _statement(after=after)
+            for args in argsets:
+                got = [row[0] for row in await conn.fetch(sql, *args)]
+                where = FEED_WHERE + (" AND id < $2" if after else "")
+                expected = await conn.fetch(
+                    f"SELECT id FROM posts WHERE {where} ORDER BY id DESC LIMIT {LIMIT}", *args
+                )
+                if got != [row[0] for row in expected]:
+                    raise SystemExit(f"{cls}: the statement's page differs for {args}")
+            cpu = await _cpu_per_run(conn, sql, argsets, runs)
+            whole = await _cpu_per_run(conn, _page_statement(after=after), argsets, runs)
+            times = [await _execution_ms(conn, sql, a) for a in argsets for _ in range(5)]
+            buffers = [await _buffers(conn, sql, a) for a in argsets]
+            p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else times[0]
+            print(
+                f"| {cls} | {page} | {cpu:.3f} | {whole:.3f} | {statistics.median(times):.2f}"
+                f" ({p90:.2f}) | {statistics.median(buffers):.0f} |"
             )
-            if got != [row[0] for row in expected]:
-                raise SystemExit(f"{cls}: the statement's page differs for {args}")
-        cpu = await _cpu_per_run(conn, sql, argsets, runs)
-        print(f"| {cls} | {cpu:.3f} | {await _buffers(conn, sql, argsets[0])} |")
 
 
 async def sweep(conn: asyncpg.Connection, counts: Sequence[int], runs: int) -> None:
@@ -164,7 +217,7 @@ async def main(args: argparse.Namespace) -> None:
         if args.sweep:
             await sweep(conn, [int(n) for n in args.sweep.split(",")], args.runs)
         else:
-            await classes(conn, args.viewers, args.runs)
+            await classes(conn, args.viewers, args.runs, args.deep)
     finally:
         await conn.close()
 
@@ -175,6 +228,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--admin-dsn", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--viewers", type=int, default=8, help="per class")
     parser.add_argument("--runs", type=int, default=3000, help="executions per measurement")
+    parser.add_argument("--deep", type=int, default=10_000, help="posts before the deep page")
     parser.add_argument("--sweep", default="", help="follow counts, comma-separated")
     args = parser.parse_args(argv)
     if args.viewers < 1 or args.runs < 1:

@@ -11,18 +11,21 @@ The statements run on both backends through ``storage.rawsql``.
 
 The home feed's page of post ids (``home_ids_sql``) is one statement for the compiled plans and
 the regular path (``resolvers.feed``) alike. Which way it finds the page is chosen from the
-number of artists the viewer follows and, beyond a few, from their activity. A viewer who follows
-at most ``MERGE_FIRST_FOLLOWS`` artists gets a merge of each followed artist's (and the viewer's
-own) newest posts: one range per visibility the viewer may see, a page at most from each, read
-from the index on ``(author_id, visibility, id)`` (``(author_id, id)`` for one's own), so its cost
-follows the page and the number of followed artists, not the size of the table (a walk to the end
-of the table is what a member who follows nobody would cost otherwise). A viewer who follows more
-first walks the newest ``WALK_SCAN`` posts (before the cursor) through ``rules.HOME``: that finds
-a full page when the followed artists are active. Only when it does not, the merge answers.
-PostgreSQL reads each range with LATERAL; SQLite, which has no LATERAL, joins the owners to their
-posts through the same index. A viewer who follows more than ``MERGE_MAX_FOLLOWS`` artists gets
-the walk to the end instead: past a few hundred followed artists the merge reads more than the
-walk (a page from each), and the walk finds a page soon among so many artists.
+number of artists the viewer follows and from their activity. A viewer who follows at most
+``MERGE_FIRST_FOLLOWS`` artists gets a merge of each followed artist's (and the viewer's own)
+newest posts: one range of what the viewer may see of each, a page at most, read from the index
+on ``(author_id, id)`` of the posts a follower may see (migration 0021; the whole of it for
+one's own), so its cost follows the page and the number of followed artists, not the size of the
+table (a walk to the end of the table is what a member who follows nobody would cost
+otherwise). A viewer who follows more first walks the newest posts (before the cursor) through
+``rules.HOME``: ``SHORT_WALK_SCAN`` of them for up to ``SHORT_WALK_FOLLOWS`` artists,
+``WALK_SCAN`` beyond. That is the activity signal: it finds a full page when the followed
+artists are active, and a merge over a few dozen very active artists would read a page from
+each of them. Only when it does not, the merge answers. PostgreSQL reads each range with
+LATERAL; SQLite, which has no LATERAL, joins the owners to their posts through the same index. A
+viewer who follows more than ``MERGE_MAX_FOLLOWS`` artists gets the walk to the end instead:
+past a few hundred followed artists the merge reads more than the walk (a page from each), and
+the walk finds a page soon among so many artists.
 """
 
 from __future__ import annotations
@@ -59,7 +62,13 @@ WALK_SCAN = 1024
 # Up to how many followed artists the merge comes first, with no walk: a page from each of so
 # few costs less than a walk that may find nothing (new members, and those who follow a few
 # quiet artists, would pay for the walk and then for the merge).
-MERGE_FIRST_FOLLOWS = 64
+MERGE_FIRST_FOLLOWS = 20
+# Up to how many followed artists the walk reads only SHORT_WALK_SCAN of the newest posts: the
+# activity of a few dozen artists. 48 who post daily fill a page within 256 posts (a merge would
+# read a page from each of them: 48 pages for one); 50 of the long tail fill none, and the
+# merge after it reads a few posts from each.
+SHORT_WALK_FOLLOWS = 64
+SHORT_WALK_SCAN = 256
 # Up to how many followed artists the merge answers when the short walk finds no page; beyond,
 # the walk goes on to the end. Measured on the benchmark graph of 2M posts (docs/benchmarks.md):
 # the merge wins up to 200 artists drawn uniformly (the long tail) and loses from 500.
@@ -70,20 +79,34 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     """The home feed's page of post ids, newest first, for the viewer $1, older than the post
     id $2 if ``after``: CTEs ending in one named ``page`` (column ``id``) to put in front of a
     statement, with ``{limit}`` (the page size plus one) to fill in."""
-    older = " AND p.id < $2" if after else ""
+    # PostgreSQL reads the cursor through a subquery, so that no plan depends on its value:
+    # estimated from the value, the plans of a deep page cost more than the generic plan of
+    # the prepared statement, and PostgreSQL would plan the statement anew at every execution
+    # on a large table (more CPU than the page itself).
+    cursor = "$2" if sqlite else "(SELECT CAST($2 AS BIGINT))"
+    older = f" AND p.id < {cursor}" if after else ""
     follows = "(SELECT n FROM follows_count)"
+    # How far the walk looks: a few hundred posts for a viewer who follows a few dozen artists
+    # (their share of the newest posts tells whether they are active; when it finds no page,
+    # the merge that follows costs as much again), further for one who follows more.
+    few = min(SHORT_WALK_SCAN, WALK_SCAN)
+    scan = (
+        f"(SELECT CASE WHEN n > {SHORT_WALK_FOLLOWS} THEN {WALK_SCAN} ELSE {few} END"
+        " FROM follows_count)"
+    )
     walk = (
         "SELECT w.id FROM (SELECT p.id, p.author_id, p.visibility FROM posts p"
-        + (" WHERE p.id < $2" if after else "")
-        + f" ORDER BY p.id DESC LIMIT {WALK_SCAN}) w"
+        + (f" WHERE p.id < {cursor}" if after else "")
+        + f" ORDER BY p.id DESC LIMIT {scan}) w"
         f" WHERE {follows} > {MERGE_FIRST_FOLLOWS}"
         f" AND {HOME.to_sql('$1', owner='w.author_id', visibility='w.visibility')}"
         " ORDER BY w.id DESC LIMIT {limit}"
     )
-    # PostgreSQL reads one range of each owner's posts per visibility that passes
-    # (``rules.HOME.by_owner_sql``), a page at most, newest first, through the index on
-    # (author_id, visibility, id), or on (author_id, id) for one's own posts: the index alone
-    # answers, and no post is read that does not pass. SQLite joins the owners to their posts.
+    # PostgreSQL reads one range of each owner's posts (``rules.HOME.by_owner_sql``): what
+    # passes of them, a page at most, newest first, through the partial index on (author_id,
+    # id) whose condition is the rule's (posts_author_shared, migration 0021), or on (author_id,
+    # id) for one's own posts: the index alone answers, one descent per owner, and no post is
+    # read that does not pass. SQLite joins the owners to their posts.
     branches: list[str] = []
     for term in HOME.by_owner_sql("$1", visibility="p.visibility"):
         if sqlite:
@@ -93,10 +116,9 @@ def home_ids_sql(*, after: bool, sqlite: bool) -> str:
                 f" WHERE TRUE{seen}{older}"
             )
         else:
-            ranges = f" CROSS JOIN ({term.values}) v" if term.values is not None else ""
-            seen = " AND p.visibility = v.column1" if term.values is not None else ""
+            seen = f" AND {term.passing}" if term.passing is not None else ""
             branches.append(
-                f"SELECT q.id FROM ({term.owners}) o{ranges} CROSS JOIN LATERAL"
+                f"SELECT q.id FROM ({term.owners}) o CROSS JOIN LATERAL"
                 f" (SELECT p.id FROM posts p WHERE p.author_id = o.owner_id{seen}{older}"
                 " ORDER BY p.id DESC LIMIT {limit}) q"
             )

@@ -105,15 +105,22 @@ CLASSES = {
     "new": ("newbie", (), 2),  # follows nobody, has posted twice
     "mixed": ("mixed", ("ana", "dee"), 7),
     "many": ("many", ("ana", "ben", "cyd"), 15),
+    "busy": ("busy", ("ana", "ben", "cyd"), 15),
 }
 # Members who never posted, followed besides the artists above, so that each way of the page
-# statement (resolvers.feedsql.home_ids_sql) is taken: the dense reader follows more than
-# MERGE_FIRST_FOLLOWS artists (the short walk first, then the merge when it finds no page),
-# "many" more than MERGE_MAX_FOLLOWS (the walk to the end); the others get the merge first.
-SILENT = {"dense": feedsql.MERGE_FIRST_FOLLOWS, "many": feedsql.MERGE_MAX_FOLLOWS}
+# statement (resolvers.feedsql.home_ids_sql) is taken: "busy" follows more than
+# MERGE_FIRST_FOLLOWS artists and at most SHORT_WALK_FOLLOWS (a walk of a few hundred posts
+# first), the dense reader more (a longer walk first; each then the merge when the walk finds no
+# page), "many" more than MERGE_MAX_FOLLOWS (the walk to the end); the others get the merge
+# first.
+SILENT = {
+    "busy": feedsql.MERGE_FIRST_FOLLOWS,
+    "dense": feedsql.SHORT_WALK_FOLLOWS,
+    "many": feedsql.MERGE_MAX_FOLLOWS,
+}
 # The regular path: the token, the page's ids (feedsql.home_page_ids), the posts, then the
 # loaders of what the page shows (ana's, ben's and cyd's posts have artworks and replies).
-REGULAR_STATEMENTS = {"dense": 9, "sparse": 7, "new": 7, "mixed": 9, "many": 9}
+REGULAR_STATEMENTS = {"dense": 9, "sparse": 7, "new": 7, "mixed": 9, "many": 9, "busy": 9}
 COMPILED_STATEMENTS = 2  # the token, the page with everything joined in
 BENCH = (
     "query HomeFeed($first: Int!, $after: String) {"

@@ -4,11 +4,14 @@ Reading a page by walking the posts index backwards and filtering every row read
 table for a member who follows nobody, or a few artists who rarely post: one such request costs
 as much as thousands of others, and a handful of new accounts can keep the database busy. On
 PostgreSQL (where the walk was the plan), the statements of a page, run again under EXPLAIN
-ANALYZE, must throw away no more rows than a bound that does not grow with the table.
+ANALYZE, must throw away no more rows than a bound that does not grow with the table. A member
+who follows a few dozen very active artists must read about a page of posts, not a page of each
+artist's.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +22,7 @@ import pytest
 from tortoise import connections
 
 from resolvers import feedsql
+from resolvers.rules import HOME
 from storage.models import Follow, Post, User, Visibility
 from tests.graphql import GraphQLClient
 
@@ -144,3 +148,90 @@ async def test_few_follows_read_no_post_unseen(crowded: GraphQLClient, viewer: s
         # then no post is read to be thrown away: the page is a merge of each followed artist's
         # ranges of posts the viewer may see (one per visibility), with no walk before it
         assert read == 0, f"{viewer}: {read} rows read and thrown away for a page"
+
+
+BUSY_ARTISTS = 30  # more than feedsql.MERGE_FIRST_FOLLOWS, at most SHORT_WALK_FOLLOWS
+BUSY_POSTS = 40  # each, newer than anything else
+PAGE = 21  # a page of 20 and one more
+
+
+def _posts_read(plan: dict[str, Any]) -> int:
+    """Rows the scans of the posts table (or of its indexes) return, over all their loops."""
+    rows = 0
+    if plan.get("Relation Name") == "posts":
+        rows = int(plan.get("Actual Rows", 0)) * int(plan.get("Actual Loops", 1))
+    return rows + sum(_posts_read(child) for child in plan.get("Plans", []))
+
+
+@pytest.fixture
+async def busy(gql: GraphQLClient, database: str) -> int:
+    """A member who follows BUSY_ARTISTS artists who post often: the newest posts are theirs."""
+    if not database.startswith("postgres"):
+        pytest.skip("EXPLAIN ANALYZE of PostgreSQL")
+    member = await _member("fan")
+    stranger = await _member("stranger")
+    await Post.bulk_create([Post(author=stranger, text=f"old {n}") for n in range(STRANGER_POSTS)])
+    artists = [await _member(f"busy{n}") for n in range(BUSY_ARTISTS)]
+    await Post.bulk_create(
+        [
+            Post(author=artist, text=f"{artist.handle} {n}", visibility=visibility)
+            for n in range(BUSY_POSTS)
+            for artist in artists
+            for visibility in (Visibility.PUBLIC, Visibility.FOLLOWERS)
+        ]
+    )
+    await Follow.bulk_create([Follow(follower_id=member.id, followee_id=a.id) for a in artists])
+    await User.filter(id=member.id).update(following_count=BUSY_ARTISTS)
+    await connections.get("default").execute_script("ANALYZE")
+    return int(member.id)
+
+
+async def test_a_page_of_busy_artists_reads_about_a_page(busy: int) -> None:
+    # given a member who follows a few dozen artists, each of whom posted many pages' worth
+    assert feedsql.MERGE_FIRST_FOLLOWS < BUSY_ARTISTS <= feedsql.SHORT_WALK_FOLLOWS
+    conn = connections.get("default")
+    after: int | None = None
+    for _ in range(3):  # the first page, then the pages after it
+        # when a page of their home feed is read
+        sql = feedsql._home_ids(after is not None, False, PAGE)
+        args = [busy] if after is None else [busy, after]
+        rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", args)
+        plan = rows[0]["QUERY PLAN"]
+        plan = orjson.loads(plan) if isinstance(plan, str) else plan
+        read = _posts_read(plan[0]["Plan"])
+        # then it reads about a page of posts (the newest are theirs), not a page of each artist
+        assert read <= 2 * PAGE, f"{read} posts read for a page"
+        page = [row["id"] for row in await conn.execute_query_dict(sql, args)]
+        assert len(page) == PAGE
+        after = page[-2]
+
+
+def test_the_shared_posts_index_holds_what_followers_may_see() -> None:
+    # given the partial index the merge reads each followed artist's range from (migration
+    # 0021), and the home rule's term for the artists a viewer follows
+    migration = importlib.import_module("storage.migrations.0021_posts_author_shared")
+    followed = HOME.by_owner_sql("$1", visibility="visibility")[-1]
+    # then the index's condition is the rule's: PostgreSQL takes the index for the rule's ranges
+    # only when their conditions are written alike
+    assert followed.passing == "visibility IN ('public', 'followers')"
+    assert migration._AUTHOR_SHARED_INDEX.endswith(f" WHERE {followed.passing}")
+
+
+async def test_a_deep_page_is_planned_as_the_first_pages_are(crowded: GraphQLClient) -> None:
+    # given a member who follows many artists, and cursors near the start and the end of the
+    # posts table
+    conn = connections.get("default")
+    member = await User.get(handle="newbie")
+    await User.filter(id=member.id).update(following_count=feedsql.SHORT_WALK_FOLLOWS + 1)
+    ids = [row["id"] for row in await conn.execute_query_dict("SELECT id FROM posts ORDER BY id")]
+    sql = feedsql._home_ids(True, False, PAGE)
+    costs = set()
+    for cursor in (ids[10], ids[len(ids) // 2], ids[-10]):
+        # when PostgreSQL plans the page after each
+        rows = await conn.execute_query_dict(f"EXPLAIN (FORMAT JSON) {sql}", [member.id, cursor])
+        plan = rows[0]["QUERY PLAN"]
+        plan = orjson.loads(plan) if isinstance(plan, str) else plan
+        costs.add(plan[0]["Plan"]["Total Cost"])
+    # then it plans them alike: the prepared statement keeps one generic plan, instead of a
+    # plan made anew at each execution (which costs more than the page on a large table)
+    assert len(costs) == 1, costs
