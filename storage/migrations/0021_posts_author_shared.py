@@ -15,7 +15,7 @@ _DROP_AUTHOR_SHARED_INDEX = "DROP INDEX posts_author_shared"
 
 
 class Migration(migrations.Migration):
-    dependencies = [('gesso', '0017_report_outcomes')]
+    dependencies = [('gesso', '0019_account_exports')]
 
     initial = False
 
