@@ -7,8 +7,10 @@ is then read back from disk, in another thread, before the resolvers see a byte.
 chunks are kept as they arrive and joined once at its end: one copy, no temporary file, no
 thread. Memory is bounded as before: each file keeps at most ``file_cap + 1`` bytes (what is
 beyond is counted, not kept, so the resolver refuses it as too large), each plain field at most
-``field_cap``, and the whole body is capped by ``server.bodylimit``. The resolvers held every
-file of a request in memory already (``resolvers.media.ImageUpload``), so the peak is the same.
+``field_cap``, and the whole body is capped by ``server.bodylimit``. An upload the resolvers
+read was held in memory whole before too (``resolvers.media.ImageUpload``); what changes is a
+request refused before its files are read (signed out, rate-limited, invalid): its files are in
+memory, not on disk, until it is answered.
 """
 
 from __future__ import annotations
