@@ -2,11 +2,12 @@
 
 Each picture is generated (a gradient with shapes and paper grain, line art with hatching, or a
 crop of one of scikit-image's bundled photographs), 512 to 1024 pixels on its long side, and put
-through the real protection pipeline (``resolvers.media._protect_job``: ``imaging.pipeline.protect``
+through the real protection pipeline (``resolvers.jobs.protect``: ``imaging.pipeline.protect``
 and the dominant colour, as an upload is). Its six derivatives are written into a local object
 store (``storage.objects.LocalObjectStore``, the layout the API serves from) under the pool's
-directory, and ``pool.json`` lists what a ``media_assets`` row needs: size, colour, variants and
-the protection report. Rows of the benchmark share the pool's pictures.
+directory by the protection job's own publishing step (``resolvers.jobs.write_derivatives``),
+and ``pool.json`` lists what a ``media_assets`` row needs: size, colour, variants and the
+protection report. Rows of the benchmark share the pool's pictures.
 
 The pipeline takes a few seconds per picture, so a pool is reused while its ``pool.json`` says it
 was made with the same version, count and seed.
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from storage.objects import IMMUTABLE, LocalObjectStore, content_key
+from storage.objects import LocalObjectStore
 
 POOL_VERSION = 1
 KINDS = ("shapes", "lines", "photo")
@@ -173,24 +174,10 @@ def _protect(index: int, seed: int) -> tuple[int, Any, str] | None:
 
 
 async def _store(store: LocalObjectStore, image: Any) -> list[dict[str, Any]]:
-    variants = []
-    for derivative in image.derivatives:
-        key = content_key(derivative.data, derivative.content_type, prefix="m/")
-        await store.put(
-            key, derivative.data, content_type=derivative.content_type, cache_control=IMMUTABLE
-        )
-        variants.append(
-            {
-                "size": derivative.name,
-                "format": derivative.image_format.lower(),
-                "content_type": derivative.content_type,
-                "width": derivative.width,
-                "height": derivative.height,
-                "byte_size": derivative.byte_size,
-                "key": key,
-            }
-        )
-    return variants
+    """The derivatives written as a protection job writes them (``resolvers.jobs``)."""
+    from resolvers.jobs import write_derivatives
+
+    return await write_derivatives(store, image, [])
 
 
 def load_pool(

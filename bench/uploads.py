@@ -1,16 +1,20 @@
 """Uploads as jobs: worker throughput on 12 MP photos, and the home feed while workers drain.
 
-    .venv/bin/python -m bench.uploads [--workers 1] [--burst 12] [--window 10] [--no-docs]
+    .venv/bin/python -m bench.uploads [--workers 1] [--burst 12] [--window 10] [--worker-nice 10]
+                                      [--no-docs]
 
 Starts, on loopback: the API (``gesso serve``, PostgreSQL database ``gesso_bench_uploads``
 created and dropped, Redis DB 14 with a key prefix of its own) pinned to CPU 0, and ``--workers``
-``gesso worker`` processes pinned to the last CPU at nice 10. Seeds a small home feed (a viewer
-following 10 artists with 20 posts each) through the API, then:
+``gesso worker`` processes on the other CPUs (the last one on a 2-CPU machine), at the CPU
+priority ``gesso worker`` takes by default (nice 10, ``--worker-nice``). The issue's run is
+``--workers 4 --burst 100``: it needs a machine with a core per worker beside the API's and the
+feed clients' (6 or more); on a smaller one the report says the ratio cannot be judged. Seeds
+a small home feed (a viewer following 10 artists with 20 posts each) through the API, then:
 
 1. **idle**: ``--window`` seconds of home-feed requests (4 clients in a closed loop);
-2. **burst**: ``--burst`` uploads of 12 MP JPEGs (scikit-image's sample photographs, upscaled to
-   4000 x 3000 with Lanczos, quality 92), sent 4 at a time while the feed load goes on, until
-   the workers have made every image READY (each upload request's time is recorded);
+2. **burst**: ``--burst`` uploads of 12 MP JPEGs of 3 to 4 MB (``photos``), sent 4 at a time
+   while the feed load goes on, until the workers have made every image READY (each upload
+   request's time is recorded);
 3. **idle** again, so the two idle windows frame the busy one in the same run.
 
 Prints and records (docs/benchmarks.md, between this benchmark's markers): upload answer times,
@@ -46,6 +50,7 @@ from PIL import Image
 from bench.feed import Server, free_port, machine_info, wait_until_up
 from bench.loadgen import percentile
 from bench.record import replace_marked
+from server.cli import WORKER_NICE
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -63,15 +68,20 @@ PICTURES = ("astronaut", "chelsea", "coffee", "rocket")
 
 
 def photos() -> list[bytes]:
-    """12 MP JPEGs from scikit-image's bundled photographs, upscaled with Lanczos."""
+    """12 MP JPEGs from scikit-image's bundled photographs, upscaled with Lanczos, with a
+    camera's grain added (a luminance noise of sigma 5, seeded) so that they weigh what a
+    camera's 12 MP JPEG does: 3 to 4 MB at quality 92 (without it, about 1 MB)."""
     from skimage import data
 
+    rng = np.random.default_rng(21)
     out = []
     for name in PICTURES:
         pixels = np.asarray(getattr(data, name)())[..., :3]
         image = Image.fromarray(pixels).resize((4000, 3000), Image.Resampling.LANCZOS)
+        grain = rng.normal(0.0, 5.0, (3000, 4000, 1)).astype(np.float32)
+        grainy = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
         buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=92)
+        Image.fromarray(grainy).save(buffer, "JPEG", quality=92)
         out.append(buffer.getvalue())
     return out
 
@@ -188,7 +198,7 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
         "OPENBLAS_NUM_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    last = max(os.sched_getaffinity(0))
+    others = (os.sched_getaffinity(0) - {0}) or {0}
     base = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "-m", "server", "serve", "--port", str(port)]
     queue = redis.Redis.from_url(REDIS_URL, decode_responses=True)
@@ -197,7 +207,10 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
             wait_until_up(Server("api", serve, port, api, logs / "api.log"), "/healthz")
             async with httpx.AsyncClient(base_url=base, timeout=60) as http:
                 viewer, uploader = await seed(http)
-                workers = [stack_worker(env, logs, n, last) for n in range(args.workers)]
+                workers = [
+                    stack_worker(env, logs, n, others, args.worker_nice)
+                    for n in range(args.workers)
+                ]
                 with contextlib_exit(workers) as children:
                     await asyncio.sleep(3)  # the workers import the imaging stack
                     result = await measure(args, http, base, viewer, uploader, pictures, children)
@@ -211,8 +224,9 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
         await admin.close()
 
 
-def stack_worker(env: dict[str, str], logs: Path, n: int, cpu: int) -> Any:
-    return process(f"worker{n}", [sys.executable, "-m", "server", "worker"], env, logs, {cpu}, 10)
+def stack_worker(env: dict[str, str], logs: Path, n: int, cpus: set[int], nice: int) -> Any:
+    command = [sys.executable, "-m", "server", "worker", "--nice", str(nice)]
+    return process(f"worker{n}", command, env, logs, cpus, 0)  # the worker lowers its own
 
 
 @contextmanager
@@ -289,7 +303,7 @@ async def measure(
         )
         if all(s["uploadProgress"]["done"] for s in states):
             break
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(1.0)  # the polling is load on the API too: kept light
     drained = time.perf_counter()
     refused = [s for s in states if s["uploadProgress"]["stage"] != "ready"]
     cpu_used = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
@@ -307,9 +321,14 @@ async def measure(
     per_upload_cpu = cpu_used / args.burst
     return {
         "workers": args.workers,
+        "worker_nice": args.worker_nice,
         "burst": args.burst,
         "refused": len(refused),
-        "answer_ms": {"p50": statistics.median(answers), "max": max(answers)},
+        "answer_ms": {
+            "p50": statistics.median(answers),
+            "p99": percentile(sorted(answers), 0.99),
+            "max": max(answers),
+        },
         "drain_s": wall,
         "cpu_per_upload_s": per_upload_cpu,
         "per_core_per_min": 60 / per_upload_cpu,
@@ -325,8 +344,8 @@ def markdown(result: dict[str, Any], machine: dict[str, str], command: str) -> s
     idle, busy, answer = r["idle"], r["busy"], r["answer_ms"]
     rows = [
         (
-            "upload request answer, median / slowest",
-            f"{answer['p50']:.0f} / {answer['max']:.0f} ms",
+            "upload request answer, median / p99 / slowest",
+            f"{answer['p50']:.0f} / {answer['p99']:.0f} / {answer['max']:.0f} ms",
         ),
         (
             "burst drained (every image READY)",
@@ -353,12 +372,23 @@ def markdown(result: dict[str, Any], machine: dict[str, str], command: str) -> s
         f"Command: `{command}`; {now}; {machine['cpu_model']}, {machine['cpus']} cores,"
         f" {machine['ram']}; Python {machine['python']}.",
         "",
-        f"{r['workers']} `gesso worker` process(es) pinned to the last CPU at nice 10, the API"
-        " pinned to CPU 0; PostgreSQL, Redis and the 4 feed clients unpinned. A burst of"
-        f" {r['burst']} 12 MP JPEGs (scikit-image's astronaut, chelsea, coffee and rocket,"
-        " upscaled to 4000 x 3000 with Lanczos, quality 92) sent 4 at a time; the idle windows"
-        " come just before and after the burst, in the same run.",
+        f"{r['workers']} `gesso worker` process(es) at nice {r['worker_nice']} on the CPUs"
+        " other than the API's, the API pinned to CPU 0; PostgreSQL, Redis and the 4 feed"
+        f" clients unpinned. A burst of {r['burst']} 12 MP JPEGs of 3 to 4 MB (scikit-image's"
+        " astronaut, chelsea, coffee and rocket, upscaled to 4000 x 3000 with Lanczos, with a"
+        " camera's grain, quality 92) sent 4 at a time; the idle windows come just before and"
+        " after the burst, in the same run.",
         "",
+        *(
+            []
+            if int(machine["cpus"]) >= r["workers"] + 2
+            else [
+                f"This machine has {machine['cpus']} CPUs: {r['workers']} worker(s) beside the"
+                " API and the feed clients do not each get a core, so the ratio of the feed's"
+                " p99 below is not a judgement of the 1.2x target.",
+                "",
+            ]
+        ),
         "| measure | value |",
         "|---|---|",
         *(f"| {a} | {b} |" for a, b in rows),
@@ -372,6 +402,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--burst", type=int, default=12)
     parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument(
+        "--worker-nice", type=int, default=WORKER_NICE, help="gesso worker --nice (0 to 19)"
+    )
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="gesso-bench-uploads-"))

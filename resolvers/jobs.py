@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
@@ -40,7 +40,13 @@ from resolvers.services import MediaService, Services, StageListener, report_sta
 from storage.db import in_transaction
 from storage.jobs import EXPORT, Job, QueueUnavailable, backoff
 from storage.models import MediaAsset, MediaKind, MediaStatus, NotificationKind, User
-from storage.objects import IMMUTABLE, ObjectNotFound, ObjectStoreError, content_key
+from storage.objects import (
+    IMMUTABLE,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectStoreError,
+    content_key,
+)
 
 if TYPE_CHECKING:
     from imaging.pipeline import ProtectedImage
@@ -253,32 +259,42 @@ async def run_job(services: Services, asset_id: int, execute: Execute) -> str:
     return await _publish(services, row, image, colour, data)
 
 
+async def write_derivatives(
+    store: ObjectStore, image: ProtectedImage, written: list[str]
+) -> list[dict[str, Any]]:
+    """Publish the derivatives of a protected image (content-addressed, immutable) and return
+    the ``variants`` of its ``MediaAsset`` row. The keys this call created (not those that were
+    already there) are appended to ``written``, so that a failure can remove them."""
+    variants: list[dict[str, Any]] = []
+    for derivative in image.derivatives:
+        key = content_key(derivative.data, derivative.content_type, prefix="m/")
+        if not await store.exists(key):
+            await store.put(
+                key, derivative.data, content_type=derivative.content_type,
+                cache_control=IMMUTABLE,
+            )  # fmt: skip
+            written.append(key)
+        variants.append(
+            {
+                "size": derivative.name,
+                "format": derivative.image_format.lower(),
+                "content_type": derivative.content_type,
+                "width": derivative.width,
+                "height": derivative.height,
+                "byte_size": derivative.byte_size,
+                "key": key,
+            }
+        )
+    return variants
+
+
 async def _publish(
     services: Services, row: MediaAsset, image: ProtectedImage, colour: str, data: bytes
 ) -> str:
     service = media._media(services)
     written: list[str] = []
-    variants: list[dict[str, object]] = []
     try:
-        for derivative in image.derivatives:
-            key = content_key(derivative.data, derivative.content_type, prefix="m/")
-            if not await service.store.exists(key):
-                await service.store.put(
-                    key, derivative.data, content_type=derivative.content_type,
-                    cache_control=IMMUTABLE,
-                )  # fmt: skip
-                written.append(key)
-            variants.append(
-                {
-                    "size": derivative.name,
-                    "format": derivative.image_format.lower(),
-                    "content_type": derivative.content_type,
-                    "width": derivative.width,
-                    "height": derivative.height,
-                    "byte_size": derivative.byte_size,
-                    "key": key,
-                }
-            )
+        variants = await write_derivatives(service.store, image, written)
         original = None
         if service.keep_originals:
             kept = await service.store.put_original(

@@ -51,6 +51,7 @@ from server.media import (
     media_urls,
 )
 from server.metrics import Metrics, WebSocketGauge, metrics_route
+from server.multipart import request_adapter
 from server.persisted import create_persisted_queries
 from server.ratelimit import (
     RateLimitHandshakes,
@@ -110,6 +111,8 @@ class GessoGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,  # guarded by the preflight header (server.auth)
         )
         self.services = services
+        # Multipart bodies are read in memory, each file capped (server.multipart).
+        self.request_adapter_class = request_adapter(settings.upload_max_bytes)
         self.browser_origins = BrowserOrigins(
             settings.allowed_origins, loopback=not settings.is_production
         )

@@ -17,6 +17,9 @@ import click
 from server.settings import SettingsError, get_settings
 
 SCHEMA_FILE = Path("schema.graphql")
+# How much ``gesso worker`` lowers its CPU priority by default: protection is throughput work,
+# the API's feed reads are latency work; where the two share a host's cores, the reads go first.
+WORKER_NICE = 10
 
 
 @click.group()
@@ -75,11 +78,21 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     show_default=True,
     help="Jobs at once (each takes a core; prefer more processes).",
 )
-def worker(concurrency: int) -> None:
+@click.option(
+    "--nice",
+    type=click.IntRange(0, 19),
+    default=WORKER_NICE,
+    show_default=True,
+    help="Lower this process's CPU priority by this much (0 keeps it): on a host it shares"
+    " with API processes, feed reads go first.",
+)
+def worker(concurrency: int, nice: int) -> None:
     """Run protection jobs from the Redis queue (REDIS_URL) until stopped."""
     from server.logging import logging_config
     from server.worker import run_worker
 
+    if nice:
+        os.nice(nice)
     settings = get_settings()
     logging.config.dictConfig(logging_config(settings.log_format))
     try:

@@ -72,11 +72,19 @@ class LocalObjectStore(ObjectStore):
     async def _put(
         self, key: str, data: bytes, content_type: str, cache_control: str | None
     ) -> StoredObject:
-        stored = StoredObject(
-            key, len(data), content_type, cache_control, hashlib.sha256(data).hexdigest()
-        )
         with self._translated(key):
-            await asyncio.to_thread(self._write, key, data, stored)
+            # Hashed in the thread too: a photo's SHA-256 is milliseconds of CPU that the event
+            # loop need not wait for (hashlib releases the GIL).
+            return await asyncio.to_thread(
+                self._hash_and_write, key, data, content_type, cache_control
+            )
+
+    def _hash_and_write(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None
+    ) -> StoredObject:
+        etag = hashlib.sha256(data).hexdigest()
+        stored = StoredObject(key, len(data), content_type, cache_control, etag)
+        self._write(key, data, stored)
         return stored
 
     async def _put_file(

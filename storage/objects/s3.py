@@ -32,6 +32,8 @@ _DELETE_BATCH = 1000
 PART_SIZE = 8 * 1024 * 1024
 _NOT_FOUND_CODES = {"NoSuchKey", "NotFound", "404"}
 _UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
+# Objects above this size are hashed in a thread rather than on the event loop.
+HASH_IN_THREAD_BYTES = 256 * 1024
 
 
 class S3ObjectStore(ObjectStore):
@@ -157,7 +159,13 @@ class S3ObjectStore(ObjectStore):
     async def _put(
         self, key: str, data: bytes, content_type: str, cache_control: str | None
     ) -> StoredObject:
-        checksum = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        # A photo's MD5 is milliseconds of CPU: hashed in a thread (hashlib releases the GIL),
+        # so that the event loop goes on serving meanwhile.
+        checksum = (
+            await asyncio.to_thread(_content_md5, data)
+            if len(data) > HASH_IN_THREAD_BYTES
+            else _content_md5(data)
+        )
         extra = {"CacheControl": cache_control} if cache_control is not None else {}
         with self._translated("storing", key):
             response = await self._s3().put_object(
@@ -319,3 +327,7 @@ def _status(error: ClientError) -> int:
 def _etag(response: dict[str, Any]) -> str | None:
     etag = response.get("ETag")
     return str(etag).strip('"') if etag else None
+
+
+def _content_md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
