@@ -172,15 +172,52 @@ async def signed_in_member(dsn: str) -> str:
 
 def table(results: list[tuple[str, LoadResult]]) -> str:
     lines = [
-        "| kind | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors"
+        " | API CPU ms/req | PostgreSQL CPU ms/req | other CPUs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind, result in results:
+        per = 1000 / result.requests if result.requests else 0.0
+        others = result.other_cpu_s / result.elapsed_s if result.elapsed_s else 0.0
         lines.append(
             f"| {kind} | {result.requests:,} | {result.rps:,.0f} | {result.p50_ms:.1f} |"
             f" {result.p90_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} |"
-            f" {result.errors} |"
+            f" {result.errors} | {result.app_cpu_s * per:.2f} | {result.db_cpu_s * per:.2f} |"
+            f" {others:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def each_query(port: int, pid: int, token: str, args: argparse.Namespace) -> str:
+    """Each query alone, anonymous and signed in by turns, one client: CPU per request."""
+    lines = [
+        "| kind | query | requests | API CPU ms/req | PostgreSQL CPU ms/req | mean ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, queries in QUERIES.items():
+        for query in queries:
+            spec = LoadSpec(
+                name=f"{kind} {query}",
+                host="127.0.0.1",
+                port=port,
+                requests=tuple(
+                    request(port, kind, query, who, args.document) for who in (None, token)
+                ),
+                concurrency=1,
+                warmup_s=0.5,
+                duration_s=args.each,
+                expect_edges=(-1, -1),
+                app_pid=pid,
+                database=args.database,
+                root="search",
+            )
+            with ProcessPoolExecutor(max_workers=1) as pool:
+                result = pool.submit(run_load, spec).result()
+            per = 1000 / result.requests if result.requests else 0.0
+            lines.append(
+                f"| {kind} | `{query}` | {result.requests} | {result.app_cpu_s * per:.2f} |"
+                f" {result.db_cpu_s * per:.2f} | {result.mean_ms:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -195,6 +232,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--document", choices=("client", "ids"), default="client")
+    parser.add_argument(
+        "--each",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before the load, send each query alone (one client) for SECONDS and print the"
+        " API's and PostgreSQL's CPU per request",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
@@ -213,6 +258,8 @@ def main() -> None:
         env = server_env(dsn, data_dir) | {"GESSO_MIGRATE_ON_START": "false"}
         command = [sys.executable, "-m", "server", "serve", "--port", str(port)]
         with running("api", command, port, env, "/healthz", logs) as server:
+            if args.each:
+                print(each_query(port, server.pid, token, args), flush=True)
             for kind, queries in QUERIES.items():
                 requests = tuple(
                     request(port, kind, query, who, args.document)
