@@ -43,6 +43,7 @@ from graphql import (
 )
 from graphql.language import Visitor
 
+from bench import pyspy
 from bench.feed import free_port, machine_info, running, server_env
 from bench.keyset import _migrate as migrate_reused
 from bench.loadgen import LoadResult, LoadSpec, run_load
@@ -233,6 +234,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--document", choices=("client", "ids"), default="client")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the API with py-spy during each kind's load (bench.pyspy) into DIR",
+    )
+    parser.add_argument(
         "--each",
         type=float,
         default=0.0,
@@ -279,8 +286,16 @@ def main() -> None:
                     database=args.database,
                     root="search",
                 )
+                sampler = None
+                if args.profile is not None:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    raw = args.profile / f"{kind}.raw"
+                    sampler = pyspy.start(server.pid, args.warmup + args.duration, raw)
                 with ProcessPoolExecutor(max_workers=1) as pool:
                     result = pool.submit(run_load, spec).result()
+                if sampler is not None:
+                    sampler.wait()
+                    print(f"### {kind}\n\n{pyspy.summarise(raw)}\n", flush=True)
                 if result.errors:
                     print(f"{kind}: {result.errors} errors: {result.error_samples}")
                 results.append((kind, result))
