@@ -212,10 +212,11 @@ class PageReader:
     joined in, and with their attached artworks (one row per attachment, in the author's order).
     """
 
-    def __init__(self, needs: Needs, *, home: bool, tag: bool = False) -> None:
+    def __init__(self, needs: Needs, *, home: bool, tag: bool = False, ids: bool = False) -> None:
         # ``tag``: the discover rule over one tag's posts (``resolvers.feed.tag_feed``), the
-        # tag a parameter of ``read``
-        self.needs, self.home, self.tag = needs, home, tag
+        # tag a parameter of ``read``; ``ids``: given posts (``read_ids``), found by a reader
+        # that applied the rules already (``resolvers.search``)
+        self.needs, self.home, self.tag, self.ids = needs, home, tag, ids
         self.post_columns = _ordered(needs.post_columns, Post, "id", "author_id")
         self.user_columns = _ordered(needs.user_columns, User, "id")
         self.artwork_columns = (
@@ -262,6 +263,14 @@ class PageReader:
             sql = (
                 f"SELECT {', '.join(columns)} FROM page JOIN posts p ON p.id = page.id{joined}"
                 " ORDER BY p.id DESC"
+            )
+        elif self.ids:
+            # The posts of the page, $1 the viewer where the selection needs one; the ids follow.
+            uses_viewer = viewer and (needs.likes or needs.follows)
+            ids = 2 if uses_viewer else 1
+            sql = (
+                f"SELECT {', '.join(columns)} FROM posts p{joined}"
+                f" WHERE p.id = ANY(${ids}::bigint[]) ORDER BY p.id DESC"
             )
         elif self.tag:
             # The discover rule judged by the visibility each tag row keeps of its post, and a
@@ -333,6 +342,22 @@ class PageReader:
                 args.append(after)
             rows = convert(await reader.fetch(sql, *args), self.convert)
             page, owners = self._page(viewer_id, size, rows)
+            if owners:
+                await self._owners(page, owners, reader)
+        if self.needs.replies:
+            await _replies_seen(page)
+        return page
+
+    async def read_ids(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The posts ``ids`` (that ``viewer_id`` may see: the caller's rules decided), in that
+        order, with what the selection needs; a post gone since is left out."""
+        async with rawsql.reader(Post) as reader:
+            sql, uses_viewer = self._page_statement(False, viewer_id is not None, reader.sqlite, 0)
+            args: list[Any] = [viewer_id, ids] if uses_viewer else [ids]
+            rows = convert(await reader.fetch(sql, *args), self.convert)
+            page, owners = self._page(viewer_id, len(ids), rows)
+            order = {post_id: n for n, post_id in enumerate(ids)}
+            page.posts.sort(key=lambda post: order[post["id"]])
             if owners:
                 await self._owners(page, owners, reader)
         if self.needs.replies:

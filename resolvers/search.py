@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from resolvers.context import Context
 from resolvers.errors import BadRequest
 from resolvers.pagination import Page, decode_cursor, encode_cursor, page_size
 from resolvers.rules import VISIBLE
@@ -237,7 +236,7 @@ def _scaled(score: float) -> int:
 
 
 async def search(
-    ctx: Context, text: str, kind: SearchKind, *, first: int | None, after: str | None
+    viewer_id: int | None, text: str, kind: SearchKind, *, first: int | None, after: str | None
 ) -> Page[int]:
     """The ids of a page of what ``text`` finds of ``kind``, best first."""
     size = page_size(first)
@@ -247,18 +246,20 @@ async def search(
         query = " ".join(text.lower().split()).removeprefix("@")
         if not query:
             return _page([], size, after)
-        return await _users(ctx, query, size, after)
+        return await _users(viewer_id, query, size, after)
     parsed = parse(text)
     if not parsed.groups:
         return _page([], size, after)
-    found = await (_posts(ctx, parsed) if kind is SearchKind.POSTS else _artworks(ctx, parsed))
+    found = await (
+        _posts(viewer_id, parsed) if kind is SearchKind.POSTS else _artworks(viewer_id, parsed)
+    )
     return _page(found, size, after)
 
 
-def _visible(ctx: Context, alias: str, owner: str, params: list[Any]) -> str:
+def _visible(viewer_id: int | None, alias: str, owner: str, params: list[Any]) -> str:
     viewer = None
-    if ctx.viewer_id is not None:
-        params.append(ctx.viewer_id)
+    if viewer_id is not None:
+        params.append(viewer_id)
         viewer = f"${len(params)}"
     return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
 
@@ -290,7 +291,7 @@ def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
 
 
 async def _newest_matches(
-    ctx: Context, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
+    viewer_id: int | None, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
 ) -> list[Any]:
     """The newest ``WINDOW`` rows of ``model``'s table (alias t) that match ``query`` and the
     viewer may see: ``id`` and ``columns``.
@@ -304,7 +305,7 @@ async def _newest_matches(
     table = model._meta.db_table
     async with rawsql.reader(model) as db:
         params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
-        visible = _visible(ctx, "t", owner, params)
+        visible = _visible(viewer_id, "t", owner, params)
         if not db.sqlite:
             rows = await db.fetch(newest_sql(table, columns, visible, older=False), *params)
             if len(rows) < WINDOW:
@@ -319,17 +320,17 @@ async def _newest_matches(
         )
 
 
-async def _posts(ctx: Context, query: Query) -> list[Hit]:
-    rows = await _newest_matches(ctx, query, Post, "author_id", "t.text")
+async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
+    rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
     score = TextScorer(query)
     return [Hit(int(row[0]), _scaled(score([(row[1], 1.0)]))) for row in rows]
 
 
-async def _artworks(ctx: Context, query: Query) -> list[Hit]:
+async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
     columns = "t.title, t.tags, t.medium, t.description"
     hits = []
     score = TextScorer(query)
-    for row in await _newest_matches(ctx, query, Artwork, "owner_id", columns):
+    for row in await _newest_matches(viewer_id, query, Artwork, "owner_id", columns):
         tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
         fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
         hits.append(Hit(int(row[0]), _scaled(score(fields))))
@@ -379,13 +380,13 @@ def users_sql(hidden: str, *, after: int | None, limit: int) -> str:
     )
 
 
-async def _users(ctx: Context, query: str, size: int, after: str | None) -> Page[int]:
+async def _users(viewer_id: int | None, query: str, size: int, after: str | None) -> Page[int]:
     cursor = decode_cursor("search", after) if after is not None else None
     async with rawsql.reader(User) as db:
         params: list[Any] = [query]
         viewer = None
-        if ctx.viewer_id is not None and VISIBLE.exclusions:
-            params.append(ctx.viewer_id)
+        if viewer_id is not None and VISIBLE.exclusions:
+            params.append(viewer_id)
             viewer = f"${len(params)}"
         # suspended accounts (a hold) for everyone, and blocks for a signed-in viewer
         hidden = VISIBLE.unhidden_sql(viewer, owner="u.id")

@@ -725,3 +725,34 @@ async def test_sensitive_and_unready_images_answer_the_same(
     (last,) = [i for i in images if i["id"] == global_id("MediaAsset", sensitive.id)]
     assert last["url"] is not None
     assert plans_of(compiled).served == served + 3 * 2 - 1  # the first request compiles
+
+
+async def test_the_reference_search_of_posts_answers_the_same(
+    pair: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    # given the seeded graph and the reference client's search of posts: a plan covers it, and
+    # not the searches of members or artworks
+    compiled, regular = pair
+    await seed(compiled)
+    query = _reference("SearchPosts")
+    assert compile_plan(query, "SearchPosts") is not None
+    assert compile_plan(_reference("SearchUsers"), "SearchUsers") is None
+    assert compile_plan(_reference("SearchArtworks"), "SearchArtworks") is None
+    # then every page of it answers what the regular path answers, for each viewer, and so do
+    # the queries the regular path refuses or finds nothing for
+    asked, found = 0, 0
+    for as_ in (None, "reader", "ana", "cyd"):
+        for text in ("ben", "oil", "followers", "cyd or study", "zebra", "x" * 201, ""):
+            pages: list[dict[str, Any]] = [{"query": text}, {"query": text, "first": 2}]
+            first = await regular.execute(query, {"query": text, "first": 2}, as_=as_)
+            connection = (first.body.get("data") or {}).get("search") or {}
+            if (connection.get("pageInfo") or {}).get("hasNextPage"):
+                after = connection["pageInfo"]["endCursor"]
+                pages.append({"query": text, "first": 2, "after": after})
+            pages.append({"query": text, "after": "cG9zdDox"})  # not a search cursor
+            for variables in pages:
+                asked += 1
+                body = await _same(compiled, regular, query, variables, as_)
+                found += len(((body.get("data") or {}).get("search") or {}).get("edges", []))
+    assert found > 20
+    assert plans_of(compiled).served > asked
