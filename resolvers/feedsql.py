@@ -364,6 +364,19 @@ class PageReader:
             await _replies_seen(page)
         return page
 
+    async def read_users(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The members ``ids`` (found under the caller's rules), in that order, as a page's
+        objects (``posts``) and its people (``users``), with the viewer's follows among them; a
+        member gone since is left out."""
+        async with rawsql.reader(User) as reader:
+            rows = convert(await reader.fetch(self.users_sql, ids), self.user_convert)
+            users = {row["id"]: row for row in rows}
+            page = FeedPage(viewer_id, [users[i] for i in ids if i in users], False, users=users)
+            if self.needs.follows and viewer_id is not None and users:
+                followed = await reader.fetch(FOLLOWS_SQL, viewer_id, list(users))
+                page.followed.update(row[0] for row in followed)
+        return page
+
     def _page(
         self, viewer_id: int | None, size: int, rows: list[Row]
     ) -> tuple[FeedPage, list[int]]:

@@ -8,13 +8,14 @@ statement for a page) and a function, generated for the selection, from those ro
 object of the response. Executing the plan reads the rows and builds the response's ``data``
 directly.
 
-A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` of posts (``kind: POSTS``
-written out: ``resolvers.search`` finds the page's ids, which are then read as a feed's posts are)
-with the fields of ``Post``, its ``author`` and its attached ``artworks`` (and their images) that
-their tables in ``schema.fields`` say how to answer (columns, counts, viewer flags, images), with
-aliases, fragments and ``__typename``. Anything else (a field not covered, directives, other root
-fields, variables of other types) compiles to nothing, and the document keeps the regular path. At
-run time, any input the regular path would answer with an error (``first`` out of range, a foreign
+A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` of posts or members
+(``kind: POSTS`` or ``USERS`` written out: ``resolvers.search`` finds the page's ids, which are
+then read as a feed's posts, or its people, are) with the fields of ``Post``, its ``author`` and
+its attached ``artworks`` (and their images), or of ``User``, that their tables in
+``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
+fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
+variables of other types) compiles to nothing, and the document keeps the regular path. At run
+time, any input the regular path would answer with an error (``first`` out of range, a foreign
 cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that does
 not coerce) raises ``Fallback`` before any SQL runs, and the regular path answers it, so errors are
 reported in one place only.
@@ -476,9 +477,11 @@ class _Compiler:
             parts.append((key, _VARIANT_FIELDS[name]))
         return parts
 
-    def connection(self, nodes: list[FieldNode], prefix: str = "Post") -> ConnectionWriter:
+    def connection(
+        self, nodes: list[FieldNode], prefix: str = "Post", node: str = "Post"
+    ) -> ConnectionWriter:
         """``prefix``: of the connection's and its edges' type names (``PostConnection``, or
-        ``SearchResultConnection`` whose nodes are posts)."""
+        ``SearchResultConnection`` whose nodes are all of the type ``node``)."""
         parts: list[tuple[str, str, Any]] = []
         for key, field_nodes in self.fields(nodes, f"{prefix}Connection").items():
             _no_arguments(field_nodes)
@@ -486,17 +489,17 @@ class _Compiler:
             if name == "__typename":
                 parts.append((key, "constant", f"{prefix}Connection"))
             elif name == "nodes":
-                parts.append((key, "nodes", self.object(field_nodes, "Post")))
+                parts.append((key, "nodes", self.object(field_nodes, node)))
             elif name == "edges":
-                parts.append((key, "edges", self.edge(field_nodes, prefix)))
+                parts.append((key, "edges", self.edge(field_nodes, prefix, node)))
             elif name == "pageInfo":
                 parts.append((key, "pageInfo", self.page_info(field_nodes)))
             else:
                 raise Unsupported(f"{prefix}Connection.{name}")
         return ConnectionWriter(parts)
 
-    def edge(self, nodes: list[FieldNode], prefix: str = "Post") -> Any:
-        """A function of (post row, its cursor, page)."""
+    def edge(self, nodes: list[FieldNode], prefix: str = "Post", node: str = "Post") -> Any:
+        """A function of (the node's row, its cursor, page)."""
         fields: list[tuple[str, Field]] = []
         for key, field_nodes in self.fields(nodes, f"{prefix}Edge").items():
             _no_arguments(field_nodes)
@@ -506,7 +509,7 @@ class _Compiler:
             elif name == "cursor":
                 fields.append((key, "cursor"))
             elif name == "node":
-                fields.append((key, self.object(field_nodes, "Post")))
+                fields.append((key, self.object(field_nodes, node)))
             else:
                 raise Unsupported(f"{prefix}Edge.{name}")
         return make_writer(fields, "row, cursor, page")
@@ -682,6 +685,7 @@ _FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
 # ``resolvers.search``, then read as a feed's page is
 SEARCH = "search"
 _SEARCH_ARGUMENTS = {"first": int, "after": str, "query": str}
+_SEARCH_NODES = {"POSTS": "Post", "USERS": "User"}  # the kinds a plan finds, their node type
 
 
 @dataclass(frozen=True, slots=True)
@@ -699,7 +703,7 @@ class Plan:
     # fields at size 0, and those each post adds.
     cost_base: int
     cost_per_item: int
-    search: bool = False
+    search: SearchKind | None = None  # what a search plan finds (posts or members)
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -744,8 +748,8 @@ class Plan:
         tag = self.tag_of(variables) if self.reader.tag else None
         if max_cost is not None and self.cost_base + size * self.cost_per_item > max_cost:
             raise Fallback("input", "cost")
-        if self.search:
-            return await self._search(viewer_id, variables, size, after, media_url)
+        if self.search is not None:
+            return await self._search(self.search, viewer_id, variables, size, after, media_url)
         if self.reader.home and viewer_id is None:
             raise Fallback("anonymous")
         try:
@@ -762,6 +766,7 @@ class Plan:
 
     async def _search(
         self,
+        kind: SearchKind,
         viewer_id: int | None,
         variables: dict[str, Any],
         size: int,
@@ -773,12 +778,15 @@ class Plan:
         if type(text) is not str:
             raise Fallback("input", "query")
         try:
-            found = await search.search(viewer_id, text, SearchKind.POSTS, first=size, after=after)
+            found = await search.search(viewer_id, text, kind, first=size, after=after)
         except BadRequest:
             raise Fallback("input", "search") from None
-        page = await self.reader.read_ids(viewer_id, found.items)
+        if kind is SearchKind.USERS:
+            page = await self.reader.read_users(viewer_id, found.items)
+        else:
+            page = await self.reader.read_ids(viewer_id, found.items)
         if len(page.posts) != len(found.items):
-            raise Fallback("vanished", "post")
+            raise Fallback("vanished", kind.value)
         page.has_next = found.has_next
         if self.media:
             page.media = await self.media.read(page, media_url)
@@ -821,12 +829,14 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     kind = "search" if searching else FEEDS[_name(feed_nodes)]
     allowed = _SEARCH_ARGUMENTS if searching else _FEED_ARGUMENTS
     arguments: dict[str, Any] = {}
+    found: SearchKind | None = None
     for argument in feed_nodes[0].arguments or ():
         name = argument.name.value
         if searching and name == "kind":
             value = argument.value
-            if not isinstance(value, EnumValueNode) or value.value != SearchKind.POSTS.name:
-                raise Unsupported("a search of anything but posts")
+            if not isinstance(value, EnumValueNode) or value.value not in _SEARCH_NODES:
+                raise Unsupported("a search of artworks, or of a kind not written out")
+            found = SearchKind[value.value]
             continue
         if name not in allowed or (name == "tag" and kind != "tag"):
             raise Unsupported(f"argument {name}")
@@ -840,10 +850,14 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     used = {v.name for v in arguments.values() if isinstance(v, Variable)}
     if set(variables) - used:
         raise Unsupported("a variable the feed does not use")  # it must still coerce
-    if searching and "query" not in arguments:
-        raise Unsupported("a search without its query")  # the regular path refuses it
+    if searching and ("query" not in arguments or found is None):
+        raise Unsupported("a search without its query or kind")  # the regular path refuses it
     compiler = _Compiler(fragments)
-    connection = compiler.connection(feed_nodes, "SearchResult" if searching else "Post")
+    if found is not None:
+        node = _SEARCH_NODES[found.name]
+        connection = compiler.connection(feed_nodes, "SearchResult", node)
+    else:
+        connection = compiler.connection(feed_nodes)
     first = arguments.get("first")
     if isinstance(first, Variable):
         at = [
@@ -863,5 +877,5 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         replica=only_replica_fields(document, operation_name),
         cost_base=cost_base,
         cost_per_item=cost_per_item,
-        search=searching,
+        search=found,
     )
