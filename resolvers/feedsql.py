@@ -204,6 +204,7 @@ class FeedPage:
 
 
 ARTWORK = "artwork__"  # the prefix of an attached artwork's columns in a page row
+NODES = 0  # the key, among a page's attachments, of the artworks a page of artworks shows
 
 
 class PageReader:
@@ -374,6 +375,27 @@ class PageReader:
             page = FeedPage(viewer_id, [users[i] for i in ids if i in users], False, users=users)
             if self.needs.follows and viewer_id is not None and users:
                 followed = await reader.fetch(FOLLOWS_SQL, viewer_id, list(users))
+                page.followed.update(row[0] for row in followed)
+        return page
+
+    async def read_artworks(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The artworks ``ids`` (found under the caller's rules), in that order, as a page's
+        objects (``posts``), with their owners; they are also the page's attachments (under
+        ``NODES``), whose images and likes ``resolvers.pagemedia`` reads. An artwork gone since
+        is left out."""
+        columns = ", ".join(self.artwork_columns)
+        sql = f"SELECT {columns} FROM artworks WHERE id = ANY($1::bigint[])"
+        async with rawsql.reader(Artwork) as reader:
+            rows = convert(await reader.fetch(sql, ids), self.artwork_convert)
+            artworks = {row["id"]: row for row in rows}
+            ordered = [artworks[i] for i in ids if i in artworks]
+            page = FeedPage(viewer_id, ordered, False, attachments={NODES: ordered})
+            owners = list(dict.fromkeys(row["owner_id"] for row in ordered))
+            if self.needs.owners and owners:
+                users = convert(await reader.fetch(self.users_sql, owners), self.user_convert)
+                page.users.update((user["id"], user) for user in users)
+            if self.needs.follows and viewer_id is not None and owners:
+                followed = await reader.fetch(FOLLOWS_SQL, viewer_id, owners)
                 page.followed.update(row[0] for row in followed)
         return page
 

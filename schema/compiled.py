@@ -8,17 +8,16 @@ statement for a page) and a function, generated for the selection, from those ro
 object of the response. Executing the plan reads the rows and builds the response's ``data``
 directly.
 
-A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` of posts or members
-(``kind: POSTS`` or ``USERS`` written out: ``resolvers.search`` finds the page's ids, which are
-then read as a feed's posts, or its people, are) with the fields of ``Post``, its ``author`` and
-its attached ``artworks`` (and their images), or of ``User``, that their tables in
-``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
-fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
-variables of other types) compiles to nothing, and the document keeps the regular path. At run
-time, any input the regular path would answer with an error (``first`` out of range, a foreign
-cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that does
-not coerce) raises ``Fallback`` before any SQL runs, and the regular path answers it, so errors are
-reported in one place only.
+A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` (its ``kind`` written out:
+``resolvers.search`` finds the page's ids, which are then read as a feed's posts, people or
+attached artworks are) with the fields of ``Post``, its ``author`` and its attached ``artworks``
+(and their images), or of ``User`` or ``Artwork``, that their tables in ``schema.fields`` say how
+to answer (columns, counts, viewer flags, images), with aliases, fragments and ``__typename``.
+Anything else (a field not covered, directives, other root fields, variables of other types)
+compiles to nothing, and the document keeps the regular path. At run time, any input the regular
+path would answer with an error (``first`` out of range, a foreign cursor, an anonymous home feed,
+a tag it refuses, a page over the cost limit, a variable that does not coerce) raises ``Fallback``
+before any SQL runs, and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
@@ -685,7 +684,8 @@ _FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
 # ``resolvers.search``, then read as a feed's page is
 SEARCH = "search"
 _SEARCH_ARGUMENTS = {"first": int, "after": str, "query": str}
-_SEARCH_NODES = {"POSTS": "Post", "USERS": "User"}  # the kinds a plan finds, their node type
+# the kinds a plan finds, and their node type
+_SEARCH_NODES = {"POSTS": "Post", "USERS": "User", "ARTWORKS": "Artwork"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -783,6 +783,8 @@ class Plan:
             raise Fallback("input", "search") from None
         if kind is SearchKind.USERS:
             page = await self.reader.read_users(viewer_id, found.items)
+        elif kind is SearchKind.ARTWORKS:
+            page = await self.reader.read_artworks(viewer_id, found.items)
         else:
             page = await self.reader.read_ids(viewer_id, found.items)
         if len(page.posts) != len(found.items):
@@ -835,7 +837,7 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         if searching and name == "kind":
             value = argument.value
             if not isinstance(value, EnumValueNode) or value.value not in _SEARCH_NODES:
-                raise Unsupported("a search of artworks, or of a kind not written out")
+                raise Unsupported("a search of a kind not written out")
             found = SearchKind[value.value]
             continue
         if name not in allowed or (name == "tag" and kind != "tag"):
@@ -856,6 +858,8 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     if found is not None:
         node = _SEARCH_NODES[found.name]
         connection = compiler.connection(feed_nodes, "SearchResult", node)
+        if found is SearchKind.ARTWORKS:
+            compiler.reads.add("attachments")  # the artworks' columns (resolvers.feedsql)
     else:
         connection = compiler.connection(feed_nodes)
     first = arguments.get("first")
