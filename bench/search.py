@@ -5,6 +5,7 @@
 .venv/bin/python -m bench.search --reuse      # keep the seeded database
 .venv/bin/python -m bench.search --record     # also write the results to docs/benchmarks.md
 .venv/bin/python -m bench.search --drop       # drop the database at the end
+.venv/bin/python -m bench.search --reuse --each 1.5 --against ../before  # CPU per query, A/B
 ```
 
 Seeds the graph of ``bench.seed_graph`` (10k members, 200k posts, their artworks) in PostgreSQL,
@@ -12,7 +13,12 @@ starts the API (production settings, one process) and sends, per kind, the refer
 search document (``client/operations/search.graphql`` with its shared fragments) for a rotation
 of queries over HTTP/1.1 keep-alive connections (``bench.loadgen``), half anonymous and half as a
 signed-in member who follows 100 artists. ``--document ids`` sends ``edges { cursor }`` only
-instead: the cost of the search itself, without rendering what it found.
+instead: the cost of the search itself, without rendering what it found. The table gives the
+API's and PostgreSQL's CPU per request (``/proc``), which a machine shared with other work
+disturbs less than latencies. ``--each SECONDS`` first sends each query alone (one client) and
+prints the CPU per request of each; ``--against DIR`` serves the code of another checkout (its
+root) beside this one on the same database, the two taking turns query by query and kind by
+kind; ``--profile DIR`` samples the API with py-spy during the load (``bench.pyspy``).
 """
 
 from __future__ import annotations
