@@ -5,6 +5,7 @@
 .venv/bin/python -m bench.search --reuse      # keep the seeded database
 .venv/bin/python -m bench.search --record     # also write the results to docs/benchmarks.md
 .venv/bin/python -m bench.search --drop       # drop the database at the end
+.venv/bin/python -m bench.search --reuse --each 1.5 --against ../before  # CPU per query, A/B
 ```
 
 Seeds the graph of ``bench.seed_graph`` (10k members, 200k posts, their artworks) in PostgreSQL,
@@ -12,13 +13,19 @@ starts the API (production settings, one process) and sends, per kind, the refer
 search document (``client/operations/search.graphql`` with its shared fragments) for a rotation
 of queries over HTTP/1.1 keep-alive connections (``bench.loadgen``), half anonymous and half as a
 signed-in member who follows 100 artists. ``--document ids`` sends ``edges { cursor }`` only
-instead: the cost of the search itself, without rendering what it found.
+instead: the cost of the search itself, without rendering what it found. The table gives the
+API's and PostgreSQL's CPU per request (``/proc``), which a machine shared with other work
+disturbs less than latencies. ``--each SECONDS`` first sends each query alone (one client) and
+prints the CPU per request of each; ``--against DIR`` serves the code of another checkout (its
+root) beside this one on the same database, the two taking turns query by query and kind by
+kind; ``--profile DIR`` samples the API with py-spy during the load (``bench.pyspy``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -43,6 +50,7 @@ from graphql import (
 )
 from graphql.language import Visitor
 
+from bench import pyspy
 from bench.feed import free_port, machine_info, running, server_env
 from bench.keyset import _migrate as migrate_reused
 from bench.loadgen import LoadResult, LoadSpec, run_load
@@ -172,16 +180,100 @@ async def signed_in_member(dsn: str) -> str:
 
 def table(results: list[tuple[str, LoadResult]]) -> str:
     lines = [
-        "| kind | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors"
+        " | API CPU ms/req | PostgreSQL CPU ms/req | other CPUs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind, result in results:
+        per = 1000 / result.requests if result.requests else 0.0
+        others = result.other_cpu_s / result.elapsed_s if result.elapsed_s else 0.0
         lines.append(
             f"| {kind} | {result.requests:,} | {result.rps:,.0f} | {result.p50_ms:.1f} |"
             f" {result.p90_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} |"
-            f" {result.errors} |"
+            f" {result.errors} | {result.app_cpu_s * per:.2f} | {result.db_cpu_s * per:.2f} |"
+            f" {others:.2f} |"
         )
     return "\n".join(lines)
+
+
+def each_query(servers: list[tuple[str, int, int]], token: str, args: argparse.Namespace) -> str:
+    """Each query alone, anonymous and signed in by turns, one client: CPU per request of each
+    server (name, port, pid), the servers taking turns, query by query, for ``args.rounds``."""
+    names = [name for name, _, _ in servers]
+    head = " | ".join(
+        f"{what} ({name})" for what in ("API CPU ms/req", "PostgreSQL CPU ms/req") for name in names
+    )
+    lines = [f"| kind | query | {head} |", "|---|---|" + "---|" * (2 * len(servers))]
+    for kind, queries in QUERIES.items():
+        for query in queries:
+            spent = {name: [0, 0.0, 0.0] for name in names}  # requests, API s, PostgreSQL s
+            for _ in range(args.rounds):
+                for name, port, pid in servers:
+                    spec = LoadSpec(
+                        name=f"{kind} {query}",
+                        host="127.0.0.1",
+                        port=port,
+                        requests=tuple(
+                            request(port, kind, query, who, args.document) for who in (None, token)
+                        ),
+                        concurrency=1,
+                        warmup_s=0.3,
+                        duration_s=args.each,
+                        expect_edges=(-1, -1),
+                        app_pid=pid,
+                        database=args.database,
+                        root="search",
+                    )
+                    with ProcessPoolExecutor(max_workers=1) as pool:
+                        result = pool.submit(run_load, spec).result()
+                    total = spent[name]
+                    total[0] += result.requests
+                    total[1] += result.app_cpu_s
+                    total[2] += result.db_cpu_s
+            api = [1000 * spent[n][1] / max(1, int(spent[n][0])) for n in names]
+            db = [1000 * spent[n][2] / max(1, int(spent[n][0])) for n in names]
+            cells = " | ".join(f"{value:.2f}" for value in api + db)
+            lines.append(f"| {kind} | `{query}` | {cells} |")
+    return "\n".join(lines)
+
+
+def load(
+    kind: str, queries: tuple[str, ...], port: int, pid: int, token: str, args: argparse.Namespace
+) -> LoadResult:
+    """``args.concurrency`` clients sending ``queries`` of ``kind`` to the server at ``port``."""
+    requests = tuple(
+        request(port, kind, query, who, args.document) for query in queries for who in (None, token)
+    )
+    spec = LoadSpec(
+        name=kind,
+        host="127.0.0.1",
+        port=port,
+        requests=requests,
+        concurrency=args.concurrency,
+        warmup_s=args.warmup,
+        duration_s=args.duration,
+        expect_edges=tuple(-1 for _ in requests),
+        app_pid=pid,
+        database=args.database,
+        root="search",
+    )
+    sampler = None
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        raw = args.profile / f"{kind}-{port}.raw"
+        sampler = pyspy.start(pid, args.warmup + args.duration, raw)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(run_load, spec).result()
+    if sampler is not None:
+        sampler.wait()
+        print(f"### {kind}\n\n{pyspy.summarise(raw)}\n", flush=True)
+    if result.errors:
+        print(f"{kind}: {result.errors} errors: {result.error_samples}")
+    print(
+        f"{kind}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms",
+        flush=True,
+    )
+    return result
 
 
 def main() -> None:
@@ -195,6 +287,28 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--document", choices=("client", "ids"), default="client")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="with --each: also serve the code of another checkout (its root), on the same"
+        " database, taking turns with this one query by query",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="turns of each server, with --each")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the API with py-spy during each kind's load (bench.pyspy) into DIR",
+    )
+    parser.add_argument(
+        "--each",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before the load, send each query alone (one client) for SECONDS and print the"
+        " API's and PostgreSQL's CPU per request",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
@@ -212,36 +326,22 @@ def main() -> None:
         port = free_port()
         env = server_env(dsn, data_dir) | {"GESSO_MIGRATE_ON_START": "false"}
         command = [sys.executable, "-m", "server", "serve", "--port", str(port)]
-        with running("api", command, port, env, "/healthz", logs) as server:
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(running("api", command, port, env, "/healthz", logs))
+            servers = [("this", port, server.pid)]
+            if args.against is not None:
+                other_port = free_port()
+                # -P: the other checkout's code (PYTHONPATH), not this one's (the working dir)
+                other = [sys.executable, "-P", "-m", "server", "serve", "--port", str(other_port)]
+                other_env = env | {"PYTHONPATH": str(args.against.resolve())}
+                started = running("against", other, other_port, other_env, "/healthz", logs)
+                servers.insert(0, (args.against.name, other_port, stack.enter_context(started).pid))
+            if args.each:
+                print(each_query(servers, token, args), flush=True)
             for kind, queries in QUERIES.items():
-                requests = tuple(
-                    request(port, kind, query, who, args.document)
-                    for query in queries
-                    for who in (None, token)
-                )
-                spec = LoadSpec(
-                    name=kind,
-                    host="127.0.0.1",
-                    port=port,
-                    requests=requests,
-                    concurrency=args.concurrency,
-                    warmup_s=args.warmup,
-                    duration_s=args.duration,
-                    expect_edges=tuple(-1 for _ in requests),
-                    app_pid=server.pid,
-                    database=args.database,
-                    root="search",
-                )
-                with ProcessPoolExecutor(max_workers=1) as pool:
-                    result = pool.submit(run_load, spec).result()
-                if result.errors:
-                    print(f"{kind}: {result.errors} errors: {result.error_samples}")
-                results.append((kind, result))
-                print(
-                    f"{kind}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms,"
-                    f" p99 {result.p99_ms:.1f} ms",
-                    flush=True,
-                )
+                for name, served, pid in servers:
+                    label = kind if len(servers) == 1 else f"{kind} ({name})"
+                    results.append((label, load(kind, queries, served, pid, token, args)))
     report = table(results)
     print(report)
     if args.record:

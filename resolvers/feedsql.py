@@ -226,6 +226,7 @@ class FeedPage:
 
 
 ARTWORK = "artwork__"  # the prefix of an attached artwork's columns in a page row
+NODES = 0  # the key, among a page's attachments, of the artworks a page of artworks shows
 
 
 class PageReader:
@@ -234,10 +235,11 @@ class PageReader:
     joined in, and with their attached artworks (one row per attachment, in the author's order).
     """
 
-    def __init__(self, needs: Needs, *, home: bool, tag: bool = False) -> None:
+    def __init__(self, needs: Needs, *, home: bool, tag: bool = False, ids: bool = False) -> None:
         # ``tag``: the discover rule over one tag's posts (``resolvers.feed.tag_feed``), the
-        # tag a parameter of ``read``
-        self.needs, self.home, self.tag = needs, home, tag
+        # tag a parameter of ``read``; ``ids``: given posts (``read_ids``), found by a reader
+        # that applied the rules already (``resolvers.search``)
+        self.needs, self.home, self.tag, self.ids = needs, home, tag, ids
         self.post_columns = _ordered(needs.post_columns, Post, "id", "author_id")
         self.user_columns = _ordered(needs.user_columns, User, "id")
         self.artwork_columns = (
@@ -284,6 +286,14 @@ class PageReader:
             sql = (
                 f"SELECT {', '.join(columns)} FROM page JOIN posts p ON p.id = page.id{joined}"
                 " ORDER BY p.id DESC"
+            )
+        elif self.ids:
+            # The posts of the page, $1 the viewer where the selection needs one; the ids follow.
+            uses_viewer = viewer and (needs.likes or needs.follows)
+            ids = 2 if uses_viewer else 1
+            sql = (
+                f"SELECT {', '.join(columns)} FROM posts p{joined}"
+                f" WHERE p.id = ANY(${ids}::bigint[]) ORDER BY p.id DESC"
             )
         elif self.tag:
             # The discover rule judged by the visibility each tag row keeps of its post, and a
@@ -359,6 +369,56 @@ class PageReader:
                 await self._owners(page, owners, reader)
         if self.needs.replies:
             await _replies_seen(page)
+        return page
+
+    async def read_ids(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The posts ``ids`` (that ``viewer_id`` may see: the caller's rules decided), in that
+        order, with what the selection needs; a post gone since is left out."""
+        async with rawsql.reader(Post) as reader:
+            sql, uses_viewer = self._page_statement(False, viewer_id is not None, reader.sqlite, 0)
+            args: list[Any] = [viewer_id, ids] if uses_viewer else [ids]
+            rows = convert(await reader.fetch(sql, *args), self.convert)
+            page, owners = self._page(viewer_id, len(ids), rows)
+            order = {post_id: n for n, post_id in enumerate(ids)}
+            page.posts.sort(key=lambda post: order[post["id"]])
+            if owners:
+                await self._owners(page, owners, reader)
+        if self.needs.replies:
+            await _replies_seen(page)
+        return page
+
+    async def read_users(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The members ``ids`` (found under the caller's rules), in that order, as a page's
+        objects (``posts``) and its people (``users``), with the viewer's follows among them; a
+        member gone since is left out."""
+        async with rawsql.reader(User) as reader:
+            rows = convert(await reader.fetch(self.users_sql, ids), self.user_convert)
+            users = {row["id"]: row for row in rows}
+            page = FeedPage(viewer_id, [users[i] for i in ids if i in users], False, users=users)
+            if self.needs.follows and viewer_id is not None and users:
+                followed = await reader.fetch(FOLLOWS_SQL, viewer_id, list(users))
+                page.followed.update(row[0] for row in followed)
+        return page
+
+    async def read_artworks(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
+        """The artworks ``ids`` (found under the caller's rules), in that order, as a page's
+        objects (``posts``), with their owners; they are also the page's attachments (under
+        ``NODES``), whose images and likes ``resolvers.pagemedia`` reads. An artwork gone since
+        is left out."""
+        columns = ", ".join(self.artwork_columns)
+        sql = f"SELECT {columns} FROM artworks WHERE id = ANY($1::bigint[])"
+        async with rawsql.reader(Artwork) as reader:
+            rows = convert(await reader.fetch(sql, ids), self.artwork_convert)
+            artworks = {row["id"]: row for row in rows}
+            ordered = [artworks[i] for i in ids if i in artworks]
+            page = FeedPage(viewer_id, ordered, False, attachments={NODES: ordered})
+            owners = list(dict.fromkeys(row["owner_id"] for row in ordered))
+            if self.needs.owners and owners:
+                users = convert(await reader.fetch(self.users_sql, owners), self.user_convert)
+                page.users.update((user["id"], user) for user in users)
+            if self.needs.follows and viewer_id is not None and owners:
+                followed = await reader.fetch(FOLLOWS_SQL, viewer_id, owners)
+                page.followed.update(row[0] for row in followed)
         return page
 
     def _page(

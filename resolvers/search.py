@@ -11,11 +11,13 @@ The engines find; this module ranks, so both backends give the same answers:
 A query is read once (``parse``) into what both engines are asked: words, "quoted phrases",
 ``-excluded`` words and ``or``, as web search engines read them. A search ranks the newest
 ``WINDOW`` matches the viewer may see (``rules.VISIBLE``, blocks included), so its cost follows
-that window and not the number of matches; ranking is a saturating count of the query's words in
+that window and not the number of matches (on PostgreSQL, read in two bounded steps: see
+``_newest_matches``); ranking is a saturating count of the query's words in
 each field, weighted (an artwork's title above its tags, above its description), with a phrase
 found whole counting extra, then newer first. Members are ranked by how their handle and display
 name meet the query: the handle itself, a handle or a name word that starts with it, else their
-trigram similarity (pg_trgm's measure, computed here the same way), with followers breaking ties.
+trigram similarity (pg_trgm's measure, computed here the same way), with followers breaking ties;
+PostgreSQL ranks them itself by the same measure (``users_sql``) and returns only the page.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from resolvers.context import Context
 from resolvers.errors import BadRequest
 from resolvers.pagination import Page, decode_cursor, encode_cursor, page_size
 from resolvers.rules import VISIBLE
@@ -45,6 +46,7 @@ class SearchKind(enum.Enum):
 QUERY_MAX = 200  # characters of a query
 ITEMS_MAX = 16  # words and phrases of a query that count
 WINDOW = 200  # the newest matches (posts, artworks) that are ranked
+SCAN = 8192  # the newest rows PostgreSQL reads first for them (see _newest_matches)
 USERS_NEAREST = 100  # the nearest handles, and the nearest names, that are ranked (PostgreSQL)
 SIMILAR = 0.3  # pg_trgm's default similarity threshold
 _SCALE = 1_000_000  # a score in a cursor: an integer of millionths
@@ -139,22 +141,36 @@ _AVERAGE_LENGTH = 12.0  # words of a typical field, for the length normalisation
 def text_score(query: Query, fields: list[tuple[str, float]]) -> float:
     """How well ``fields`` (text, weight) meet ``query``: for each word, its count in a field
     saturating (BM25's shape), weighted by the field; a phrase found whole adds its weight."""
-    terms = set(query.words)
-    score = 0.0
-    for text, weight in fields:
-        words = words_of(text)
-        if not words:
-            continue
-        norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
-        for term in terms:
-            count = words.count(term)
-            if count:
-                score += weight * count * 2.2 / (count + norm)
-        joined = " " + " ".join(words) + " "
-        for phrase in query.phrases:
-            if " " + " ".join(phrase) + " " in joined:
-                score += weight
-    return score
+    return TextScorer(query)(fields)
+
+
+class TextScorer:
+    """``text_score`` for one query, its words and phrases read once for the rows it ranks."""
+
+    __slots__ = ("phrases", "terms")
+
+    def __init__(self, query: Query) -> None:
+        self.terms = tuple(dict.fromkeys(query.words))
+        self.phrases = tuple(" " + " ".join(phrase) + " " for phrase in query.phrases)
+
+    def __call__(self, fields: list[tuple[str, float]]) -> float:
+        score = 0.0
+        for text, weight in fields:
+            # ASCII text lower-cases the same whole as word by word (words_of)
+            words = _TOKEN.findall(text.lower()) if text.isascii() else words_of(text)
+            if not words:
+                continue
+            norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
+            for term in self.terms:
+                count = words.count(term)
+                if count:
+                    score += weight * count * 2.2 / (count + norm)
+            if self.phrases:
+                joined = " " + " ".join(words) + " "
+                for phrase in self.phrases:
+                    if phrase in joined:
+                        score += weight
+        return score
 
 
 def trigrams(text: str) -> set[str]:
@@ -220,7 +236,7 @@ def _scaled(score: float) -> int:
 
 
 async def search(
-    ctx: Context, text: str, kind: SearchKind, *, first: int | None, after: str | None
+    viewer_id: int | None, text: str, kind: SearchKind, *, first: int | None, after: str | None
 ) -> Page[int]:
     """The ids of a page of what ``text`` finds of ``kind``, best first."""
     size = page_size(first)
@@ -228,36 +244,75 @@ async def search(
         if len(text) > QUERY_MAX:
             raise BadRequest(f"a search query is at most {QUERY_MAX} characters (got {len(text)})")
         query = " ".join(text.lower().split()).removeprefix("@")
-        return _page(await _users(ctx, query) if query else [], size, after)
+        if not query:
+            return _page([], size, after)
+        return await _users(viewer_id, query, size, after)
     parsed = parse(text)
     if not parsed.groups:
         return _page([], size, after)
-    found = await (_posts(ctx, parsed) if kind is SearchKind.POSTS else _artworks(ctx, parsed))
+    found = await (
+        _posts(viewer_id, parsed) if kind is SearchKind.POSTS else _artworks(viewer_id, parsed)
+    )
     return _page(found, size, after)
 
 
-def _visible(ctx: Context, alias: str, owner: str, params: list[Any]) -> str:
+def _visible(viewer_id: int | None, alias: str, owner: str, params: list[Any]) -> str:
     viewer = None
-    if ctx.viewer_id is not None:
-        params.append(ctx.viewer_id)
+    if viewer_id is not None:
+        params.append(viewer_id)
         viewer = f"${len(params)}"
     return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
 
 
+def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
+    """PostgreSQL's statement of the newest ``WINDOW`` matches ($1 the query) of ``table``
+    (alias t) that ``visible`` lets the viewer see: among the newest ``SCAN`` rows, read newest
+    first (``older=False``), or older than those, read through the GIN index alone."""
+    found = "t.search_vector @@ websearch_to_tsquery('simple', $1)"
+    if not older:
+        # the rule as one condition (IS TRUE: its look-ups stay per row, not joins), so the
+        # newest rows stream through it and reading stops at a window of matches
+        return (
+            f"SELECT t.id, {columns} FROM (SELECT * FROM {table} ORDER BY id DESC"  # noqa: S608
+            f" LIMIT {SCAN}) t WHERE {found} AND ({visible}) IS TRUE ORDER BY t.id DESC"
+            f" LIMIT {WINDOW}"
+        )
+    # The matches alone first (``OFFSET 0`` keeps the rule out, and ``id + 0`` keeps the id out
+    # of the index conditions): the GIN index, not a walk of the older rows by id.
+    floor = f"(SELECT min(s.id) FROM (SELECT id FROM {table} ORDER BY id DESC LIMIT {SCAN}) s)"  # noqa: S608
+    matches = (
+        f"(SELECT * FROM {table} m WHERE m.search_vector @@ websearch_to_tsquery('simple', $1)"  # noqa: S608
+        f" AND m.id + 0 < {floor} OFFSET 0) t"
+    )
+    return (
+        f"SELECT t.id, {columns} FROM {matches} WHERE {visible}"  # noqa: S608
+        f" ORDER BY t.id DESC LIMIT {WINDOW}"
+    )
+
+
 async def _newest_matches(
-    ctx: Context, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
+    viewer_id: int | None, query: Query, model: type[Post] | type[Artwork], owner: str, columns: str
 ) -> list[Any]:
     """The newest ``WINDOW`` rows of ``model``'s table (alias t) that match ``query`` and the
-    viewer may see: ``id`` and ``columns``."""
+    viewer may see: ``id`` and ``columns``.
+
+    PostgreSQL reads them in two steps, so that a word in most rows costs a window of rows, not
+    all of them, and a rare word the newest ``SCAN`` rows and its matches: those rows first;
+    only when they hold fewer than a window of matches (a word in fewer than one row in forty),
+    the older matches through the GIN index (their number, fewer than one in forty of the older
+    rows, bounds the cost). Left to itself, the planner reads every match of a word found in nearly
+    every row, or walks the whole table for a phrase it believes common."""
     table = model._meta.db_table
     async with rawsql.reader(model) as db:
         params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
-        visible = _visible(ctx, "t", owner, params)
-        found = (
-            f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
-            if db.sqlite
-            else "t.search_vector @@ websearch_to_tsquery('simple', $1)"
-        )
+        visible = _visible(viewer_id, "t", owner, params)
+        if not db.sqlite:
+            rows = await db.fetch(newest_sql(table, columns, visible, older=False), *params)
+            if len(rows) < WINDOW:
+                older = newest_sql(table, columns, visible, older=True)
+                rows += (await db.fetch(older, *params))[: WINDOW - len(rows)]
+            return rows
+        found = f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
         return await db.fetch(
             f"SELECT t.id, {columns} FROM {table} t WHERE {found} AND {visible}"  # noqa: S608
             f" ORDER BY t.id DESC LIMIT {WINDOW}",
@@ -265,18 +320,20 @@ async def _newest_matches(
         )
 
 
-async def _posts(ctx: Context, query: Query) -> list[Hit]:
-    rows = await _newest_matches(ctx, query, Post, "author_id", "t.text")
-    return [Hit(int(row[0]), _scaled(text_score(query, [(row[1], 1.0)]))) for row in rows]
+async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
+    rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
+    score = TextScorer(query)
+    return [Hit(int(row[0]), _scaled(score([(row[1], 1.0)]))) for row in rows]
 
 
-async def _artworks(ctx: Context, query: Query) -> list[Hit]:
+async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
     columns = "t.title, t.tags, t.medium, t.description"
     hits = []
-    for row in await _newest_matches(ctx, query, Artwork, "owner_id", columns):
+    score = TextScorer(query)
+    for row in await _newest_matches(viewer_id, query, Artwork, "owner_id", columns):
         tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
         fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
-        hits.append(Hit(int(row[0]), _scaled(text_score(query, fields))))
+        hits.append(Hit(int(row[0]), _scaled(score(fields))))
     return hits
 
 
@@ -284,33 +341,76 @@ def _like(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def _users(ctx: Context, query: str) -> list[Hit]:
+# PostgreSQL ranks the candidates itself, as ``name_score`` does (pg_trgm's ``similarity`` is
+# the one ``similarity`` above computes), and returns only the page: $1 is the query, then the
+# viewer when the rule needs one; the cursor's score and id follow when a cursor is given.
+_NAME = "lower(c.display_name)"
+_NAME_BASE = (
+    "CASE WHEN c.handle_key = $1 THEN 4.0::float8"
+    " WHEN starts_with(c.handle_key, $1)"
+    " THEN 2.0::float8 + length($1)::float8 / length(c.handle_key)::float8"
+    f" WHEN starts_with({_NAME}, $1) OR strpos({_NAME}, ' ' || $1) > 0 THEN 1.5::float8"
+    f" ELSE greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1))::float8 END"
+)
+_NAME_SCORE = (
+    f"floor(({_NAME_BASE} + least(c.follower_count, 999999)::float8 / 1e8::float8)"
+    f" * {_SCALE}::float8)::bigint"
+)
+_NAME_MEETS = (
+    f"(starts_with(c.handle_key, $1) OR starts_with({_NAME}, $1)"
+    f" OR strpos({_NAME}, ' ' || $1) > 0"
+    f" OR greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1)) >= {SIMILAR})"
+)
+
+
+def users_sql(hidden: str, *, after: int | None, limit: int) -> str:
+    """The page of members of ``hidden``'s rule (PostgreSQL): the nearest handles and the
+    nearest names (GiST trigram indexes, read in order), ranked; ``after``: the parameter
+    number of the cursor's score (its id follows)."""
+    candidates = " UNION ".join(
+        f"(SELECT u.id, u.handle_key, u.display_name, u.follower_count FROM users u"  # noqa: S608
+        f" WHERE {hidden} ORDER BY {name} <-> $1 LIMIT {USERS_NEAREST})"
+        for name in ("u.handle_key", "lower(u.display_name)")
+    )
+    keyset = "" if after is None else f" WHERE (r.score, r.id) < (${after}, ${after + 1})"
+    return (
+        f"SELECT r.id, r.score FROM (SELECT c.id, {_NAME_SCORE} AS score"  # noqa: S608
+        f" FROM ({candidates}) c WHERE {_NAME_MEETS}) r{keyset}"
+        f" ORDER BY r.score DESC, r.id DESC LIMIT {limit}"
+    )
+
+
+async def _users(viewer_id: int | None, query: str, size: int, after: str | None) -> Page[int]:
+    cursor = decode_cursor("search", after) if after is not None else None
     async with rawsql.reader(User) as db:
         params: list[Any] = [query]
         viewer = None
-        if ctx.viewer_id is not None and VISIBLE.exclusions:
-            params.append(ctx.viewer_id)
+        if viewer_id is not None and VISIBLE.exclusions:
+            params.append(viewer_id)
             viewer = f"${len(params)}"
         # suspended accounts (a hold) for everyone, and blocks for a signed-in viewer
         hidden = VISIBLE.unhidden_sql(viewer, owner="u.id")
-        columns = "u.id, u.handle_key, u.display_name, u.follower_count"
-        if db.sqlite:
-            sql, more = _users_sqlite(query, columns, hidden, len(params))
-            params += more
-        else:
-            # The nearest handles and the nearest names (GiST trigram indexes, read in order).
-            sql = " UNION ".join(
-                f"(SELECT {columns} FROM users u WHERE {hidden}"  # noqa: S608
-                f" ORDER BY {name} <-> $1 LIMIT {USERS_NEAREST})"
-                for name in ("u.handle_key", "lower(u.display_name)")
+        if not db.sqlite:
+            keyset = None
+            if cursor is not None:
+                keyset = len(params) + 1
+                params += list(cursor)
+            rows = await db.fetch(users_sql(hidden, after=keyset, limit=size + 1), *params)
+            found = [Hit(int(row[0]), int(row[1])) for row in rows]
+            return Page(
+                items=[hit.id for hit in found[:size]],
+                cursors=[encode_cursor("search", hit.score, hit.id) for hit in found[:size]],
+                has_next=len(found) > size,
             )
-        rows = await db.fetch(sql, *params)
+        columns = "u.id, u.handle_key, u.display_name, u.follower_count"
+        sql, more = _users_sqlite(query, columns, hidden, len(params))
+        rows = await db.fetch(sql, *params, *more)
     hits = []
     for row in rows:
         score = name_score(query, row[1], row[2], int(row[3]))
         if score > 0:
             hits.append(Hit(int(row[0]), _scaled(score)))
-    return hits
+    return _page(hits, size, after)
 
 
 def _users_sqlite(query: str, columns: str, hidden: str, taken: int) -> tuple[str, list[Any]]:

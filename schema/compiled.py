@@ -8,15 +8,16 @@ statement for a page) and a function, generated for the selection, from those ro
 object of the response. Executing the plan reads the rows and builds the response's ``data``
 directly.
 
-A plan covers ``homeFeed``, ``discoverFeed`` and ``tagFeed`` with the fields of ``Post``, its
-``author`` and its attached ``artworks`` (and their images) that their tables in
-``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
-fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
-variables of other types) compiles to nothing, and the document keeps the regular path. At run
-time, any input the regular path would answer with an error (``first`` out of range, a foreign
-cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that
-does not coerce) raises ``Fallback`` before any SQL runs,
-and the regular path answers it, so errors are reported in one place only.
+A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` (its ``kind`` written out:
+``resolvers.search`` finds the page's ids, which are then read as a feed's posts, people or
+attached artworks are) with the fields of ``Post``, its ``author`` and its attached ``artworks``
+(and their images), or of ``User`` or ``Artwork``, that their tables in ``schema.fields`` say how
+to answer (columns, counts, viewer flags, images), with aliases, fragments and ``__typename``.
+Anything else (a field not covered, directives, other root fields, variables of other types)
+compiles to nothing, and the document keeps the regular path. At run time, any input the regular
+path would answer with an error (``first`` out of range, a foreign cursor, an anonymous home feed,
+a tag it refuses, a page over the cost limit, a variable that does not coerce) raises ``Fallback``
+before any SQL runs, and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
@@ -62,12 +63,13 @@ from graphql import (
     parse,
 )
 
-from resolvers import counts
+from resolvers import counts, search
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, Needs, PageReader
 from resolvers.pagemedia import IMAGE, Kind, MediaReader
 from resolvers.pagination import decode_cursor, page_size
+from resolvers.search import SearchKind
 from resolvers.surrogates import ImageRef
 from resolvers.validation import normalize_tags
 from schema.budget import measure_operation
@@ -474,37 +476,41 @@ class _Compiler:
             parts.append((key, _VARIANT_FIELDS[name]))
         return parts
 
-    def connection(self, nodes: list[FieldNode]) -> ConnectionWriter:
+    def connection(
+        self, nodes: list[FieldNode], prefix: str = "Post", node: str = "Post"
+    ) -> ConnectionWriter:
+        """``prefix``: of the connection's and its edges' type names (``PostConnection``, or
+        ``SearchResultConnection`` whose nodes are all of the type ``node``)."""
         parts: list[tuple[str, str, Any]] = []
-        for key, field_nodes in self.fields(nodes, "PostConnection").items():
+        for key, field_nodes in self.fields(nodes, f"{prefix}Connection").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             if name == "__typename":
-                parts.append((key, "constant", "PostConnection"))
+                parts.append((key, "constant", f"{prefix}Connection"))
             elif name == "nodes":
-                parts.append((key, "nodes", self.object(field_nodes, "Post")))
+                parts.append((key, "nodes", self.object(field_nodes, node)))
             elif name == "edges":
-                parts.append((key, "edges", self.edge(field_nodes)))
+                parts.append((key, "edges", self.edge(field_nodes, prefix, node)))
             elif name == "pageInfo":
                 parts.append((key, "pageInfo", self.page_info(field_nodes)))
             else:
-                raise Unsupported(f"PostConnection.{name}")
+                raise Unsupported(f"{prefix}Connection.{name}")
         return ConnectionWriter(parts)
 
-    def edge(self, nodes: list[FieldNode]) -> Any:
-        """A function of (post row, its cursor, page)."""
+    def edge(self, nodes: list[FieldNode], prefix: str = "Post", node: str = "Post") -> Any:
+        """A function of (the node's row, its cursor, page)."""
         fields: list[tuple[str, Field]] = []
-        for key, field_nodes in self.fields(nodes, "PostEdge").items():
+        for key, field_nodes in self.fields(nodes, f"{prefix}Edge").items():
             _no_arguments(field_nodes)
             name = _name(field_nodes)
             if name == "__typename":
-                fields.append((key, _constant("PostEdge")))
+                fields.append((key, _constant(f"{prefix}Edge")))
             elif name == "cursor":
                 fields.append((key, "cursor"))
             elif name == "node":
-                fields.append((key, self.object(field_nodes, "Post")))
+                fields.append((key, self.object(field_nodes, node)))
             else:
-                raise Unsupported(f"PostEdge.{name}")
+                raise Unsupported(f"{prefix}Edge.{name}")
         return make_writer(fields, "row, cursor, page")
 
     def page_info(self, nodes: list[FieldNode]) -> list[tuple[str, str]]:
@@ -635,8 +641,12 @@ class ConnectionWriter:
     def __init__(self, parts: list[tuple[str, str, Any]]) -> None:
         self.parts = parts
 
-    def write(self, page: FeedPage, after: str | None) -> dict[str, Any]:
-        cursors = [_cursor_of(post["id"]) for post in page.posts]
+    def write(
+        self, page: FeedPage, after: str | None, cursors: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``cursors``: of the page's posts (a feed's: of their ids)."""
+        if cursors is None:
+            cursors = [_cursor_of(post["id"]) for post in page.posts]
         out: dict[str, Any] = {}
         for key, kind, spec in self.parts:
             if kind == "constant":
@@ -670,6 +680,12 @@ class ConnectionWriter:
 
 FEEDS = {"homeFeed": "home", "discoverFeed": "discover", "tagFeed": "tag"}  # root field -> kind
 _FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
+# ``search`` of posts (its ``kind`` written out as POSTS): a page of post ids found by
+# ``resolvers.search``, then read as a feed's page is
+SEARCH = "search"
+_SEARCH_ARGUMENTS = {"first": int, "after": str, "query": str}
+# the kinds a plan finds, and their node type
+_SEARCH_NODES = {"POSTS": "Post", "USERS": "User", "ARTWORKS": "Artwork"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,6 +703,7 @@ class Plan:
     # fields at size 0, and those each post adds.
     cost_base: int
     cost_per_item: int
+    search: SearchKind | None = None  # what a search plan finds (posts or members)
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -731,6 +748,8 @@ class Plan:
         tag = self.tag_of(variables) if self.reader.tag else None
         if max_cost is not None and self.cost_base + size * self.cost_per_item > max_cost:
             raise Fallback("input", "cost")
+        if self.search is not None:
+            return await self._search(self.search, viewer_id, variables, size, after, media_url)
         if self.reader.home and viewer_id is None:
             raise Fallback("anonymous")
         try:
@@ -743,6 +762,42 @@ class Plan:
         data: dict[str, Any] = {}
         for key, name in self.root:
             data[key] = "Query" if name == "__typename" else self.connection.write(page, after)
+        return data
+
+    async def _search(
+        self,
+        kind: SearchKind,
+        viewer_id: int | None,
+        variables: dict[str, Any],
+        size: int,
+        after: str | None,
+        media_url: Callable[[str, ImageRef], str],
+    ) -> dict[str, Any]:
+        source = self.arguments.get("query")
+        text = source.value(variables) if isinstance(source, Variable) else source
+        if type(text) is not str:
+            raise Fallback("input", "query")
+        try:
+            found = await search.search(viewer_id, text, kind, first=size, after=after)
+        except BadRequest:
+            raise Fallback("input", "search") from None
+        if kind is SearchKind.USERS:
+            page = await self.reader.read_users(viewer_id, found.items)
+        elif kind is SearchKind.ARTWORKS:
+            page = await self.reader.read_artworks(viewer_id, found.items)
+        else:
+            page = await self.reader.read_ids(viewer_id, found.items)
+        if len(page.posts) != len(found.items):
+            raise Fallback("vanished", kind.value)
+        page.has_next = found.has_next
+        if self.media:
+            page.media = await self.media.read(page, media_url)
+        data: dict[str, Any] = {}
+        for key, name in self.root:
+            if name == "__typename":
+                data[key] = "Query"
+            else:
+                data[key] = self.connection.write(page, after, found.cursors)
         return data
 
 
@@ -769,18 +824,27 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     variables = _variables(operation)
     roots = collect([operation.selection_set], "Query", fragments)
     feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
-    if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
+    if len(feeds) != 1 or _name(feeds[0][1]) not in (*FEEDS, SEARCH):
         raise Unsupported("root fields")
     feed_nodes = feeds[0][1]
-    kind = FEEDS[_name(feed_nodes)]
+    searching = _name(feed_nodes) == SEARCH
+    kind = "search" if searching else FEEDS[_name(feed_nodes)]
+    allowed = _SEARCH_ARGUMENTS if searching else _FEED_ARGUMENTS
     arguments: dict[str, Any] = {}
+    found: SearchKind | None = None
     for argument in feed_nodes[0].arguments or ():
         name = argument.name.value
-        if name not in _FEED_ARGUMENTS or (name == "tag" and kind != "tag"):
+        if searching and name == "kind":
+            value = argument.value
+            if not isinstance(value, EnumValueNode) or value.value not in _SEARCH_NODES:
+                raise Unsupported("a search of a kind not written out")
+            found = SearchKind[value.value]
+            continue
+        if name not in allowed or (name == "tag" and kind != "tag"):
             raise Unsupported(f"argument {name}")
         if isinstance(argument.value, VariableNode):
             variable = variables.get(argument.value.name.value)
-            if variable is None or variable.scalar is not _FEED_ARGUMENTS[name]:
+            if variable is None or variable.scalar is not allowed[name]:
                 raise Unsupported(f"variable for {name}")
             arguments[name] = variable
         else:
@@ -788,8 +852,16 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     used = {v.name for v in arguments.values() if isinstance(v, Variable)}
     if set(variables) - used:
         raise Unsupported("a variable the feed does not use")  # it must still coerce
+    if searching and ("query" not in arguments or found is None):
+        raise Unsupported("a search without its query or kind")  # the regular path refuses it
     compiler = _Compiler(fragments)
-    connection = compiler.connection(feed_nodes)
+    if found is not None:
+        node = _SEARCH_NODES[found.name]
+        connection = compiler.connection(feed_nodes, "SearchResult", node)
+        if found is SearchKind.ARTWORKS:
+            compiler.reads.add("attachments")  # the artworks' columns (resolvers.feedsql)
+    else:
+        connection = compiler.connection(feed_nodes)
     first = arguments.get("first")
     if isinstance(first, Variable):
         at = [
@@ -803,10 +875,11 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         operation_name=operation.name.value if operation.name else None,
         root=[(key, _name(nodes)) for key, nodes in roots.items()],
         arguments=arguments,
-        reader=PageReader(compiler.needs(), home=kind == "home", tag=kind == "tag"),
+        reader=PageReader(compiler.needs(), home=kind == "home", tag=kind == "tag", ids=searching),
         media=compiler.media_reader(),
         connection=connection,
         replica=only_replica_fields(document, operation_name),
         cost_base=cost_base,
         cost_per_item=cost_per_item,
+        search=found,
     )

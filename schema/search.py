@@ -26,7 +26,7 @@ SearchResult: TypeAlias = Annotated[
 async def search_connection(
     info: Info, query: str, kind: SearchKind, first: int | None, after: str | None
 ) -> Connection[SearchResult]:
-    page = await search.search(info.context, query, kind, first=first, after=after)
+    page = await search.search(info.context.viewer_id, query, kind, first=first, after=after)
     loaders = info.context.loaders
     nodes: list[User | Artwork | Post | None]
     if kind is SearchKind.USERS:
