@@ -67,6 +67,10 @@ def ties_changed() -> dict[str, Any]:
     return {"t": "ties"}
 
 
+def notification(kind: str, actor_id: int | None, **subjects: int | str | None) -> dict[str, Any]:
+    return {"t": "notification", "kind": kind, "actor_id": actor_id, **subjects}
+
+
 def tokens_revoked(token_hashes: list[str]) -> dict[str, Any]:
     return {"t": "revoked", "tokens": token_hashes}
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,11 @@ def create_broker(settings: Settings) -> Broker:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, media_clock: Callable[[], float] | None = None
+) -> Starlette:
+    """The application. ``media_clock`` replaces the wall clock of signed media URLs (their
+    expiry and its check): tests that compare two apps' answers give both one fixed time."""
     settings = settings or get_settings()
     broker = create_broker(settings)
     store = create_store(settings)
@@ -253,6 +258,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if isinstance(broker, RedisBroker):
         broker.on_lag = metrics.observe_lag
     signer = create_signer(settings)
+    if media_clock is not None:
+        signer = dataclasses.replace(signer, clock=media_clock)
     purger = create_purger(settings, metrics.media_purge)
     limiter = create_limiter(settings)
     services = Services(

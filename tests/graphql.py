@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,6 +20,15 @@ from resolvers import credentials
 from server.app import create_app, embedded_jobs
 from server.settings import read_settings
 from tests.e2e.live import ONE_ADDRESS_MANY_USERS
+
+# Every in-process app of a test run signs media URLs at this one time, so two apps (or two
+# requests) answer the same URLs whatever second an image's window turns at; a URL made at it
+# stays valid for its TTL, longer than a run.
+_MEDIA_CLOCK_AT = time.time()
+
+
+def _media_clock() -> float:
+    return _MEDIA_CLOCK_AT
 
 
 @dataclass
@@ -68,7 +78,7 @@ class GraphQLClient:
                     **environ,
                 }
             )
-            app = create_app(settings)
+            app = create_app(settings, media_clock=_media_clock)
             services = app.state.services
             await services.media.store.start()
             jobs = await embedded_jobs(services, services.media, settings)
