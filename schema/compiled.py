@@ -30,7 +30,7 @@ from base64 import urlsafe_b64encode
 from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from graphql import (
     DocumentNode,
@@ -77,6 +77,7 @@ from schema.fields import (
     Attached,
     Avatar,
     Column,
+    Comments,
     Count,
     Flag,
     GlobalId,
@@ -410,7 +411,9 @@ class _Compiler:
         for key, field_nodes in self.fields(nodes, type_name).items():
             name = _name(field_nodes)
             how = table.get(name)
-            if not isinstance(how, MediaUrl):  # the one field with arguments a plan reads
+            # the fields with arguments a plan reads (``schema.plan_detail`` reads those of a
+            # page of comments; a feed page does not cover it)
+            if not isinstance(how, MediaUrl | Comments):
                 _no_arguments(field_nodes)
             if name == "__typename":
                 writer.append((key, _constant(type_name)))
@@ -746,7 +749,30 @@ class Plan:
         return data
 
 
-def compile_plan(query: str, operation_name: str | None) -> Plan | None:
+class CompiledPlan(Protocol):
+    """What ``schema.plans`` runs: a feed ``Plan`` or a plan of one object by id
+    (``schema.plan_detail``)."""
+
+    @property
+    def operation_name(self) -> str | None: ...
+
+    @property
+    def replica(self) -> bool: ...
+
+    async def execute(
+        self,
+        viewer_id: int | None,
+        variables: dict[str, Any],
+        media_url: Callable[[str, ImageRef], str],
+        max_cost: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
+# Root fields whose plans ``schema.plan_detail`` compiles: one object by id.
+DETAIL_ROOTS = frozenset({"post", "artwork"})
+
+
+def compile_plan(query: str, operation_name: str | None) -> CompiledPlan | None:
     """The plan for this document and operation, or None when a plan cannot cover it."""
     try:
         document = parse(query, no_location=True)
@@ -755,7 +781,7 @@ def compile_plan(query: str, operation_name: str | None) -> Plan | None:
         return None
 
 
-def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+def _compile(document: DocumentNode, operation_name: str | None) -> CompiledPlan:
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise Unsupported("not a query")
@@ -766,8 +792,13 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    variables = _variables(operation)
     roots = collect([operation.selection_set], "Query", fragments)
+    named = [_name(nodes) for nodes in roots.values() if _name(nodes) != "__typename"]
+    if len(named) == 1 and named[0] in DETAIL_ROOTS:
+        from schema import plan_detail  # it builds on this module
+
+        return plan_detail.compile_detail(document, operation, fragments, roots)
+    variables = _variables(operation)
     feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
     if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
         raise Unsupported("root fields")
