@@ -11,7 +11,9 @@ directly.
 A plan covers ``homeFeed``, ``discoverFeed`` and ``tagFeed`` with the fields of ``Post``, its
 ``author`` and its attached ``artworks`` (and their images) that their tables in
 ``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
-fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
+fragments and ``__typename``. A document whose one root field is ``post(id:)`` or ``artwork(id:)``
+is compiled by ``schema.plan_detail`` with the same writers (``replyTo`` and a page of
+``comments`` besides). Anything else (a field not covered, directives, other root fields,
 variables of other types) compiles to nothing, and the document keeps the regular path. At run
 time, any input the regular path would answer with an error (``first`` out of range, a foreign
 cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that
