@@ -770,12 +770,9 @@ class CompiledPlan(Protocol):
     ) -> dict[str, Any]: ...
 
 
-# Root fields whose plans ``schema.plan_detail`` compiles: one object by id.
-DETAIL_ROOTS = frozenset({"post", "artwork"})
-
-
-def compile_plan(query: str, operation_name: str | None) -> CompiledPlan | None:
-    """The plan for this document and operation, or None when a plan cannot cover it."""
+def compile_plan(query: str, operation_name: str | None) -> Plan | None:
+    """The feed plan for this document and operation, or None when a feed plan cannot cover it
+    (``schema.planner.compile_plan`` compiles the other roots too)."""
     try:
         document = parse(query, no_location=True)
         return _compile(document, operation_name)
@@ -783,7 +780,23 @@ def compile_plan(query: str, operation_name: str | None) -> CompiledPlan | None:
         return None
 
 
-def _compile(document: DocumentNode, operation_name: str | None) -> CompiledPlan:
+@dataclass(frozen=True, slots=True)
+class RootSelection:
+    """A document's query operation, its fragments and its root fields by response key."""
+
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    roots: dict[str, list[FieldNode]]
+
+    def root_field(self) -> str | None:
+        """The one root field besides ``__typename`` (None: none, or more than one)."""
+        named = [_name(nodes) for nodes in self.roots.values() if _name(nodes) != "__typename"]
+        return named[0] if len(named) == 1 else None
+
+
+def root_selection(document: DocumentNode, operation_name: str | None) -> RootSelection:
+    """The operation a plan may answer; ``Unsupported`` for anything but a query without
+    directives."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise Unsupported("not a query")
@@ -795,11 +808,16 @@ def _compile(document: DocumentNode, operation_name: str | None) -> CompiledPlan
         if isinstance(definition, FragmentDefinitionNode)
     }
     roots = collect([operation.selection_set], "Query", fragments)
-    named = [_name(nodes) for nodes in roots.values() if _name(nodes) != "__typename"]
-    if len(named) == 1 and named[0] in DETAIL_ROOTS:
-        from schema import plan_detail  # it builds on this module
+    return RootSelection(operation, fragments, roots)
 
-        return plan_detail.compile_detail(document, operation, fragments, roots)
+
+def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+    return compile_feed(document, root_selection(document, operation_name), operation_name)
+
+
+def compile_feed(document: DocumentNode, query: RootSelection, operation_name: str | None) -> Plan:
+    """The plan of a feed page (``homeFeed``, ``discoverFeed``, ``tagFeed``)."""
+    operation, fragments, roots = query.operation, query.fragments, query.roots
     variables = _variables(operation)
     feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
     if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:

@@ -30,8 +30,9 @@ from strawberry.types import ExecutionResult
 from resolvers.context import Context
 from resolvers.services import Services
 from schema import requestbody
-from schema.compiled import CompiledPlan, Fallback, compile_plan
+from schema.compiled import CompiledPlan, Fallback
 from schema.persisted import PersistedQueryError, remember_after, resolve
+from schema.planner import compile_plan
 from schema.production import within_time_limit
 from schema.routing import query_reads
 from schema.timing import operation_done

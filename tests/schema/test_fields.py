@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLObjectType, get_named_type
 
-from schema.compiled import column_of, compile_plan
+from schema.compiled import column_of
 from schema.fields import (
     REGISTRY,
     VIEWER_FLAGS,
@@ -22,6 +22,7 @@ from schema.fields import (
     Variants,
     shareable,
 )
+from schema.planner import compile_plan
 from schema.root import schema
 from schema.sharing import SHAREABLE
 from storage import models
