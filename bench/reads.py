@@ -117,7 +117,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--quiet-wait", type=float, default=20.0)
-    parser.add_argument("--only", action="append", help="operation names (repeatable)")
+    parser.add_argument(
+        "--only", action="append", help="operation names, comma-separated (repeatable)"
+    )
     parser.add_argument("--regular", action="store_true", help="also measure the regular path")
     parser.add_argument("--quick", action="store_true", help="2 s per scenario in 1 round")
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout")
@@ -578,7 +580,8 @@ def main(argv: list[str] | None = None) -> None:
         say(args, f"  seeded in {time.perf_counter() - started:.0f} s")
     viewers = asyncio.run(pick_viewers(dsn, args.viewers, args.deep + 30))
     deep = asyncio.run(deep_cursors(dsn, show, args.deep))
-    found = cases(show, viewers, deep, args.only)
+    only = [name for names in args.only for name in names.split(",") if name] if args.only else None
+    found = cases(show, viewers, deep, only)
     python = sys.executable
     try:
         with tempfile.TemporaryDirectory(prefix="gesso-reads-") as tmp:

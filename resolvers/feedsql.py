@@ -203,6 +203,8 @@ class FeedPage:
     hidden: set[int] = field(default_factory=set)
     # the page's images and artwork likes, when the selection shows them (resolvers.pagemedia)
     media: Any = None
+    # a page of comments, when the selection shows them (resolvers.commentsql)
+    comments: Any = None
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""

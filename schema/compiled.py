@@ -12,12 +12,15 @@ A plan covers ``homeFeed``, ``discoverFeed``, ``tagFeed`` and ``search`` (its ``
 ``resolvers.search`` finds the page's ids, which are then read as a feed's posts, people or
 attached artworks are) with the fields of ``Post``, its ``author`` and its attached ``artworks``
 (and their images), or of ``User`` or ``Artwork``, that their tables in ``schema.fields`` say how
-to answer (columns, counts, viewer flags, images), with aliases, fragments and ``__typename``.
-Anything else (a field not covered, directives, other root fields, variables of other types)
-compiles to nothing, and the document keeps the regular path. At run time, any input the regular
-path would answer with an error (``first`` out of range, a foreign cursor, an anonymous home feed,
-a tag it refuses, a page over the cost limit, a variable that does not coerce) raises ``Fallback``
-before any SQL runs, and the regular path answers it, so errors are reported in one place only.
+to answer (columns, counts, viewer flags, images), with aliases, fragments and ``__typename``. A
+document whose one root field is ``post(id:)`` or ``artwork(id:)`` is compiled by
+``schema.plan_detail`` with the same writers (``replyTo`` and a page of ``comments`` besides);
+``schema.planner`` sends each document to its root's compiler. Anything else (a field not
+covered, directives, other root fields, variables of other types) compiles to nothing, and the
+document keeps the regular path. At run time, any input the regular path would answer with an
+error (``first`` out of range, a foreign cursor, an anonymous home feed, a tag it refuses, a page
+over the cost limit, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
+and the regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
@@ -31,7 +34,7 @@ from base64 import urlsafe_b64encode
 from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from graphql import (
     DocumentNode,
@@ -79,6 +82,7 @@ from schema.fields import (
     Attached,
     Avatar,
     Column,
+    Comments,
     Count,
     Flag,
     GlobalId,
@@ -412,7 +416,9 @@ class _Compiler:
         for key, field_nodes in self.fields(nodes, type_name).items():
             name = _name(field_nodes)
             how = table.get(name)
-            if not isinstance(how, MediaUrl):  # the one field with arguments a plan reads
+            # the fields with arguments a plan reads (``schema.plan_detail`` reads those of a
+            # page of comments; a feed page does not cover it)
+            if not isinstance(how, MediaUrl | Comments):
                 _no_arguments(field_nodes)
             if name == "__typename":
                 writer.append((key, _constant(type_name)))
@@ -801,8 +807,28 @@ class Plan:
         return data
 
 
+class CompiledPlan(Protocol):
+    """What ``schema.plans`` runs: a feed ``Plan`` or a plan of one object by id
+    (``schema.plan_detail``)."""
+
+    @property
+    def operation_name(self) -> str | None: ...
+
+    @property
+    def replica(self) -> bool: ...
+
+    async def execute(
+        self,
+        viewer_id: int | None,
+        variables: dict[str, Any],
+        media_url: Callable[[str, ImageRef], str],
+        max_cost: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
 def compile_plan(query: str, operation_name: str | None) -> Plan | None:
-    """The plan for this document and operation, or None when a plan cannot cover it."""
+    """The feed plan for this document and operation, or None when a feed plan cannot cover it
+    (``schema.planner.compile_plan`` compiles the other roots too)."""
     try:
         document = parse(query, no_location=True)
         return _compile(document, operation_name)
@@ -810,7 +836,23 @@ def compile_plan(query: str, operation_name: str | None) -> Plan | None:
         return None
 
 
-def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+@dataclass(frozen=True, slots=True)
+class RootSelection:
+    """A document's query operation, its fragments and its root fields by response key."""
+
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    roots: dict[str, list[FieldNode]]
+
+    def root_field(self) -> str | None:
+        """The one root field besides ``__typename`` (None: none, or more than one)."""
+        named = [_name(nodes) for nodes in self.roots.values() if _name(nodes) != "__typename"]
+        return named[0] if len(named) == 1 else None
+
+
+def root_selection(document: DocumentNode, operation_name: str | None) -> RootSelection:
+    """The operation a plan may answer; ``Unsupported`` for anything but a query without
+    directives."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise Unsupported("not a query")
@@ -821,8 +863,18 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    variables = _variables(operation)
     roots = collect([operation.selection_set], "Query", fragments)
+    return RootSelection(operation, fragments, roots)
+
+
+def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+    return compile_feed(document, root_selection(document, operation_name), operation_name)
+
+
+def compile_feed(document: DocumentNode, query: RootSelection, operation_name: str | None) -> Plan:
+    """The plan of a feed page (``homeFeed``, ``discoverFeed``, ``tagFeed``)."""
+    operation, fragments, roots = query.operation, query.fragments, query.roots
+    variables = _variables(operation)
     feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
     if len(feeds) != 1 or _name(feeds[0][1]) not in (*FEEDS, SEARCH):
         raise Unsupported("root fields")

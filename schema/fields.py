@@ -2,8 +2,8 @@
 
 A compiled plan (``schema.compiled``) answers a feed page from rows; the live home feed
 (``schema.sharing``) executes one event once for every viewer of a class. Both need to know, per
-field of ``Post``, ``User``, ``Artwork`` and ``MediaAsset``, what the field is made of. This
-module says it once:
+field of ``Post``, ``User``, ``Artwork``, ``MediaAsset`` and ``Comment``, what the field is made
+of. This module says it once:
 
 * ``Column(name)``: a column of the type's own row, shown as it is (the writer converts it by the
   field's GraphQL type: an enum by its name, a date-time as ISO 8601, a list as a list). ``name``
@@ -17,6 +17,9 @@ module says it once:
   ``column`` is its id, in order), a person's current avatar; ``MediaUrl()``, ``Variants()``:
   an image's signed URL of one variant (``url(size, format)``) and all its variants
   (``resolvers.pagemedia`` reads them, with the training policy each URL signs).
+* ``ReplyTo()``, ``Comments()``: the post a post replies to, and a page of the comments on a
+  post or an artwork: answered by the plans of one post or artwork by id
+  (``schema.plan_detail``), not by a feed page.
 * ``NotCovered(reason)``: a plan does not answer it on purpose; a document selecting it keeps the
   regular path.
 
@@ -115,6 +118,23 @@ class Variants:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """The post a post replies to, when the viewer may see it (``resolvers.rules.VISIBLE``);
+    a plan of one post by id answers it (``schema.plan_detail``), a feed page does not."""
+
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Comments:
+    """The comments on a post or an artwork, oldest first, a page of them
+    (``resolvers.commentsql``); a plan of one post or artwork by id answers it
+    (``schema.plan_detail``), a feed page does not."""
+
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NotCovered:
     reason: str
     shared: bool = False
@@ -133,6 +153,8 @@ How = (
     | Avatar
     | MediaUrl
     | Variants
+    | ReplyTo
+    | Comments
     | NotCovered
 )
 
@@ -186,8 +208,8 @@ POST: dict[str, How] = {
     "author": Related("User", "author_id"),
     "artworks": Attached("Artwork"),
     "images": Images("post_id"),
-    "replyTo": NotCovered("another post, with its own visibility for the viewer"),
-    "comments": NotCovered(_CONNECTION),
+    "replyTo": ReplyTo(),
+    "comments": Comments(),
 }
 
 USER: dict[str, How] = {
@@ -244,7 +266,17 @@ ARTWORK: dict[str, How] = {
     "owner": Related("User", "owner_id"),
     "images": Images("artwork_id"),
     "viewerHasLiked": Flag("hasLikedArtwork"),
-    "comments": NotCovered(_CONNECTION),
+    "comments": Comments(),
+}
+
+# Comments are not part of live events: nothing of them is shared.
+COMMENT: dict[str, How] = {
+    "id": GlobalId(shared=False),
+    "text": Column(shared=False),
+    "createdAt": Column(shared=False),
+    "author": Related("User", "author_id", shared=False),
+    "post": NotCovered("the post commented on: its own visibility for the viewer"),
+    "artwork": NotCovered("the artwork commented on: its own visibility for the viewer"),
 }
 
 # Images are reached only through fields a live event does not share (their URLs expire).
@@ -266,6 +298,7 @@ REGISTRY: dict[str, dict[str, How]] = {
     "User": USER,
     "Artwork": ARTWORK,
     "MediaAsset": MEDIA_ASSET,
+    "Comment": COMMENT,
 }
 
 

@@ -30,8 +30,9 @@ from strawberry.types import ExecutionResult
 from resolvers.context import Context
 from resolvers.services import Services
 from schema import requestbody
-from schema.compiled import Fallback, Plan, compile_plan
+from schema.compiled import CompiledPlan, Fallback
 from schema.persisted import PersistedQueryError, remember_after, resolve
+from schema.planner import compile_plan
 from schema.production import within_time_limit
 from schema.routing import query_reads
 from schema.timing import operation_done
@@ -57,13 +58,13 @@ class Plans:
     def __init__(self, size: int = PLANS_MAX) -> None:
         self.size = size
         self.served = 0  # responses built by a plan
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], CompiledPlan | None] = OrderedDict()
 
-    def get(self, sha256: str, operation_name: str | None) -> Plan | Unknown | None:
+    def get(self, sha256: str, operation_name: str | None) -> CompiledPlan | Unknown | None:
         """The plan, None (no plan possible), or ``UNKNOWN`` (not compiled yet)."""
         return self._plans.get((sha256, operation_name), UNKNOWN)
 
-    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+    def learn(self, query: str, operation_name: str | None) -> CompiledPlan | None:
         """Compile a document the regular path has just executed without an error."""
         plan = compile_plan(query, operation_name)
         self._plans[(sha256_of(query), operation_name)] = plan
@@ -141,7 +142,7 @@ class CompiledPath:
         return result
 
     async def _run(
-        self, plan: Plan, variables: dict[str, Any], context: Context
+        self, plan: CompiledPlan, variables: dict[str, Any], context: Context
     ) -> ExecutionResult | None:
         services, observer = self.services, self.services.observer
         if services.recent_writes is not None:
@@ -187,7 +188,7 @@ class CompiledPath:
 
 
 async def _execute(
-    plan: Plan,
+    plan: CompiledPlan,
     viewer_id: int | None,
     variables: dict[str, Any],
     services: Services,

@@ -22,10 +22,12 @@ from schema.fields import (
     REGISTRY,
     Attached,
     Avatar,
+    Comments,
     Images,
     MediaUrl,
     NotCovered,
     Related,
+    ReplyTo,
     Variants,
 )
 from storage import models
@@ -39,7 +41,17 @@ def _answered(type_name: str) -> list[str]:
     return [n for n, how in table.items() if not isinstance(how, ObjectFields)] + ["__typename"]
 
 
-ObjectFields = (NotCovered, Related, Attached, Images, Avatar, MediaUrl, Variants)
+ObjectFields = (
+    NotCovered,
+    Related,
+    Attached,
+    Images,
+    Avatar,
+    MediaUrl,
+    Variants,
+    ReplyTo,
+    Comments,
+)
 POST_FIELDS = _answered("Post")
 USER_FIELDS = _answered("User")
 ARTWORK_FIELDS = _answered("Artwork")

@@ -6,20 +6,23 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLObjectType, get_named_type
 
-from schema.compiled import column_of, compile_plan
+from schema.compiled import column_of
 from schema.fields import (
     REGISTRY,
     VIEWER_FLAGS,
     Attached,
     Avatar,
     Column,
+    Comments,
     Flag,
     Images,
     NotCovered,
     Related,
+    ReplyTo,
     Variants,
     shareable,
 )
+from schema.planner import compile_plan
 from schema.root import schema
 from schema.sharing import SHAREABLE
 from storage import models
@@ -30,6 +33,7 @@ MODELS = {
     "User": models.User,
     "Artwork": models.Artwork,
     "MediaAsset": models.MediaAsset,
+    "Comment": models.Comment,
 }
 FIELDS = [(type_name, field) for type_name, table in REGISTRY.items() for field in table]
 
@@ -67,6 +71,10 @@ def test_each_entry_fits_its_field(type_name: str, field: str) -> None:
         assert graphql_type.name == "MediaVariant"
     elif isinstance(how, Flag):
         assert how.name in VIEWER_FLAGS
+    elif isinstance(how, ReplyTo):
+        assert graphql_type.name == "Post"
+    elif isinstance(how, Comments):
+        assert graphql_type.name == "CommentConnection"
     elif isinstance(how, NotCovered):
         assert how.reason
 
@@ -82,6 +90,8 @@ def _selection(type_name: str, depth: int = 0) -> str:
             parts.append(f"{field} {{ {_selection('MediaAsset', depth + 1)} }}")
         elif isinstance(how, Variants):
             parts.append(f"{field} {{ size format contentType width height byteSize url }}")
+        elif isinstance(how, ReplyTo | Comments):
+            pass  # the root object of a post or artwork by id only: see below
         elif not isinstance(how, NotCovered):
             parts.append(field)
     return " ".join(parts)
@@ -92,13 +102,26 @@ def test_a_plan_answers_every_covered_field() -> None:
     assert compile_plan(query, None) is not None, query
 
 
-def _path_to(type_name: str) -> tuple[str, str]:
-    return {
+@pytest.mark.parametrize("root", ["post", "artwork"])
+def test_a_detail_plan_answers_every_covered_field(root: str) -> None:
+    type_name = root.capitalize()
+    comments = f"comments {{ edges {{ cursor node {{ {_selection('Comment')} }} }} }}"
+    reply_to = f"replyTo {{ {_selection('Post')} }}" if root == "post" else ""
+    query = f'{{ {root}(id: "UG9zdDox") {{ {_selection(type_name)} {reply_to} {comments} }} }}'
+    assert compile_plan(query, None) is not None, query
+
+
+def _reaching(type_name: str, selection: str) -> str:
+    """A document selecting ``selection`` on an object of ``type_name`` that a plan reads."""
+    if type_name == "Comment":
+        return f'{{ post(id: "UG9zdDox") {{ comments {{ nodes {{ {selection} }} }} }} }}'
+    before, after = {
         "Post": ("", ""),
         "User": ("author { ", " }"),
         "Artwork": ("artworks { ", " }"),
         "MediaAsset": ("images { ", " }"),
     }[type_name]
+    return f"{{ homeFeed {{ edges {{ node {{ {before}{selection}{after} }} }} }} }}"
 
 
 @pytest.mark.parametrize(
@@ -110,8 +133,7 @@ def test_a_field_not_covered_keeps_the_regular_path(type_name: str, field: str) 
     inner = (
         " { __typename }" if isinstance(get_named_type(selection.type), GraphQLObjectType) else ""
     )
-    before, after = _path_to(type_name)
-    query = f"{{ homeFeed {{ edges {{ node {{ {before}{field}{inner}{after} }} }} }} }}"
+    query = _reaching(type_name, f"{field}{inner}")
     assert compile_plan(query, None) is None, query
 
 
@@ -129,3 +151,13 @@ async def test_public_columns_are_the_tables_own_once_models_are_set_up(database
         columns = public_columns(model)
         assert len(columns) == len(set(columns)), columns
         assert set(columns) <= set(model._meta.db_fields), columns
+
+
+@pytest.mark.parametrize(
+    ("type_name", "field"),
+    [(t, f) for t, f in FIELDS if isinstance(REGISTRY[t][f], ReplyTo | Comments)],
+)
+def test_a_detail_field_keeps_the_regular_path_in_a_feed(type_name: str, field: str) -> None:
+    # replyTo and comments are answered for the root object of a post or artwork by id only
+    query = _reaching(type_name, f"{field} {{ __typename }}")
+    assert compile_plan(query, None) is None, query
