@@ -30,7 +30,7 @@ from base64 import urlsafe_b64encode
 from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from graphql import (
     DocumentNode,
@@ -83,6 +83,7 @@ from schema.fields import (
     How,
     Images,
     MediaUrl,
+    Page,
     PolicyInForce,
     Related,
     Replies,
@@ -410,7 +411,7 @@ class _Compiler:
         for key, field_nodes in self.fields(nodes, type_name).items():
             name = _name(field_nodes)
             how = table.get(name)
-            if not isinstance(how, MediaUrl):  # the one field with arguments a plan reads
+            if not isinstance(how, MediaUrl | Page):  # the fields with arguments a plan reads
                 _no_arguments(field_nodes)
             if name == "__typename":
                 writer.append((key, _constant(type_name)))
@@ -672,6 +673,24 @@ FEEDS = {"homeFeed": "home", "discoverFeed": "discover", "tagFeed": "tag"}  # ro
 _FEED_ARGUMENTS = {"first": int, "after": str, "tag": str}
 
 
+class RootPlan(Protocol):
+    """What the compiled path (``schema.plans``) runs: a plan of one root field."""
+
+    @property
+    def operation_name(self) -> str | None: ...
+
+    @property
+    def replica(self) -> bool: ...
+
+    async def execute(
+        self,
+        viewer_id: int | None,
+        variables: dict[str, Any],
+        media_url: Callable[[str, ImageRef], str],
+        max_cost: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """One compiled query operation: a feed connection (and maybe ``__typename``) at the root."""
@@ -746,7 +765,23 @@ class Plan:
         return data
 
 
-def compile_plan(query: str, operation_name: str | None) -> Plan | None:
+RootCompiler = Callable[
+    [
+        DocumentNode,
+        OperationDefinitionNode,
+        dict[str, FragmentDefinitionNode],
+        dict[str, Variable],
+        dict[str, list[FieldNode]],
+    ],
+    RootPlan,
+]
+# Root fields other than the feeds -> the compiler of their plans (document, operation, its
+# fragments, its variables, its root fields by response key). Each module that compiles one
+# builds on this one and enters itself here when imported (``schema.plans`` imports them all).
+ROOTS: dict[str, RootCompiler] = {}
+
+
+def compile_plan(query: str, operation_name: str | None) -> RootPlan | None:
     """The plan for this document and operation, or None when a plan cannot cover it."""
     try:
         document = parse(query, no_location=True)
@@ -755,7 +790,7 @@ def compile_plan(query: str, operation_name: str | None) -> Plan | None:
         return None
 
 
-def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
+def _compile(document: DocumentNode, operation_name: str | None) -> RootPlan:
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise Unsupported("not a query")
@@ -769,6 +804,8 @@ def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
     variables = _variables(operation)
     roots = collect([operation.selection_set], "Query", fragments)
     feeds = [(key, nodes) for key, nodes in roots.items() if _name(nodes) != "__typename"]
+    if len(feeds) == 1 and _name(feeds[0][1]) in ROOTS:
+        return ROOTS[_name(feeds[0][1])](document, operation, fragments, variables, roots)
     if len(feeds) != 1 or _name(feeds[0][1]) not in FEEDS:
         raise Unsupported("root fields")
     feed_nodes = feeds[0][1]

@@ -17,6 +17,9 @@ module says it once:
   ``column`` is its id, in order), a person's current avatar; ``MediaUrl()``, ``Variants()``:
   an image's signed URL of one variant (``url(size, format)``) and all its variants
   (``resolvers.pagemedia`` reads them, with the training policy each URL signs).
+* ``Page(kind)``: one of a person's connections (``posts``, ``portfolio``, ``followers``,
+  ``following``), answered by a plan rooted at that person (``schema.plan_user``), never below
+  another object.
 * ``NotCovered(reason)``: a plan does not answer it on purpose; a document selecting it keeps the
   regular path.
 
@@ -115,6 +118,14 @@ class Variants:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """A connection of a person, read as a page of its own (``schema.plan_user``)."""
+
+    kind: Literal["posts", "portfolio", "followers", "following"]
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NotCovered:
     reason: str
     shared: bool = False
@@ -133,6 +144,7 @@ How = (
     | Avatar
     | MediaUrl
     | Variants
+    | Page
     | NotCovered
 )
 
@@ -215,10 +227,10 @@ USER: dict[str, How] = {
     "emailVerified": NotCovered("private: never read with a page", shared=True),
     "sessions": NotCovered("private: the account's own sign-ins", shared=False),
     "avatar": Avatar(),
-    "portfolio": NotCovered(_CONNECTION),
-    "posts": NotCovered(_CONNECTION),
-    "followers": NotCovered(_CONNECTION),
-    "following": NotCovered(_CONNECTION),
+    "portfolio": Page("portfolio"),
+    "posts": Page("posts"),
+    "followers": Page("followers"),
+    "following": Page("following"),
     "blockedUsers": NotCovered("private: the account's own list, never read with a page"),
     "mutedUsers": NotCovered("private: the account's own list, never read with a page"),
 }

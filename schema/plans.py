@@ -29,8 +29,11 @@ from strawberry.types import ExecutionResult
 
 from resolvers.context import Context
 from resolvers.services import Services
-from schema import requestbody
-from schema.compiled import Fallback, Plan, compile_plan
+from schema import (
+    plan_user,  # noqa: F401 (enters the plans of user(handle:) in compiled.ROOTS)
+    requestbody,
+)
+from schema.compiled import Fallback, RootPlan, compile_plan
 from schema.persisted import PersistedQueryError, remember_after, resolve
 from schema.production import within_time_limit
 from schema.routing import query_reads
@@ -57,13 +60,13 @@ class Plans:
     def __init__(self, size: int = PLANS_MAX) -> None:
         self.size = size
         self.served = 0  # responses built by a plan
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], RootPlan | None] = OrderedDict()
 
-    def get(self, sha256: str, operation_name: str | None) -> Plan | Unknown | None:
+    def get(self, sha256: str, operation_name: str | None) -> RootPlan | Unknown | None:
         """The plan, None (no plan possible), or ``UNKNOWN`` (not compiled yet)."""
         return self._plans.get((sha256, operation_name), UNKNOWN)
 
-    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+    def learn(self, query: str, operation_name: str | None) -> RootPlan | None:
         """Compile a document the regular path has just executed without an error."""
         plan = compile_plan(query, operation_name)
         self._plans[(sha256_of(query), operation_name)] = plan
@@ -141,7 +144,7 @@ class CompiledPath:
         return result
 
     async def _run(
-        self, plan: Plan, variables: dict[str, Any], context: Context
+        self, plan: RootPlan, variables: dict[str, Any], context: Context
     ) -> ExecutionResult | None:
         services, observer = self.services, self.services.observer
         if services.recent_writes is not None:
@@ -187,7 +190,7 @@ class CompiledPath:
 
 
 async def _execute(
-    plan: Plan,
+    plan: RootPlan,
     viewer_id: int | None,
     variables: dict[str, Any],
     services: Services,

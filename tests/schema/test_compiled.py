@@ -25,6 +25,7 @@ from schema.fields import (
     Images,
     MediaUrl,
     NotCovered,
+    Page,
     Related,
     Variants,
 )
@@ -39,7 +40,7 @@ def _answered(type_name: str) -> list[str]:
     return [n for n, how in table.items() if not isinstance(how, ObjectFields)] + ["__typename"]
 
 
-ObjectFields = (NotCovered, Related, Attached, Images, Avatar, MediaUrl, Variants)
+ObjectFields = (NotCovered, Related, Attached, Images, Avatar, MediaUrl, Variants, Page)
 POST_FIELDS = _answered("Post")
 USER_FIELDS = _answered("User")
 ARTWORK_FIELDS = _answered("Artwork")
