@@ -117,12 +117,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--quiet-wait", type=float, default=20.0)
-    parser.add_argument("--only", action="append", help="operation names (repeatable)")
+    parser.add_argument(
+        "--only", action="append", help="operation names, comma-separated (repeatable)"
+    )
     parser.add_argument("--regular", action="store_true", help="also measure the regular path")
     parser.add_argument("--quick", action="store_true", help="2 s per scenario in 1 round")
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout")
     parser.add_argument("--no-record", action="store_true", help="leave docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.only:
+        args.only = [name for names in args.only for name in names.split(",") if name]
     if args.quick:
         args.duration, args.rounds, args.warmup, args.quiet_wait = 2.0, 1, 1.0, 3.0
         args.no_record = True

@@ -11,12 +11,13 @@ directly.
 A plan covers ``homeFeed``, ``discoverFeed`` and ``tagFeed`` with the fields of ``Post``, its
 ``author`` and its attached ``artworks`` (and their images) that their tables in
 ``schema.fields`` say how to answer (columns, counts, viewer flags, images), with aliases,
-fragments and ``__typename``. Anything else (a field not covered, directives, other root fields,
-variables of other types) compiles to nothing, and the document keeps the regular path. At run
-time, any input the regular path would answer with an error (``first`` out of range, a foreign
-cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a variable that
-does not coerce) raises ``Fallback`` before any SQL runs,
-and the regular path answers it, so errors are reported in one place only.
+fragments and ``__typename``; other root fields are compiled by the modules entered in ``ROOTS``
+(``schema.plan_user``: ``user(handle:)``). Anything else (a field not covered, directives, other
+root fields, variables of other types) compiles to nothing, and the document keeps the regular
+path. At run time, any input the regular path would answer with an error (``first`` out of
+range, a foreign cursor, an anonymous home feed, a tag it refuses, a page over the cost limit, a
+variable that does not coerce) raises ``Fallback`` before any SQL runs, and the regular path
+answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
