@@ -125,6 +125,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout")
     parser.add_argument("--no-record", action="store_true", help="leave docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.only:
+        args.only = [name for names in args.only for name in names.split(",") if name]
     if args.quick:
         args.duration, args.rounds, args.warmup, args.quiet_wait = 2.0, 1, 1.0, 3.0
         args.no_record = True

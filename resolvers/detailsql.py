@@ -22,7 +22,7 @@ from resolvers.feedsql import (
     Needs,
     PageReader,
     _ordered,
-    _replies_seen,
+    read_replies_seen,
 )
 from resolvers.rules import FOLLOWS, VISIBLE
 from storage import rawsql
@@ -82,7 +82,7 @@ class PostReader(PageReader):
             if owners:
                 await self._owners(page, owners, reader)
         if self.needs.replies:
-            await _replies_seen(page)
+            await read_replies_seen(page)
         return page
 
 

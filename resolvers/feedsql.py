@@ -270,7 +270,8 @@ class PageReader:
                         )
         self._statements: dict[tuple[bool, bool, bool, int], str] = {}
 
-    def _sql(self, *, after: bool, viewer: bool, sqlite: bool) -> tuple[str, bool]:
+    def columns(self, *, viewer: bool) -> list[str]:
+        """The page statement's columns over posts ``p`` (and authors ``u``), the viewer $1."""
         needs = self.needs
         columns = [f"p.{column}" for column in self.post_columns]
         if needs.authors:
@@ -279,6 +280,24 @@ class PageReader:
             columns.append(_LIKED)
         if viewer and needs.follows:
             columns.append(_FOLLOWS)
+        return columns
+
+    def with_attachments(self, sql: str) -> str:
+        """The page statement ``sql`` with each post's attached artworks joined in (one row per
+        attachment), when the selection shows them."""
+        if self.needs.artwork_columns is None:
+            return sql
+        attached = ", ".join(f"a.{c} AS {ARTWORK}{c}" for c in self.artwork_columns)
+        return (
+            f"SELECT p.*, {attached} FROM ({sql}) p"
+            " LEFT JOIN post_artworks pa ON pa.post_id = p.id"
+            " LEFT JOIN artworks a ON a.id = pa.artwork_id"
+            " ORDER BY p.id DESC, pa.position, pa.id"
+        )
+
+    def _sql(self, *, after: bool, viewer: bool, sqlite: bool) -> tuple[str, bool]:
+        needs = self.needs
+        columns = self.columns(viewer=viewer)
         joined = " JOIN users u ON u.id = p.author_id" if needs.authors else ""
         ctes = ""
         if self.home:
@@ -327,15 +346,7 @@ class PageReader:
                 # every execution (a third of its CPU for a page).
                 + " ORDER BY p.id DESC LIMIT {limit}"
             )
-        if needs.artwork_columns is not None:
-            attached = ", ".join(f"a.{c} AS {ARTWORK}{c}" for c in self.artwork_columns)
-            sql = (
-                f"SELECT p.*, {attached} FROM ({sql}) p"
-                " LEFT JOIN post_artworks pa ON pa.post_id = p.id"
-                " LEFT JOIN artworks a ON a.id = pa.artwork_id"
-                " ORDER BY p.id DESC, pa.position, pa.id"
-            )
-        return ctes + sql, uses_viewer
+        return ctes + self.with_attachments(sql), uses_viewer
 
     def _page_statement(
         self, after: bool, viewer: bool, sqlite: bool, size: int
@@ -370,7 +381,7 @@ class PageReader:
             if owners:
                 await self._owners(page, owners, reader)
         if self.needs.replies:
-            await _replies_seen(page)
+            await read_replies_seen(page)
         return page
 
     async def read_ids(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
@@ -386,7 +397,7 @@ class PageReader:
             if owners:
                 await self._owners(page, owners, reader)
         if self.needs.replies:
-            await _replies_seen(page)
+            await read_replies_seen(page)
         return page
 
     async def read_users(self, viewer_id: int | None, ids: list[int]) -> FeedPage:
@@ -481,7 +492,7 @@ class PageReader:
             page.hidden.update(row[0] for row in hidden)
 
 
-async def _replies_seen(page: FeedPage) -> None:
+async def read_replies_seen(page: FeedPage) -> None:
     """The viewer's share of the non-public replies, for the posts that have any: the same
     count as the regular path's (``resolvers.replies``), one statement, and none at all for most
     pages."""

@@ -387,6 +387,13 @@ class ReadRule:
             return "TRUE"
         return _in_sql(visibility, passing) if passing else "FALSE"
 
+    @staticmethod
+    def passing_sql(passing: frozenset[Visibility], visibility: str) -> str:
+        """What ``passing`` returned, as a SQL condition on the column ``visibility``."""
+        if passing == EVERY_VISIBILITY:
+            return "TRUE"
+        return _in_sql(visibility, passing) if passing else "FALSE"
+
     def _terms(self, *, signed_in: bool) -> Iterable[tuple[str, frozenset[Visibility] | None]]:
         """The rule as OR-ed terms (who, visibilities; None for every one): what passes from
         ``"anyone"``, what more of the viewer's ``"own"``, what more of the owners the viewer

@@ -14,13 +14,14 @@ attached artworks are) with the fields of ``Post``, its ``author`` and its attac
 (and their images), or of ``User`` or ``Artwork``, that their tables in ``schema.fields`` say how
 to answer (columns, counts, viewer flags, images), with aliases, fragments and ``__typename``. A
 document whose one root field is ``post(id:)`` or ``artwork(id:)`` is compiled by
-``schema.plan_detail`` with the same writers (``replyTo`` and a page of ``comments`` besides);
-``schema.planner`` sends each document to its root's compiler. Anything else (a field not
-covered, directives, other root fields, variables of other types) compiles to nothing, and the
-document keeps the regular path. At run time, any input the regular path would answer with an
-error (``first`` out of range, a foreign cursor, an anonymous home feed, a tag it refuses, a page
-over the cost limit, a variable that does not coerce) raises ``Fallback`` before any SQL runs,
-and the regular path answers it, so errors are reported in one place only.
+``schema.plan_detail`` with the same writers (``replyTo`` and a page of ``comments`` besides), and
+one whose root is ``user(handle:)`` by ``schema.plan_user`` (the person and one of their
+connections); ``schema.planner`` sends each document to its root's compiler. Anything else (a field
+not covered, directives, other root fields, variables of other types) compiles to nothing, and the
+document keeps the regular path. At run time, any input the regular path would answer with an error
+(``first`` out of range, a foreign cursor, an anonymous home feed, a tag it refuses, a page over
+the cost limit, a variable that does not coerce) raises ``Fallback`` before any SQL runs, and the
+regular path answers it, so errors are reported in one place only.
 
 The server compiles a document only after the regular path executed it without an error (so it
 parsed, validated and passed the production limits and the persisted-query rules); see
@@ -89,6 +90,7 @@ from schema.fields import (
     How,
     Images,
     MediaUrl,
+    Page,
     PolicyInForce,
     Related,
     Replies,
@@ -417,8 +419,9 @@ class _Compiler:
             name = _name(field_nodes)
             how = table.get(name)
             # the fields with arguments a plan reads (``schema.plan_detail`` reads those of a
-            # page of comments; a feed page does not cover it)
-            if not isinstance(how, MediaUrl | Comments):
+            # page of comments, ``schema.plan_user`` those of a person's connection; a feed page
+            # covers neither)
+            if not isinstance(how, MediaUrl | Comments | Page):
                 _no_arguments(field_nodes)
             if name == "__typename":
                 writer.append((key, _constant(type_name)))

@@ -20,6 +20,9 @@ of. This module says it once:
 * ``ReplyTo()``, ``Comments()``: the post a post replies to, and a page of the comments on a
   post or an artwork: answered by the plans of one post or artwork by id
   (``schema.plan_detail``), not by a feed page.
+* ``Page(kind)``: one of a person's connections (``posts``, ``portfolio``, ``followers``,
+  ``following``), answered by a plan rooted at that person (``schema.plan_user``), never below
+  another object.
 * ``NotCovered(reason)``: a plan does not answer it on purpose; a document selecting it keeps the
   regular path.
 
@@ -135,6 +138,14 @@ class Comments:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """A connection of a person, read as a page of its own (``schema.plan_user``)."""
+
+    kind: Literal["posts", "portfolio", "followers", "following"]
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NotCovered:
     reason: str
     shared: bool = False
@@ -155,6 +166,7 @@ How = (
     | Variants
     | ReplyTo
     | Comments
+    | Page
     | NotCovered
 )
 
@@ -238,10 +250,10 @@ USER: dict[str, How] = {
     "sessions": NotCovered("private: the account's own sign-ins", shared=False),
     "accountExport": NotCovered("private: the account's own archive", shared=False),
     "avatar": Avatar(),
-    "portfolio": NotCovered(_CONNECTION),
-    "posts": NotCovered(_CONNECTION),
-    "followers": NotCovered(_CONNECTION),
-    "following": NotCovered(_CONNECTION),
+    "portfolio": Page("portfolio"),
+    "posts": Page("posts"),
+    "followers": Page("followers"),
+    "following": Page("following"),
     "blockedUsers": NotCovered("private: the account's own list, never read with a page"),
     "mutedUsers": NotCovered("private: the account's own list, never read with a page"),
 }

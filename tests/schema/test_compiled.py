@@ -26,6 +26,7 @@ from schema.fields import (
     Images,
     MediaUrl,
     NotCovered,
+    Page,
     Related,
     ReplyTo,
     Variants,
@@ -51,6 +52,7 @@ ObjectFields = (
     Variants,
     ReplyTo,
     Comments,
+    Page,
 )
 POST_FIELDS = _answered("Post")
 USER_FIELDS = _answered("User")

@@ -511,6 +511,40 @@ async def test_feed(world: World, viewer: str, feed: str, path: str) -> None:
         }, post
 
 
+# A person's page, on both paths (from its second run, a plan of schema.plan_user answers it).
+PROFILE_PAGES = {
+    "posts": 'query Posts {{ user(handle: "{handle}") {{ postCount isFollowedByViewer'
+    " posts(first: 50) {{ nodes {{ id artworks {{ id }} author {{ handle }} }} }} }} }}",
+    "portfolio": 'query Portfolio {{ user(handle: "{handle}") {{ artworkCount'
+    " portfolio(first: 50) {{ edges {{ node {{ id }} }} }} }} }}",
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("page", PROFILE_PAGES)
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_profile_pages(world: World, viewer: str, page: str, path: str) -> None:
+    for handle in HANDLES:
+        result = await _feed(world, viewer, PROFILE_PAGES[page].format(handle=handle), path)
+        assert result.errors == []
+        user = result.data["user"]
+        if page == "portfolio":
+            nodes = [edge["node"] for edge in user["portfolio"]["edges"]]
+            assert world.named(nodes) == PORTFOLIO[handle][viewer], handle
+            assert user["artworkCount"] == len(PORTFOLIO[handle][viewer])
+            continue
+        nodes = user["posts"]["nodes"]
+        assert world.named(nodes) == USER_POSTS[handle][viewer], handle
+        assert user["postCount"] == len(USER_POSTS[handle][viewer])
+        assert user["isFollowedByViewer"] == ((viewer, handle) in FOLLOWS)
+        for node in nodes:
+            post = world.name(node["id"])
+            assert post is not None
+            assert node["author"] == {"handle": handle}
+            attached = POST_ARTWORKS[viewer].get(post, [])
+            assert node["artworks"] == [{"id": world.ids[a]} for a in attached], post
+
+
 def _feed_reply_cells() -> list[Any]:
     cells = []
     for viewer in VIEWERS:
