@@ -34,10 +34,10 @@ from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
 
 from imaging.errors import ImagingError
-from resolvers import inbox, media
+from resolvers import inbox, leaving, media
 from resolvers.services import MediaService, Services, StageListener, report_stage
 from storage.db import in_transaction
-from storage.jobs import Job, QueueUnavailable, backoff
+from storage.jobs import DELETE_ACCOUNT, Job, QueueUnavailable, backoff
 from storage.models import MediaAsset, MediaKind, MediaStatus, NotificationKind, User
 from storage.objects import IMMUTABLE, ObjectNotFound, ObjectStoreError, content_key
 
@@ -327,7 +327,9 @@ async def requeue(services: Services, *, everything: bool, stale_after: float = 
     """Hand PROCESSING images to the queue again: those never queued (the queue was down when
     they were accepted), those queued more than ``stale_after`` seconds ago (their job was lost
     with a Redis that kept nothing), or with ``everything`` all of them (the in-process queue
-    after a restart). A duplicate job is harmless (``run_job`` skips a finished image)."""
+    after a restart). A duplicate job is harmless (``run_job`` skips a finished image). The
+    unfinished account deletions likewise (``leaving.requeue``)."""
+    deletions = await leaving.requeue(services, everything=everything, stale_after=stale_after)
     service = media._media(services)
     rows = MediaAsset.filter(status=MediaStatus.PROCESSING)
     if not everything:
@@ -338,7 +340,7 @@ async def requeue(services: Services, *, everything: bool, stale_after: float = 
         await service.queue.enqueue(asset_id)
     if ids:
         await MediaAsset.filter(id__in=ids).update(queued_at=datetime.now(UTC))
-    return len(ids)
+    return len(ids) + deletions
 
 
 class Worker:
@@ -405,16 +407,16 @@ class Worker:
         lease = asyncio.create_task(self._keep(job, consumer))
         started = time.perf_counter()
         try:
-            outcome = await run_job(self.services, job.asset_id, self.execute)
+            outcome = await self._run(job)
         except Transient as error:
             if job.attempt >= self.queue.max_attempts:
                 return await self._give_up(job, str(error))
-            log.warning("image %d: attempt %d failed: %s", job.asset_id, job.attempt, error)
+            log.warning("%s %d: attempt %d failed: %s", job.kind, job.asset_id, job.attempt, error)
             await self.queue.retry(job, backoff(job.attempt))
             await self.queue.record("retried")
             return "retried"
         except Exception as error:  # a bug must not stop the worker; the job is given up
-            log.exception("image %d: job failed", job.asset_id)
+            log.exception("%s %d: job failed", job.kind, job.asset_id)
             return await self._give_up(job, f"{type(error).__name__}: {error}")
         finally:
             lease.cancel()
@@ -422,9 +424,21 @@ class Worker:
         await self.queue.record(outcome, time.perf_counter() - started)
         return outcome
 
+    async def _run(self, job: Job) -> str:
+        if job.kind != DELETE_ACCOUNT:
+            return await run_job(self.services, job.asset_id, self.execute)
+        try:
+            return await leaving.run(self.services, job.asset_id)
+        except (ObjectStoreError, BaseORMException) as error:
+            raise Transient(str(error)) from error
+
     async def _give_up(self, job: Job, reason: str) -> str:
         await self.queue.dead(job, reason)
         await self.queue.record("dead")
+        if job.kind == DELETE_ACCOUNT:
+            # its row stays RUNNING: the sweep hands it over again once it is stale
+            log.error("deletion of account %d given up for now: %s", job.asset_id, reason)
+            return "dead"
         row = await MediaAsset.get_or_none(id=job.asset_id)
         if row is not None:
             await refuse(
@@ -438,4 +452,4 @@ class Worker:
             try:
                 await self.queue.keep(job, consumer)
             except QueueUnavailable as error:
-                log.warning("lease of image %d not renewed: %s", job.asset_id, error)
+                log.warning("lease of %s %d not renewed: %s", job.kind, job.asset_id, error)

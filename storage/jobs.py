@@ -1,7 +1,8 @@
 """Protection jobs: a durable queue on Redis Streams, or in process.
 
-A job names one ``MediaAsset`` (its row holds everything else), so a job is a few bytes and the
-database stays the source of truth.
+A job is a kind and an id: a protection job names one ``MediaAsset``, an account deletion the
+account (its ``AccountDeletion`` row); the row holds everything else, so a job is a few bytes and
+the database stays the source of truth.
 
 ``RedisJobQueue`` uses one stream and one consumer group (redis-py, no further library):
 
@@ -39,14 +40,26 @@ from redis.exceptions import RedisError, ResponseError
 GROUP = "workers"
 # Seconds of a job, for the shared histogram.
 JOB_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-OUTCOMES = ("ready", "refused", "retried", "dead", "skipped")
+OUTCOMES = ("ready", "refused", "retried", "dead", "skipped", "deleted")
+
+# The kinds of jobs: protecting an upload (the first, and the default of an entry that names
+# none) and deleting an account.
+PROTECT = "protect"
+DELETE_ACCOUNT = "delete_account"
+KINDS = (PROTECT, DELETE_ACCOUNT)
 
 # Move the jobs due by ARGV[1] from the delayed set KEYS[1] to the stream KEYS[2], atomically.
+# A member is "<id>:<attempt>:<entry>", then ":<kind>" for a job of another kind than PROTECT.
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 for _, member in ipairs(due) do
   local asset, attempt = string.match(member, '^(%d+):(%d+):')
-  redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt)
+  local kind = string.match(member, ':(%a[%w_]*)$')
+  if kind then
+    redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt, 'kind', kind)
+  else
+    redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt)
+  end
   redis.call('ZREM', KEYS[1], member)
 end
 return #due
@@ -59,11 +72,13 @@ class QueueUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery of a job: the asset to protect and how many times it has been tried."""
+    """One delivery of a job: what it is about (the asset to protect, or with ``kind``
+    DELETE_ACCOUNT the account to delete) and how many times it has been tried."""
 
     asset_id: int
     attempt: int  # 1 on the first run
     entry: str = ""  # the stream entry id (Redis only)
+    kind: str = PROTECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +109,8 @@ class JobQueue:
     async def close(self) -> None:
         """Release connections."""
 
-    async def enqueue(self, asset_id: int) -> None:
+    async def enqueue(self, asset_id: int, kind: str = PROTECT) -> None:
+        """Queue a job of ``kind`` about ``asset_id`` (an asset, or an account)."""
         raise NotImplementedError
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
@@ -135,8 +151,8 @@ class InProcessJobQueue(JobQueue):
         self._outcomes: Counter[str] = Counter()
         self._seconds: list[float] = []
 
-    async def enqueue(self, asset_id: int) -> None:
-        self._queue.put_nowait(Job(asset_id, 1))
+    async def enqueue(self, asset_id: int, kind: str = PROTECT) -> None:
+        self._queue.put_nowait(Job(asset_id, 1, kind=kind))
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         try:
@@ -151,7 +167,7 @@ class InProcessJobQueue(JobQueue):
 
     async def retry(self, job: Job, delay: float) -> None:
         self._in_flight.discard(job.asset_id)
-        again = Job(job.asset_id, job.attempt + 1)
+        again = Job(job.asset_id, job.attempt + 1, kind=job.kind)
         loop = asyncio.get_running_loop()
 
         def due() -> None:
@@ -238,8 +254,11 @@ class RedisJobQueue(JobQueue):
                 raise
         self._group_ready = True
 
-    async def enqueue(self, asset_id: int) -> None:
-        await self._call(self.client.xadd(self.stream, {"asset": asset_id, "attempt": 1}))
+    async def enqueue(self, asset_id: int, kind: str = PROTECT) -> None:
+        fields: dict[Any, Any] = {"asset": asset_id, "attempt": 1}
+        if kind != PROTECT:
+            fields["kind"] = kind
+        await self._call(self.client.xadd(self.stream, fields))
 
     async def receive(self, consumer: str, *, wait: float) -> Job | None:
         await self._ensure_group()
@@ -273,7 +292,7 @@ class RedisJobQueue(JobQueue):
         # The retries this job went through, plus the deliveries of this try beyond the first
         # (each one a worker that died holding it).
         attempt = int(values.get("attempt", "1")) + deliveries - 1
-        return Job(int(values["asset"]), attempt, entry)
+        return Job(int(values["asset"]), attempt, entry, values.get("kind", PROTECT))
 
     async def ack(self, job: Job) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
@@ -288,6 +307,8 @@ class RedisJobQueue(JobQueue):
 
     async def retry(self, job: Job, delay: float) -> None:
         member = f"{job.asset_id}:{job.attempt + 1}:{job.entry}"
+        if job.kind != PROTECT:
+            member += f":{job.kind}"
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.zadd(self.delayed, {member: time.time() + delay})
             pipe.xack(self.stream, GROUP, job.entry)
@@ -298,7 +319,12 @@ class RedisJobQueue(JobQueue):
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self.dead_stream,
-                {"asset": job.asset_id, "attempt": job.attempt, "reason": reason[:1000]},
+                {
+                    "asset": job.asset_id,
+                    "attempt": job.attempt,
+                    "kind": job.kind,
+                    "reason": reason[:1000],
+                },
             )
             pipe.xack(self.stream, GROUP, job.entry)
             pipe.xdel(self.stream, job.entry)

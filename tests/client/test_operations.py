@@ -41,6 +41,7 @@ SCREENS = {
         "UnblockUser",
         "MuteUser",
         "UnmuteUser",
+        "DeleteAccount",
     ],
 }
 

@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from resolvers import credentials, passwords
 from schema.root import schema
 from storage.models import (
+    AccountDeletion,
     AccountToken,
     AccountTokenPurpose,
     Artwork,
@@ -193,6 +194,10 @@ async def avatars() -> object:
 
 async def tess_blocked() -> object:
     return await Block.filter(blocked__handle_key="tess").count()
+
+
+async def deletions() -> object:
+    return await AccountDeletion.all().count()
 
 
 async def tess_muted() -> object:
@@ -554,6 +559,12 @@ SPECS: dict[str, Spec] = {
         0,
         late_variables=olgas_session,
     ),
+    "deleteAccount": Spec(
+        mutation("deleteAccount", "$p: String!", "password: $p"),
+        lambda w: {"p": PASSWORD},
+        deletions,
+        1,
+    ),
     "identifyImage": Spec(
         mutation("identifyImage", "$f: Upload!", "file: $f"),
         lambda w: {"f": None},
@@ -649,6 +660,8 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("resendVerification", UNAUTHENTICATED, OK, OK),
     ("revokeSession", UNAUTHENTICATED, Refused("NOT_FOUND", "id"), OK),
     ("updatePost", UNAUTHENTICATED, FORBIDDEN, OK),
+    # one's own account, whoever one is (the password says it is)
+    ("deleteAccount", UNAUTHENTICATED, OK, OK),
 ]
 
 CASES = [
