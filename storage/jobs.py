@@ -316,16 +316,12 @@ class RedisJobQueue(JobQueue):
             await self._call(pipe.execute())
 
     async def dead(self, job: Job, reason: str) -> None:
+        letter: dict[Any, Any] = {"asset": job.asset_id, "attempt": job.attempt}
+        if job.kind != PROTECT:
+            letter["kind"] = job.kind
+        letter["reason"] = reason[:1000]
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self.dead_stream,
-                {
-                    "asset": job.asset_id,
-                    "attempt": job.attempt,
-                    "kind": job.kind,
-                    "reason": reason[:1000],
-                },
-            )
+            pipe.xadd(self.dead_stream, letter)
             pipe.xack(self.stream, GROUP, job.entry)
             pipe.xdel(self.stream, job.entry)
             await self._call(pipe.execute())
