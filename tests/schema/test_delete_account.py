@@ -31,7 +31,7 @@ from storage.models import (
     User,
 )
 from storage.objects import LocalObjectStore
-from tests.graphql import GraphQLClient, database_state, pk_of
+from tests.graphql import GraphQLClient, database_state, global_id, pk_of
 from tests.leaving import seed_account
 from tests.security.subscriptions import HOME_FEED, Subscription
 
@@ -264,3 +264,62 @@ async def test_a_deletion_resumes_where_it_stopped(client: GraphQLClient) -> Non
     # then it finished from there
     assert not await User.exists(id=leaver)
     assert stored_keys(gql) == before_keys
+
+
+HELD_READS = (
+    'query($p: ID!) { user(handle: "leaver") { id } node(id: $p) { id }'
+    ' users: search(query: "leaver", kind: USERS) { nodes { ... on User { handle } } }'
+    ' posts: search(query: "farewell", kind: POSTS) { nodes { ... on Post { id } } } }'
+)
+DISCOVER = "query Discover { discoverFeed { nodes { text } } }"
+INBOX = "{ notifications { nodes { kind actorCount } } }"
+
+
+async def test_from_the_request_on_the_account_reads_as_missing_on_every_path(
+    client: GraphQLClient,
+) -> None:
+    gql = client
+    await gql.sign_up("friend", PASSWORD)
+    friend = await User.get(handle_key="friend")
+    leaver_gid = await gql.sign_up("leaver", PASSWORD)
+    posted = await gql.execute(POST, {"t": "farewell tour", "v": "PUBLIC"}, as_="leaver")
+    post = posted.data["createPost"]["post"]["id"]
+    follow = "mutation($u: ID!) { follow(userId: $u) { errors { code } } }"
+    await gql.execute(follow, {"u": await gql.sign_up("other", PASSWORD)}, as_="leaver")
+    await gql.execute(follow, {"u": pk_global(friend.id)}, as_="leaver")
+    # given everything of the leaver readable, and the discover feed's plan learned
+    plans = gql.app.state.graphql.plans
+    for viewer in (None, "friend"):
+        shown = await gql.execute(HELD_READS, {"p": post}, as_=viewer)
+        assert shown.data["user"] == {"id": leaver_gid}
+        assert shown.data["node"] == {"id": post}
+        assert shown.data["users"]["nodes"] == [{"handle": "leaver"}]
+        assert shown.data["posts"]["nodes"] == [{"id": post}]
+        assert (await gql.execute(DISCOVER, as_=viewer)).data["discoverFeed"]["nodes"]
+    assert (await gql.execute(INBOX, as_="friend")).data["notifications"]["nodes"] == [
+        {"kind": "NEW_FOLLOWER", "actorCount": 1}
+    ]
+    # when the deletion is recorded (as deleteAccount does first), no job having run yet
+    await AccountDeletion.create(id=pk_of(leaver_gid), handle_key="leaver")
+    # then nothing of it reads, for a member or anonymously, on the regular and compiled paths
+    for viewer in (None, "friend"):
+        hidden = await gql.execute(HELD_READS, {"p": post}, as_=viewer)
+        assert hidden.data == {
+            "user": None,
+            "node": None,
+            "users": {"nodes": []},
+            "posts": {"nodes": []},
+        }
+        served = plans.served
+        compiled = await gql.execute(DISCOVER, as_=viewer)
+        assert plans.served == served + 1
+        assert compiled.data["discoverFeed"]["nodes"] == []
+    # and the inbox no longer shows what it did
+    assert (await gql.execute(INBOX, as_="friend")).data["notifications"]["nodes"] == []
+    # and it cannot sign in
+    refused = await gql.execute(LOG_IN, {"l": "leaver"})
+    assert refused.data["logIn"]["errors"] == [{"code": "INVALID_CREDENTIALS"}]
+
+
+def pk_global(pk: int) -> str:
+    return global_id("User", pk)
