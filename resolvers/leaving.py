@@ -61,6 +61,7 @@ from storage.models import (
     DeletionState,
     Follow,
     MediaAsset,
+    MediaStatus,
     ModerationAction,
     Mute,
     Notification,
@@ -211,6 +212,20 @@ async def _delete_objects(services: Services, account_id: int, rows: list[MediaA
     purge(services.purger, asset_keys(rows))
 
 
+async def _drop_rows(images: list[MediaAsset]) -> bool:
+    """Delete the rows of ``images`` once their objects are gone. An image read while its
+    protection job ran is deleted only if it is still PROCESSING: if the job published it in
+    between, its row (now naming its derivatives) stays and False is returned, so the caller
+    reads it again; if the job publishes after this, it finds no row and removes what it wrote
+    (``resolvers.jobs``)."""
+    waiting = [image.id for image in images if image.status is MediaStatus.PROCESSING]
+    await MediaAsset.filter(id__in=[i.id for i in images if i.id not in waiting]).delete()
+    if not waiting:
+        return True
+    await MediaAsset.filter(id__in=waiting, status=MediaStatus.PROCESSING).delete()
+    return not await MediaAsset.filter(id__in=waiting).exists()
+
+
 async def _posts(services: Services, account_id: int, batch: int) -> int:
     """Its posts, newest first, with their images (objects first), tags, attachments,
     revisions, and the others' likes, comments and notifications of them (their foreign keys);
@@ -228,7 +243,8 @@ async def _posts(services: Services, account_id: int, batch: int) -> int:
     images = list(await MediaAsset.filter(post_id__in=ids))
     await _delete_objects(services, account_id, images)
     async with in_transaction():
-        await MediaAsset.filter(id__in=[image.id for image in images]).delete()
+        if not await _drop_rows(images):
+            return len(images)  # an image was published meanwhile: read the batch again
         await Post.filter(id__in=ids).delete()
         replied = Counter(
             (post.reply_to_id, post.visibility)
@@ -254,7 +270,8 @@ async def _artworks(services: Services, account_id: int, batch: int) -> int:
     images = list(await MediaAsset.filter(artwork_id__in=ids))
     await _delete_objects(services, account_id, images)
     async with in_transaction():
-        await MediaAsset.filter(id__in=[image.id for image in images]).delete()
+        if not await _drop_rows(images):
+            return len(images)  # an image was published meanwhile: read the batch again
         await Artwork.filter(id__in=ids).delete()
     return len(ids)
 
@@ -265,7 +282,7 @@ async def _other_images(services: Services, account_id: int, batch: int) -> int:
     if not images:
         return 0
     await _delete_objects(services, account_id, images)
-    await MediaAsset.filter(id__in=[image.id for image in images]).delete()
+    await _drop_rows(images)  # (one published meanwhile is read again by the next batch)
     return len(images)
 
 
