@@ -36,7 +36,8 @@ import asyncpg
 from bench.feed import FEED_WHERE, HOME_FEED_QUERY, dsn_for
 from bench.seed_graph import COHORTS
 from resolvers import feedsql
-from schema.compiled import compile_plan
+from schema.compiled import Plan
+from schema.planner import compile_plan
 
 LIMIT = 21  # a page of 20 and one more
 
@@ -77,7 +78,7 @@ def _page_statement(*, after: bool) -> str:
     """The whole page statement of the compiled plan for ``bench.feed``'s query (the page's ids,
     then its posts with their authors, the viewer's likes and follows and the artworks)."""
     plan = compile_plan(HOME_FEED_QUERY, None)
-    assert plan is not None, "bench.feed's query no longer compiles"
+    assert isinstance(plan, Plan), "bench.feed's query no longer compiles to a feed plan"
     sql, _ = plan.reader._page_statement(after, True, False, LIMIT - 1)
     return sql
 

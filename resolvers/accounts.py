@@ -31,7 +31,7 @@ from resolvers.validation import (
 )
 from storage import rawsql
 from storage.db import in_transaction
-from storage.models import AuthToken, TrainingPolicy, User
+from storage.models import AccountDeletion, AuthToken, TrainingPolicy, User
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
@@ -127,7 +127,9 @@ async def sign_up(*, handle: str, email: str, password: str, display_name: str |
 
 async def _raise_if_taken(handle: str, email: str) -> None:
     errors: list[FieldError | None] = []
-    if await User.filter(handle_key=handle.lower()).exists():
+    # A deleted account's handle stays reserved (resolvers.leaving).
+    key = handle.lower()
+    if await User.filter(handle_key=key).exists() or await AccountDeletion.exists(handle_key=key):
         errors.append(FieldError("handle", "this handle is taken", ErrorCode.HANDLE_TAKEN))
     if await User.filter(email_key=email.lower()).exists():
         errors.append(
@@ -158,6 +160,8 @@ async def log_in(ctx: Context, *, login: str, password: str) -> Session:
     account = user.id if user is not None else login[:EMAIL_MAX]
     await ratelimit.check(ctx.services, "login_account", account)
     ok = await passwords.verify_password(user.password_hash if user else None, password)
+    if user is not None and ok and await AccountDeletion.exists(id=user.id):
+        ok = False  # its owner deleted it: as if it were gone already
     if user is None or not ok:
         await ratelimit.charge(ctx.services, "login_account", account)
         raise InputError.single(

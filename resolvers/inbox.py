@@ -144,30 +144,41 @@ async def retract(
     if grouped is None:
         await Notification.filter(recipient_id=recipient_id, kind=kind, actor_id=actor_id).delete()
         return
-    field, counted = grouped
+    field, _counted = grouped
     subject = post_id if field == "post_id" else artwork_id
+    if subject is None:
+        raise ValueError(f"a {kind.value} notification names its {field}")
     async with in_transaction():
-        row = await Notification.filter(
-            recipient_id=recipient_id, group_key=f"{kind.value}:{subject}"
-        ).first()
-        if row is None:
-            return
-        if row.actor_count <= 1:
-            await row.delete()
-            return
-        actors = [a for a in row.actor_ids if a != actor_id]
-        if not actors:  # the few kept by name all took it back: the newest who still stand
-            newest = counted.filter(**{field: subject}).exclude(user_id=recipient_id)
-            actors = cast(
-                "list[int]",
-                await newest.order_by("-id").limit(ACTORS_KEPT).values_list("user_id", flat=True),
-            )
-        if not actors:
-            await row.delete()
-            return
-        await Notification.filter(id=row.id).update(
-            actor_id=actors[0], actor_ids=actors, actor_count=row.actor_count - 1
+        await withdraw(recipient_id, kind, actor_id=actor_id, subject_id=subject)
+
+
+async def withdraw(
+    recipient_id: int, kind: NotificationKind, *, actor_id: int, subject_id: int
+) -> None:
+    """``retract`` of a grouped kind, inside the caller's transaction (after the like it counted
+    is gone): the group of ``subject_id`` loses one actor, and goes when none is left."""
+    field, counted = _GROUPED[kind]
+    row = await Notification.filter(
+        recipient_id=recipient_id, group_key=f"{kind.value}:{subject_id}"
+    ).first()
+    if row is None:
+        return
+    if row.actor_count <= 1:
+        await row.delete()
+        return
+    actors = [a for a in row.actor_ids if a != actor_id]
+    if not actors:  # the few kept by name all took it back: the newest who still stand
+        newest = counted.filter(**{field: subject_id}).exclude(user_id=recipient_id)
+        actors = cast(
+            "list[int]",
+            await newest.order_by("-id").limit(ACTORS_KEPT).values_list("user_id", flat=True),
         )
+    if not actors:
+        await row.delete()
+        return
+    await Notification.filter(id=row.id).update(
+        actor_id=actors[0], actor_ids=actors, actor_count=row.actor_count - 1
+    )
 
 
 async def notify_mentions(

@@ -35,10 +35,10 @@ from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
 
 from imaging.errors import ImagingError
-from resolvers import exports, inbox, media
+from resolvers import exports, inbox, leaving, media
 from resolvers.services import MediaService, Services, StageListener, report_stage
 from storage.db import in_transaction
-from storage.jobs import EXPORT, Job, QueueUnavailable, backoff
+from storage.jobs import DELETE_ACCOUNT, EXPORT, Job, QueueUnavailable, backoff
 from storage.models import MediaAsset, MediaKind, MediaStatus, NotificationKind, User
 from storage.objects import (
     IMMUTABLE,
@@ -344,7 +344,9 @@ async def requeue(services: Services, *, everything: bool, stale_after: float = 
     """Hand PROCESSING images to the queue again: those never queued (the queue was down when
     they were accepted), those queued more than ``stale_after`` seconds ago (their job was lost
     with a Redis that kept nothing), or with ``everything`` all of them (the in-process queue
-    after a restart). A duplicate job is harmless (``run_job`` skips a finished image)."""
+    after a restart). A duplicate job is harmless (``run_job`` skips a finished image). The
+    unfinished account deletions likewise (``leaving.requeue``)."""
+    deletions = await leaving.requeue(services, everything=everything, stale_after=stale_after)
     service = media._media(services)
     rows = MediaAsset.filter(status=MediaStatus.PROCESSING)
     if not everything:
@@ -355,7 +357,7 @@ async def requeue(services: Services, *, everything: bool, stale_after: float = 
         await service.queue.enqueue(asset_id)
     if ids:
         await MediaAsset.filter(id__in=ids).update(queued_at=datetime.now(UTC))
-    return len(ids)
+    return len(ids) + deletions
 
 
 class Worker:
@@ -424,10 +426,7 @@ class Worker:
         lease = asyncio.create_task(self._keep(job, consumer))
         started = time.perf_counter()
         try:
-            if job.kind == EXPORT:
-                outcome = await exports.run_export(self.services, job.asset_id)
-            else:
-                outcome = await run_job(self.services, job.asset_id, self.execute)
+            outcome = await self._run(job)
         except (Transient, exports.Retry) as error:
             if job.attempt >= self.queue.max_attempts:
                 return await self._give_up(job, str(error))
@@ -444,11 +443,25 @@ class Worker:
         await self.queue.record(outcome, time.perf_counter() - started)
         return outcome
 
+    async def _run(self, job: Job) -> str:
+        if job.kind == EXPORT:
+            return await exports.run_export(self.services, job.asset_id)
+        if job.kind != DELETE_ACCOUNT:
+            return await run_job(self.services, job.asset_id, self.execute)
+        try:
+            return await leaving.run(self.services, job.asset_id)
+        except (ObjectStoreError, BaseORMException) as error:
+            raise Transient(str(error)) from error
+
     async def _give_up(self, job: Job, reason: str) -> str:
         await self.queue.dead(job, reason)
         await self.queue.record("dead")
         if job.kind == EXPORT:
             await exports.fail(self.services, job.asset_id, reason)
+            return "dead"
+        if job.kind == DELETE_ACCOUNT:
+            # its row stays RUNNING: the sweep hands it over again once it is stale
+            log.error("deletion of account %d given up for now: %s", job.asset_id, reason)
             return "dead"
         row = await MediaAsset.get_or_none(id=job.asset_id)
         if row is not None:

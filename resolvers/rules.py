@@ -31,7 +31,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
 from storage import rawsql
-from storage.models import Block, Follow, MediaStatus, Mute, User, Visibility
+from storage.models import AccountDeletion, Block, Follow, MediaStatus, Mute, User, Visibility
 
 _NOBODY: frozenset[int] = frozenset()
 
@@ -126,7 +126,8 @@ class Tie:
 @dataclass(frozen=True, slots=True)
 class Hold:
     """Owners hidden from every viewer, anonymous included, while a column of their row in
-    ``model`` is set (a suspended account: ``users.suspended_at``)."""
+    ``model`` (keyed by the owner's id) is set: a suspended account (``users.suspended_at``),
+    an account being deleted (its ``account_deletions`` row)."""
 
     model: type[Model]
     set_field: str
@@ -164,9 +165,11 @@ MUTED = Tie(Mute, viewer_field="muter_id", owner_field="muted_id", until_field="
 HIDDEN_EVERYWHERE: tuple[Tie, ...] = (BLOCKED, BLOCKED_BY)
 HIDDEN_FROM_FEEDS: tuple[Tie, ...] = (MUTED,)
 # The holds: owners hidden from everyone, whoever the viewer. A suspended account's things are
-# hidden (and read as missing) until it is unsuspended.
+# hidden (and read as missing) until it is unsuspended; a deleted account's from the moment its
+# owner asked, while its rows are removed in the background (resolvers.leaving), and for good.
 SUSPENDED = Hold(User, set_field="suspended_at")
-HIDDEN_FROM_ALL: tuple[Hold, ...] = (SUSPENDED,)
+DELETED = Hold(AccountDeletion, set_field="requested_at")
+HIDDEN_FROM_ALL: tuple[Hold, ...] = (SUSPENDED, DELETED)
 
 
 @dataclass(frozen=True, slots=True)

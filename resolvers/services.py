@@ -155,3 +155,5 @@ class Services:
     mail_from: str = "Gesso <no-reply@gesso.invalid>"
     # The origin members reach the site at, for links in mails (None: the mails give codes).
     public_url: str | None = None
+    # Rows an account deletion removes per transaction (resolvers.leaving).
+    deletion_batch: int = 200

@@ -49,7 +49,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
     ListTypeNode,
@@ -64,7 +63,6 @@ from graphql import (
     ValueNode,
     VariableNode,
     get_operation_ast,
-    parse,
 )
 
 from resolvers import counts, search
@@ -829,16 +827,6 @@ class CompiledPlan(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def compile_plan(query: str, operation_name: str | None) -> Plan | None:
-    """The feed plan for this document and operation, or None when a feed plan cannot cover it
-    (``schema.planner.compile_plan`` compiles the other roots too)."""
-    try:
-        document = parse(query, no_location=True)
-        return _compile(document, operation_name)
-    except (Unsupported, GraphQLSyntaxError):
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class RootSelection:
     """A document's query operation, its fragments and its root fields by response key."""
@@ -868,10 +856,6 @@ def root_selection(document: DocumentNode, operation_name: str | None) -> RootSe
     }
     roots = collect([operation.selection_set], "Query", fragments)
     return RootSelection(operation, fragments, roots)
-
-
-def _compile(document: DocumentNode, operation_name: str | None) -> Plan:
-    return compile_feed(document, root_selection(document, operation_name), operation_name)
 
 
 def compile_feed(document: DocumentNode, query: RootSelection, operation_name: str | None) -> Plan:

@@ -282,6 +282,7 @@ def create_app(
         mailer=mailer_for(settings.smtp_url, settings.data_dir / "mail"),
         mail_from=settings.mail_from,
         public_url=settings.public_url,
+        deletion_batch=settings.deletion_batch,
     )
     view = GessoGraphQL(services, settings)
     graphql = BearerAuth(RateLimitRequests(view, limiter, "account", viewer_id))

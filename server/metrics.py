@@ -193,7 +193,7 @@ class _JobCollector(Collector):
             yield GaugeMetricFamily(f"gesso_jobs_{name}", text, value=float(value))
         outcomes = CounterMetricFamily(
             "gesso_jobs",
-            "Finished protection job runs, by outcome: ready, refused, retried, dead, skipped.",
+            "Finished job runs, by outcome: ready, refused, retried, dead, skipped, deleted.",
             labels=["outcome"],
         )
         for outcome, count in sorted(stats.outcomes.items()):

@@ -90,6 +90,8 @@ class Settings:
     compiled_queries_strict: bool = False
     forwarded_allow_ips: tuple[str, ...] = ()
     notifications_keep_days: int = 90
+    # Rows an account deletion removes per transaction (resolvers.leaving).
+    deletion_batch: int = 200
     smtp_url: str | None = None
     mail_from: str = "Gesso <no-reply@gesso.invalid>"
 
@@ -249,6 +251,7 @@ def read_settings(environ: dict[str, str] | None = None, env_file: Path | None =
         compiled_queries_strict=_bool(values, "GESSO_COMPILED_QUERIES_STRICT", env == "test"),
         forwarded_allow_ips=_proxies(values, "FORWARDED_ALLOW_IPS"),
         notifications_keep_days=_int(values, "GESSO_NOTIFICATIONS_KEEP_DAYS", 90, low=1, high=3650),
+        deletion_batch=_int(values, "GESSO_DELETION_BATCH", 200, low=1, high=10_000),
         smtp_url=_smtp_url(values, "SMTP_URL"),
         mail_from=_mail_from(values, "GESSO_MAIL_FROM"),
     )

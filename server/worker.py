@@ -1,4 +1,5 @@
-"""``gesso worker``: a process that runs protection jobs from the shared queue.
+"""``gesso worker``: a process that runs jobs from the shared queue (protecting uploads, deleting
+accounts).
 
 One job at a time by default (the pipeline runs in a thread of this process, so a worker process
 is one core); scale by running more processes (``docker compose up --scale worker=N``). SIGTERM
@@ -16,11 +17,12 @@ import socket
 
 from resolvers import jobs
 from resolvers.services import Services
-from server.media import create_media_service, create_store
+from server.media import create_media_service, create_purger, create_store
 from server.settings import Settings, SettingsError
 from storage import db, ids
 from storage.broker import RedisBroker
 from storage.jobs import RedisJobQueue
+from storage.purge import HttpPurger
 
 log = logging.getLogger("gesso.worker")
 
@@ -39,7 +41,15 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     broker = RedisBroker(
         settings.redis_url, sharded=settings.redis_sharded, cluster=settings.redis_cluster
     )
-    services = Services(token_ttl_seconds=settings.token_ttl_seconds, broker=broker, media=media)
+    # An account deletion purges the cached images of the account (resolvers.leaving).
+    purger = create_purger(settings, lambda outcome: None)
+    services = Services(
+        token_ttl_seconds=settings.token_ttl_seconds,
+        broker=broker,
+        media=media,
+        purger=purger,
+        deletion_batch=settings.deletion_batch,
+    )
     await db.connect(settings.database_url)
     await broker.start()
     await store.start()
@@ -52,6 +62,8 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     try:
         await worker.run()
     finally:
+        if isinstance(purger, HttpPurger):
+            await purger.drain()
         await media.queue.close()
         await store.close()
         await broker.close()

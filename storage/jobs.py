@@ -1,8 +1,9 @@
 """Background jobs: a durable queue on Redis Streams, or in process.
 
 A job names one row (its row holds everything else): a ``MediaAsset`` to protect (kind
-``image``) or an ``AccountExport`` to build (kind ``export``), so a job is a few bytes and the
-database stays the source of truth.
+``image``), an ``AccountExport`` to build (kind ``export``) or an account to delete (kind
+``delete_account``, its ``AccountDeletion`` row), so a job is a few bytes and the database
+stays the source of truth.
 
 ``RedisJobQueue`` uses one stream and one consumer group (redis-py, no further library):
 
@@ -40,12 +41,13 @@ from redis.exceptions import RedisError, ResponseError
 GROUP = "workers"
 # Seconds of a job, for the shared histogram.
 JOB_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-OUTCOMES = ("ready", "refused", "retried", "dead", "skipped")
+OUTCOMES = ("ready", "refused", "retried", "dead", "skipped", "deleted")
 
-# What a job does with the row it names.
+# What a job does with the row it names (an entry that names no kind is an image).
 IMAGE = "image"  # protect a staged upload (resolvers.jobs)
 EXPORT = "export"  # build an account's archive (resolvers.exports)
-KINDS = (IMAGE, EXPORT)
+DELETE_ACCOUNT = "delete_account"  # delete an account, step by step (resolvers.leaving)
+KINDS = (IMAGE, EXPORT, DELETE_ACCOUNT)
 
 # Move the jobs due by ARGV[1] from the delayed set KEYS[1] to the stream KEYS[2], atomically.
 # A member is "<row>:<attempt>:<entry>[:<kind>]" (no kind: an image).
@@ -53,7 +55,7 @@ _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 for _, member in ipairs(due) do
   local asset, attempt = string.match(member, '^(%d+):(%d+):')
-  local kind = string.match(member, ':(%a+)$') or 'image'
+  local kind = string.match(member, ':(%a[%w_]*)$') or 'image'
   redis.call('XADD', KEYS[2], '*', 'asset', asset, 'attempt', attempt, 'kind', kind)
   redis.call('ZREM', KEYS[1], member)
 end
@@ -67,8 +69,8 @@ class QueueUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery of a job: the row it names (an image to protect, or an export to build:
-    ``kind``) and how many times it has been tried."""
+    """One delivery of a job: the row it names (an image to protect, an export to build or an
+    account to delete: ``kind``) and how many times it has been tried."""
 
     asset_id: int  # the row's id, of the table its kind names
     attempt: int  # 1 on the first run

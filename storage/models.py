@@ -693,6 +693,37 @@ class Notification(Model):
         )
 
 
+class DeletionState(enum.StrEnum):
+    RUNNING = "running"  # the account is hidden and its things are being deleted, step by step
+    DONE = "done"  # nothing of the account is left; the row keeps its handle reserved
+
+
+class AccountDeletion(Model):
+    """An account's deletion (``deleteAccount``): its durable record, and from the moment it is
+    written the hold that hides the account from everyone (``resolvers.rules.DELETED``), which is
+    why its key is the account's id.
+
+    The deletion runs as a job in idempotent batches (``resolvers.leaving.STEPS``); ``step`` is
+    the first step not known to be finished and ``removed`` counts what went, so a job that died
+    halfway is resumed by the next one. Once DONE, the row holds no personal data: only the id,
+    the handle (reserved, so nobody can take the name of someone who left) and the times.
+    """
+
+    id = fields.BigIntField(primary_key=True, generated=False)
+    handle_key = fields.CharField(max_length=30, unique=True)
+    state = fields.CharEnumField(DeletionState, max_length=16, default=DeletionState.RUNNING)
+    step = fields.CharField(max_length=32, default="")
+    removed: fields.Field[dict[str, int]] = fields.JSONField(default=dict)
+    requested_at = fields.DatetimeField(auto_now_add=True)
+    # When a job last took it (or handed it to the queue): a sweep hands over the stale ones.
+    queued_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "account_deletions"
+        indexes = (Index(fields=("state", "id"), name="account_deletions_state"),)
+
+
 class ExportStatus(enum.StrEnum):
     """Where an account's archive is (``resolvers.exports``)."""
 

@@ -1,11 +1,12 @@
-"""Passwords, email and sessions: change, reset by mail, verify the address, end a sign-in."""
+"""Passwords, email and sessions: change, reset by mail, verify the address, end a sign-in, and
+leave (delete the account)."""
 
 from __future__ import annotations
 
 import strawberry
 
-from resolvers import credentials, sessions
-from schema.base import Info, IsAuthenticated, UserError, decode_id
+from resolvers import credentials, leaving, sessions
+from schema.base import Info, IsAuthenticated, UserError, decode_id, to_global_id
 from schema.mutations.common import DeletePayload, attempt, user_or_none
 from schema.types import User
 
@@ -88,3 +89,19 @@ class CredentialMutations:
             lambda: sessions.revoke_session(info.context, decode_id(id, "id", "Session"))
         )
         return DeletePayload(deleted_id=id if revoked else None, errors=errors)
+
+    @strawberry.mutation(
+        description=(
+            "Delete the viewer's account for good, after checking its password (a wrong one "
+            "counts like a failed sign-in). At once the account can no longer sign in, every "
+            "sign-in ends (tokens revoked, websockets closed) and the account and everything "
+            "of it read as missing for everyone; its posts, artworks, images, comments, likes, "
+            "follows and notifications are then removed in the background. The handle stays "
+            "reserved. deletedId is the account's id."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def delete_account(self, info: Info, password: str) -> DeletePayload:
+        account_id, errors = await attempt(lambda: leaving.delete_account(info.context, password))
+        deleted = to_global_id("User", account_id) if account_id is not None else None
+        return DeletePayload(deleted_id=deleted, errors=errors)

@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('gesso', '0017_report_outcomes')]
+    dependencies = [('gesso', '0018_account_deletions')]
 
     initial = False
 

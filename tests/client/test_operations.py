@@ -43,6 +43,7 @@ SCREENS = {
         "UnmuteUser",
         "AccountExport",
         "ExportAccount",
+        "DeleteAccount",
     ],
 }
 

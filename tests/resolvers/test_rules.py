@@ -191,11 +191,13 @@ def test_a_closer_relation_never_sees_less() -> None:
 
 def test_the_sql_names_no_visibility_but_through_the_rule() -> None:
     # the home page statement's condition, as resolvers.feedsql and bench.floor_app run it
-    # and the hold (a suspended author) and the exclusions (blocks both ways, then mutes in
-    # force), each as a look-up by key per row
+    # and the holds (a suspended author, an author whose account is being deleted) and the
+    # exclusions (blocks both ways, then mutes in force), each as a look-up by key per row
     held = (
         " AND NOT EXISTS (SELECT 1 FROM users h0 WHERE h0.id = p.author_id"
         " AND h0.suspended_at IS NOT NULL)"
+        " AND NOT EXISTS (SELECT 1 FROM account_deletions h1 WHERE h1.id = p.author_id"
+        " AND h1.requested_at IS NOT NULL)"
     )
     hidden = held + (
         " AND NOT EXISTS (SELECT 1 FROM blocks x0 WHERE x0.blocker_id = $1"
@@ -213,7 +215,7 @@ def test_the_sql_names_no_visibility_but_through_the_rule() -> None:
     assert DISCOVER.to_sql("$1", owner="p.author_id", visibility="p.visibility") == (
         "(p.visibility = 'public'" + hidden + ")"
     )
-    # an anonymous viewer has no ties, but suspended authors are hidden from everyone
+    # an anonymous viewer has no ties, but held authors are hidden from everyone
     assert DISCOVER.to_sql(None, owner="p.author_id", visibility="p.visibility") == (
         "(p.visibility = 'public'" + held + ")"
     )

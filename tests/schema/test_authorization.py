@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from resolvers import credentials, passwords
 from schema.root import schema
 from storage.models import (
+    AccountDeletion,
     AccountExport,
     AccountToken,
     AccountTokenPurpose,
@@ -194,6 +195,10 @@ async def avatars() -> object:
 
 async def tess_blocked() -> object:
     return await Block.filter(blocked__handle_key="tess").count()
+
+
+async def deletions() -> object:
+    return await AccountDeletion.all().count()
 
 
 async def tess_muted() -> object:
@@ -566,6 +571,12 @@ SPECS: dict[str, Spec] = {
     "exportAccount": Spec(
         mutation("exportAccount"), lambda w: {}, newest_export_is_an_actors, True
     ),
+    "deleteAccount": Spec(
+        mutation("deleteAccount", "$p: String!", "password: $p"),
+        lambda w: {"p": PASSWORD},
+        deletions,
+        1,
+    ),
     "identifyImage": Spec(
         mutation("identifyImage", "$f: Upload!", "file: $f"),
         lambda w: {"f": None},
@@ -662,6 +673,8 @@ MATRIX: list[tuple[str, Outcome, Outcome, Outcome]] = [
     ("revokeSession", UNAUTHENTICATED, Refused("NOT_FOUND", "id"), OK),
     ("updatePost", UNAUTHENTICATED, FORBIDDEN, OK),
     ("exportAccount", UNAUTHENTICATED, OK, OK),
+    # one's own account, whoever one is (the password says it is)
+    ("deleteAccount", UNAUTHENTICATED, OK, OK),
 ]
 
 CASES = [

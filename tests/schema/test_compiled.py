@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from schema.base import decode_id
-from schema.compiled import compile_plan
 from schema.fields import (
     REGISTRY,
     Attached,
@@ -31,6 +30,7 @@ from schema.fields import (
     ReplyTo,
     Variants,
 )
+from schema.planner import compile_plan
 from storage import models
 from tests.graphql import GraphQLClient, QueryCounter, global_id
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from schema.compiled import compile_plan
 from schema.plan_user import UserPlan
+from schema.planner import compile_plan
 from storage import models
 from tests.graphql import GraphQLClient, QueryCounter, global_id
 from tests.schema.test_compiled import (

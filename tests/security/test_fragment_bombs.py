@@ -169,7 +169,7 @@ def test_each_operation_of_a_document_is_measured_with_its_own_defaults() -> Non
 
 async def test_a_compiled_plan_keeps_the_cost_limit_of_each_request(prod: GraphQLClient) -> None:
     # given a card document with images, which a compiled plan covers: 244 fields a post
-    from schema.compiled import compile_plan
+    from schema.planner import compile_plan
 
     card = "id images { id url } artworks { id images { id url } }"
     document = f"query($n: Int) {{ discoverFeed(first: $n) {{ nodes {{ {card} }} }} }}"

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storage.jobs import (
+    DELETE_ACCOUNT,
     EXPORT,
+    IMAGE,
     InProcessJobQueue,
     JobQueue,
     QueueUnavailable,
@@ -151,3 +153,43 @@ async def test_an_export_job_keeps_its_kind_through_a_retry_and_the_dead_letters
         assert letter["kind"] == EXPORT
     with pytest.raises(ValueError, match="unknown job kind"):
         await jobs.enqueue(13, kind="bogus")
+
+
+async def test_a_job_keeps_its_kind_through_a_retry_and_into_the_dead_letters(
+    queue: RedisJobQueue,
+) -> None:
+    # given an account deletion queued next to a protection job
+    await queue.enqueue(7, kind=DELETE_ACCOUNT)
+    await queue.enqueue(8)
+    first = await queue.receive("a", wait=1)
+    second = await queue.receive("a", wait=1)
+    assert first is not None
+    assert second is not None
+    assert [(j.asset_id, j.kind) for j in (first, second)] == [(7, DELETE_ACCOUNT), (8, IMAGE)]
+    # when both are retried, they come back as what they were
+    await queue.retry(first, 0)
+    await queue.retry(second, 0)
+    again = [await queue.receive("a", wait=1) for _ in range(2)]
+    assert sorted((j.asset_id, j.attempt, j.kind) for j in again if j is not None) == [
+        (7, 2, DELETE_ACCOUNT),
+        (8, 2, IMAGE),
+    ]
+    # and a dead letter says which kind it was
+    deletion = next(j for j in again if j is not None and j.kind == DELETE_ACCOUNT)
+    await queue.dead(deletion, "gave up")
+    assert await queue.dead_letters() == [
+        {"asset": "7", "attempt": "2", "kind": DELETE_ACCOUNT, "reason": "gave up"}
+    ]
+
+
+async def test_the_in_process_queue_keeps_the_kind_of_a_retried_job() -> None:
+    jobs = InProcessJobQueue()
+    await jobs.enqueue(5, kind=DELETE_ACCOUNT)
+    job = await jobs.receive("api", wait=1)
+    assert job is not None
+    assert job.kind == DELETE_ACCOUNT
+    await jobs.retry(job, 0.01)
+    again = await jobs.receive("api", wait=1)
+    assert again is not None
+    assert (again.asset_id, again.attempt, again.kind) == (5, 2, DELETE_ACCOUNT)
+    await jobs.close()
