@@ -38,10 +38,10 @@ from numpy.typing import NDArray
 from imaging.geometry import (
     Geometry,
     align,
-    detail,
     fold_inside,
     lattice_candidates,
     register,
+    residual,
     spline,
     unwarp,
 )
@@ -77,7 +77,7 @@ _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
 _MIN_CONFIDENCE_SEARCHED = 1.6  # ... and after recovering the geometry
-_LATTICES = 3  # lattice candidates tried, each as it is and mirrored
+_LATTICES = 12  # lattice candidates tried, each as it is and mirrored
 _TRIALS = 3  # of those, the best registered ones that are refined and read
 
 
@@ -397,7 +397,7 @@ def _search(
     bases = candidates[:_LATTICES]
     if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
         bases.append(identity)
-    coefficients = spline(detail(grid))
+    coefficients = spline(residual(grid))
     trials = []
     for basis in bases:
         geometry = Geometry(basis=basis, origin=np.zeros(2))
