@@ -354,8 +354,8 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
     the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
     geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
     because the search itself lifts the statistic (it keeps the best of several tiles and
-    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.4
-    over thousands of reads, docs/benchmarks.md), so on top of the check bits (16 flip
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.43
+    over 2,100 reads, docs/benchmarks.md), so on top of the check bits (16 flip
     patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
     standard deviations or more.
 
