@@ -625,7 +625,8 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
         "What the numbers do not say: the cloak is measured against its own surrogate (a Gabor "
         "filter bank's Gram matrices), not against a diffusion model or any learned feature "
-        "extractor (no registry package ships such weights for offline use), and the surrogate "
+        "extractor (no registry package looked at ships a general extractor's weights for "
+        "offline use), and the surrogate "
         "does not register noisy upscaling, so nothing here shows the cloak survives it; the "
         "watermark does not survive crops of more than half an axis, rotations beyond a few "
         "degrees, perspective, or anyone holding the key.",

@@ -38,10 +38,10 @@ from numpy.typing import NDArray
 from imaging.geometry import (
     Geometry,
     align,
-    detail,
     fold_inside,
     lattice_candidates,
     register,
+    residual,
     spline,
     unwarp,
 )
@@ -77,8 +77,9 @@ _STRENGTH = 1.75  # target |correlation| per bit, in grey levels of a folded DCT
 _CHASE_BITS = 4  # soft decoding: up to this many least reliable bits may be flipped
 _MIN_CONFIDENCE_DIRECT = 1.3  # median |t| needed to accept a reading of the grid as it is
 _MIN_CONFIDENCE_SEARCHED = 1.6  # ... and after recovering the geometry
-_LATTICES = 3  # lattice candidates tried, each as it is and mirrored
-_TRIALS = 3  # of those, the best registered ones that are refined and read
+_LATTICES = 12  # lattice candidates tried, each as it is and mirrored
+_TRIALS = 3  # of those, the best registered ones that are read
+_TURNS = tuple(0.25 * step for step in range(1, 15))  # degrees, either way: up to 3.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,8 +354,8 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
     the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
     geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
     because the search itself lifts the statistic (it keeps the best of several tiles and
-    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.3
-    over thousands of reads, docs/benchmarks.md), so on top of the check bits (16 flip
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.43
+    over 2,100 reads, docs/benchmarks.md), so on top of the check bits (16 flip
     patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
     standard deviations or more.
 
@@ -378,6 +379,21 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
     return direct
 
 
+def _turned(shape: tuple[int, ...]) -> list[NDArray[np.float64]]:
+    """The unchanged lattice turned by each of `_TURNS` either way, seen on the grid of a picture
+    of ``shape``, whose axes the grid stretches differently."""
+    height, width = shape[:2]
+    stretch = (GRID / width) / (GRID / height)  # grid x scale over grid y scale
+    out = []
+    for degrees in _TURNS:
+        for angle in (np.radians(degrees), -np.radians(degrees)):
+            cos, sin = np.cos(angle), np.sin(angle)
+            # Columns g1 and g2 as (x, y); y grows downwards, a positive angle turns counter-
+            # clockwise on screen.
+            out.append(float(TILE) * np.array([[cos, sin * stretch], [-sin / stretch, cos]]))
+    return out
+
+
 def _search(
     plane: NDArray[np.float32], grid: NDArray[np.float32], layout: _Layout, key: bytes
 ) -> Decoded:
@@ -385,7 +401,10 @@ def _search(
 
     The lattice is looked for on a square of twice the grid's side when the picture has that
     many pixels (more copies of the tile, sharper peaks), and the unchanged grid's lattice is
-    always among the candidates (a mirror image, or a picture only rescaled). Each lattice is
+    always among the candidates (a mirror image, or a picture only rescaled), as are its turns
+    by up to 3.5 degrees in quarter degrees (a picture turned without a crop, or a scan): in a
+    busy picture the autocorrelation's peaks are lost in the texture, while the fold at the
+    right turn still shows the key's patterns. Each lattice is
     tried as it is and mirrored; the folded tiles are read in the order of how clearly the key's
     patterns register in them.
     """
@@ -397,7 +416,8 @@ def _search(
     bases = candidates[:_LATTICES]
     if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
         bases.append(identity)
-    coefficients = spline(detail(grid))
+    bases += _turned(plane.shape)
+    coefficients = spline(residual(grid))
     trials = []
     for basis in bases:
         geometry = Geometry(basis=basis, origin=np.zeros(2))

@@ -215,3 +215,33 @@ def test_reposts_under_another_key_give_no_id(published: dict[str, NDArray[np.ui
     for image in published.values():
         for attack in REPOSTS.values():
             assert watermark.decode(attack(image), key=b"another platform key").asset_id is None
+
+
+# --- busy and mixed pictures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def busy() -> dict[str, NDArray[np.uint8]]:
+    """Grass (texture at the mark's own frequencies everywhere) and the motorcycle (busy parts
+    beside flat ones), marked and published as JPEG q85."""
+    return {
+        name: recompress(
+            watermark.embed(pictures.picture(name), asset_id=ASSET, key=KEY), "JPEG", 85
+        )
+        for name in ("grass", "motorcycle")
+    }
+
+
+@pytest.mark.parametrize("degrees", [-2.0, 3.0])
+def test_turned_copies_of_busy_pictures_are_identified(
+    busy: dict[str, NDArray[np.uint8]], degrees: float
+) -> None:
+    for name, image in busy.items():
+        decoded = watermark.decode(pictures.rotate(degrees)(image), key=KEY)
+        assert decoded.asset_id == ASSET, (name, decoded.confidence)
+
+
+def test_a_deep_crop_of_a_mixed_picture_is_identified(busy: dict[str, NDArray[np.uint8]]) -> None:
+    decoded = watermark.decode(pictures.crop_centre(0.35)(busy["motorcycle"]), key=KEY)
+    assert decoded.asset_id == ASSET, decoded.confidence
+    assert decoded.period == pytest.approx((64 / 0.65, 64 / 0.65), abs=1.0)
