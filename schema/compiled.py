@@ -193,6 +193,32 @@ def _variables(operation: OperationDefinitionNode) -> dict[str, Variable]:
 NODE_TYPES = frozenset({"User", "Artwork", "Post", "Comment", "MediaAsset"})
 
 
+def value_of(source: Any, variables: dict[str, Any]) -> Any:
+    """An argument's value: its literal, or its variable's (``_ABSENT`` when not sent)."""
+    return source.value(variables) if isinstance(source, Variable) else source
+
+
+def page_arguments(
+    arguments: dict[str, Any], variables: dict[str, Any], *, default_first: int = 20
+) -> tuple[int, str | None]:
+    """``(page size, after)`` of a connection from its ``first`` and ``after`` arguments
+    (literals or ``Variable``), with the schema's default page size (20 for every connection
+    today); ``Fallback`` for anything the regular path must refuse."""
+    values: dict[str, Any] = {"first": default_first, "after": None}
+    for name in ("first", "after"):
+        if name in arguments and (value := value_of(arguments[name], variables)) is not _ABSENT:
+            values[name] = value
+    first, after = values["first"], values["after"]
+    if first is not None and type(first) is not int:
+        raise Fallback("input", "first")
+    if after is not None and type(after) is not str:
+        raise Fallback("input", "after")
+    try:
+        return page_size(first), after
+    except BadRequest:
+        raise Fallback("input", "first") from None
+
+
 def _applies(condition: str | None, type_name: str) -> bool:
     if condition is None or condition == type_name:
         return True
@@ -714,20 +740,7 @@ class Plan:
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
-        values: dict[str, Any] = {"first": 20, "after": None}  # the schema's defaults
-        for name, source in self.arguments.items():
-            value = source.value(variables) if isinstance(source, Variable) else source
-            if value is not _ABSENT:
-                values[name] = value
-        first, after = values["first"], values["after"]
-        if first is not None and type(first) is not int:
-            raise Fallback("input", "first")
-        if after is not None and type(after) is not str:
-            raise Fallback("input", "after")
-        try:
-            return page_size(first), after
-        except BadRequest:
-            raise Fallback("input", "first") from None
+        return page_arguments(self.arguments, variables)
 
     def tag_of(self, variables: dict[str, Any]) -> str:
         """``tagFeed``'s tag, normalized as the regular path does; ``Fallback`` when that
@@ -809,8 +822,8 @@ class Plan:
 
 
 class CompiledPlan(Protocol):
-    """What ``schema.plans`` runs: a feed ``Plan`` or a plan of one object by id
-    (``schema.plan_detail``)."""
+    """What ``schema.plans`` runs: a feed or search ``Plan``, a plan of one object by id
+    (``schema.plan_detail``) or of one person (``schema.plan_user``)."""
 
     @property
     def operation_name(self) -> str | None: ...

@@ -38,7 +38,7 @@ from resolvers.detailsql import ArtworkReader, PostReader
 from resolvers.errors import BadRequest, InputError
 from resolvers.feedsql import FeedPage
 from resolvers.pagemedia import MediaReader
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.surrogates import ImageRef
 from schema.base import decode_id
 from schema.budget import measure_operation
@@ -58,6 +58,8 @@ from schema.compiled import (
     _related,
     _scalar_of,
     make_writer,
+    page_arguments,
+    value_of,
 )
 from schema.fields import Comments, How, Related, ReplyTo
 from schema.root import schema
@@ -118,10 +120,6 @@ def _source(
     if type(value) not in _LITERALS[expected]:
         raise Unsupported(f"literal for an argument of type {expected}")
     return value
-
-
-def _value(source: Any, variables: dict[str, Any]) -> Any:
-    return source.value(variables) if isinstance(source, Variable) else source
 
 
 # --- writers -----------------------------------------------------------------------------------
@@ -293,7 +291,7 @@ class DetailPlan:
     cost_per_item: int
 
     def object_id(self, variables: dict[str, Any]) -> int:
-        value = _value(self.id_source, variables)
+        value = value_of(self.id_source, variables)
         if type(value) is not str:
             raise Fallback("input", "id")
         try:
@@ -304,20 +302,7 @@ class DetailPlan:
     def comment_page(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)`` of the comments; ``Fallback`` for what the regular path
         refuses."""
-        values: dict[str, Any] = {"first": 20, "after": None}  # the schema's defaults
-        for name, source in self.comment_arguments.items():
-            value = _value(source, variables)
-            if value is not _ABSENT:
-                values[name] = value
-        first, after = values["first"], values["after"]
-        if (first is not None and type(first) is not int) or (
-            after is not None and type(after) is not str
-        ):
-            raise Fallback("input", "comments")
-        try:
-            return page_size(first), after
-        except BadRequest:
-            raise Fallback("input", "first") from None
+        return page_arguments(self.comment_arguments, variables)
 
     async def execute(
         self,

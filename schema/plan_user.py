@@ -31,7 +31,7 @@ from graphql import (
 
 from resolvers.errors import BadRequest
 from resolvers.feedsql import FeedPage, _ordered
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.surrogates import ImageRef
 from resolvers.usersql import (
     AuthorPageReader,
@@ -44,7 +44,6 @@ from resolvers.usersql import (
 from resolvers.validation import HANDLE_MAX, storable
 from schema.budget import measure_operation
 from schema.compiled import (
-    _ABSENT,
     ConnectionWriter,
     Fallback,
     Field,
@@ -57,6 +56,8 @@ from schema.compiled import (
     _name,
     _no_arguments,
     make_writer,
+    page_arguments,
+    value_of,
 )
 from schema.fields import How, Page
 from schema.root import schema
@@ -91,10 +92,6 @@ def _arguments(
         else:
             found[name] = _literal(argument.value)
     return found
-
-
-def _value(source: Any, variables: dict[str, Any]) -> Any:
-    return source.value(variables) if isinstance(source, Variable) else source
 
 
 class ListConnection:
@@ -225,7 +222,7 @@ class UserPlan:
     cost_per_item: int
 
     def _handle(self, variables: dict[str, Any]) -> str:
-        handle = _value(self.handle, variables)
+        handle = value_of(self.handle, variables)
         # find_by_handle answers null for a handle it cannot store: the regular path says so
         if type(handle) is not str or len(handle) > HANDLE_MAX or not storable(handle):
             raise Fallback("input", "handle")
@@ -233,20 +230,7 @@ class UserPlan:
 
     def _page_arguments(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         assert self.page is not None
-        values: dict[str, Any] = {"first": _DEFAULT_FIRST, "after": None}
-        for name, source in self.page.arguments.items():
-            value = _value(source, variables)
-            if value is not _ABSENT:
-                values[name] = value
-        first, after = values["first"], values["after"]
-        if (first is not None and type(first) is not int) or (
-            after is not None and type(after) is not str
-        ):
-            raise Fallback("input", "page")
-        try:
-            return page_size(first), after
-        except BadRequest:
-            raise Fallback("input", "first") from None
+        return page_arguments(self.page.arguments, variables, default_first=_DEFAULT_FIRST)
 
     async def execute(
         self,
