@@ -27,6 +27,7 @@ from resolvers import counts
 from resolvers.consent import effective_policy
 from resolvers.errors import BadRequest
 from resolvers.feedsql import home_ids_sql
+from resolvers.mentions import keys_of, linked, members_sql
 from resolvers.pagination import MAX_PAGE, decode_cursor, encode_cursor
 from resolvers.rules import DISCOVER, VISIBLE
 from resolvers.surrogates import ImageRef
@@ -50,6 +51,22 @@ ARTWORK_COLUMNS = (
 MEDIA_COLUMNS = (
     "id, owner_id, artwork_id, post_id, width, height, alt_text, dominant_color, variants"
 )
+
+
+_MENTIONS_SQL = members_sql(("id", "handle"), signed_in=True)
+
+
+def mention_list(text: str, members: dict[str, asyncpg.Record]) -> list[dict[str, Any]]:
+    """``mentions { handle start end user { id handle } }`` of a text."""
+    return [
+        {
+            "handle": span.handle,
+            "start": span.start,
+            "end": span.end,
+            "user": {"id": to_global_id("User", user["id"]), "handle": user["handle"]},
+        }
+        for span, user in linked(text, members)
+    ]
 
 
 def _with_viewer(condition: str) -> str:
@@ -120,6 +137,15 @@ class Reads:
             list(set(ids)),
         )
         return {row[0] for row in rows}
+
+    async def mentions(self, texts: Sequence[str]) -> dict[str, asyncpg.Record]:
+        """The members the texts mention whom the viewer may see, by handle key: one statement
+        for the page (``resolvers.mentions``), none when no text mentions anyone."""
+        keys = keys_of(texts)
+        if not keys:
+            return {}
+        rows = await self.conn.fetch(_MENTIONS_SQL, self.viewer, keys)
+        return {row["handle_key"]: row for row in rows}
 
     def can_see(self, owner: int, visibility: str) -> bool:
         # no exclusion exists yet (resolvers.rules.HIDDEN_EVERYWHERE is empty)
@@ -211,6 +237,7 @@ async def post_cards(reads: Reads, posts: list[asyncpg.Record]) -> list[dict[str
     artwork_images = await reads.media_of("artwork_id", artwork_ids)
     liked_posts = await reads.liked("post_likes", "post_id", ids)
     liked_artworks = await reads.liked("artwork_likes", "artwork_id", artwork_ids)
+    members = await reads.mentions([p["text"] for p in posts])
     cards = []
     for post in posts:
         if post["reply_count"] != post["public_reply_count"]:
@@ -234,6 +261,7 @@ async def post_cards(reads: Reads, posts: list[asyncpg.Record]) -> list[dict[str
                     artwork_tile(reads, a, artwork_images, liked_artworks)
                     for a in artworks_of.get(post["id"], [])
                 ],
+                "mentions": mention_list(post["text"], members),
             }
         )
     return cards
@@ -437,6 +465,7 @@ async def _comments(reads: Reads, request: Request, column: str, target: int) ->
     comments = list(rows[:first])
     await reads.load_users([c["author_id"] for c in comments])
     avatars = await reads.avatars([c["author_id"] for c in comments])
+    members = await reads.mentions([c["text"] for c in comments])
     cursors = [encode_cursor("comment", c["id"]) for c in comments]
     return {
         "edges": [
@@ -447,6 +476,7 @@ async def _comments(reads: Reads, request: Request, column: str, target: int) ->
                     "text": c["text"],
                     "createdAt": c["created_at"].isoformat(),
                     "author": avatar_thumb(reads, reads.users[c["author_id"]], avatars),
+                    "mentions": mention_list(c["text"], members),
                 },
             }
             for cursor, c in zip(cursors, comments, strict=True)

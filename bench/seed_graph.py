@@ -863,6 +863,16 @@ async def add_screens(dsn: str) -> Showcase:
             artwork_id,
             SCREENS_COMMENTS,
         )
+        # mentions (resolvers.mentions): of members and of nobody, after an emoji (two UTF-16
+        # code units), in one post in four and one comment in three
+        for table, every in (("posts", 4), ("comments", 3)):
+            await conn.execute(
+                f"""WITH h AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, handle
+                               FROM users ORDER BY id LIMIT 500)
+                    UPDATE {table} t SET text = t.text || $1 || h.handle || ', @nobody_' || t.id
+                    FROM h WHERE t.id % {every} = 0 AND h.n = t.id % 500""",
+                " \U0001f3a8 @",
+            )
         await conn.execute(
             """UPDATE posts p SET comment_count = c.n
                FROM (SELECT post_id, count(*) AS n FROM comments WHERE post_id IS NOT NULL

@@ -36,6 +36,7 @@ from typing import Any
 
 from tortoise.models import Model
 
+from resolvers import mentions
 from resolvers.pagination import MAX_PAGE
 from resolvers.replies import beyond_public, seen_beyond_public
 from resolvers.rules import DISCOVER, FOLLOWS, HOME, VISIBLE, followed_by_viewer, liked_by_viewer
@@ -205,6 +206,9 @@ class FeedPage:
     media: Any = None
     # a page of comments, when the selection shows them (resolvers.commentsql)
     comments: Any = None
+    # handle key -> the member's row, of the members the page's texts mention whom the viewer
+    # may see (``read_mentions``)
+    mentioned: dict[str, Row] = field(default_factory=dict)
 
     def can_see(self, owner_id: int, visibility: Visibility) -> bool:
         """``resolvers.access.can_see`` on what the page holds."""
@@ -504,6 +508,29 @@ async def read_replies_seen(page: FeedPage) -> None:
     if counted:
         seen = await seen_beyond_public(page.viewer_id, counted)
         page.replies_seen = dict(zip(counted, seen, strict=True))
+
+
+async def read_mentions(page: FeedPage, user_columns: tuple[str, ...]) -> None:
+    """The members the texts of the page's posts and comments mention whom the viewer may see
+    (``resolvers.mentions``): one statement for the page, none when no text mentions anyone."""
+    texts = [post["text"] for post in page.posts if "text" in post]
+    if page.comments is not None:
+        texts += [comment["text"] for comment in page.comments.comments if "text" in comment]
+    keys = mentions.keys_of(texts)
+    if not keys:
+        return
+    signed_in = page.viewer_id is not None
+    columns = _ordered(frozenset(user_columns), User, "id")
+    sql = _mentions_sql(columns, signed_in)
+    args: list[Any] = [page.viewer_id, keys] if signed_in else [keys]
+    async with rawsql.reader(User) as reader:
+        rows = convert(await reader.fetch(sql, *args), converters(User, columns))
+    page.mentioned = {row.pop("handle_key"): row for row in rows}
+
+
+@functools.cache
+def _mentions_sql(columns: tuple[str, ...], signed_in: bool) -> str:
+    return mentions.members_sql(columns, signed_in=signed_in)
 
 
 def _prefixed(prefix: str, columns: rawsql.Converters) -> rawsql.Converters:

@@ -29,7 +29,7 @@ from resolvers.keyset import by_index
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.rules import INBOX
 from resolvers.services import Services
-from resolvers.validation import mentions
+from resolvers.validation import MENTIONS_MAX, mentions
 from storage.db import in_transaction
 from storage.models import (
     ArtworkLike,
@@ -43,8 +43,6 @@ from storage.models import (
 
 # The newest actors a group keeps by name ("Ada, Bea and 3 others").
 ACTORS_KEPT = 3
-# Mentions in one text that notify; more are left as text.
-MENTIONS_MAX = 10
 MESSAGE_MAX = 2000
 # A replay of the live inbox reads this many rows per query.
 REPLAY_BATCH = 100

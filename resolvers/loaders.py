@@ -12,6 +12,7 @@ from typing import TypeVar, cast
 from strawberry.dataloader import DataLoader
 
 from resolvers.consent import media_policies
+from resolvers.mentions import members
 from resolvers.replies import seen_beyond_public
 from resolvers.rules import SHOWN_MEDIA, VISIBLE
 from storage.models import (
@@ -104,6 +105,7 @@ class Loaders:
     post_images: DataLoader[int, list[MediaAsset]]
     avatar: DataLoader[int, MediaAsset | None]
     media_policy: DataLoader[int, TrainingPolicy | None]
+    mentioned: DataLoader[str, User | None]
 
     def __init__(self, viewer_id: int | None) -> None:
         self.viewer_id = viewer_id
@@ -121,6 +123,7 @@ class Loaders:
         self.post_images = DataLoader(load_fn=_media_of("post_id"))
         self.avatar = DataLoader(load_fn=_avatars)
         self.media_policy = DataLoader(load_fn=media_policies)
+        self.mentioned = DataLoader(load_fn=self._mentioned)
 
     async def preload_posts(
         self,
@@ -202,6 +205,12 @@ class Loaders:
             )
         )
         return [artwork_id in liked for artwork_id in artwork_ids]
+
+    async def _mentioned(self, keys: Sequence[str]) -> list[User | None]:
+        """The members of these handle keys the viewer may see (``resolvers.mentions``): one
+        statement for every mention of a page."""
+        found = await members(self.viewer_id, keys)
+        return [found.get(key) for key in keys]
 
     async def _hidden(self, user_ids: Sequence[int]) -> list[bool]:
         """Whether an exclusion of ``rules.VISIBLE`` (a block, either way) or a hold (a

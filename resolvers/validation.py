@@ -52,6 +52,9 @@ TAG_RE = re.compile(r"^[^\W_][\w-]{0,49}$")
 HASHTAG_RE = re.compile(r"(?<![\w#])#([^\W_][\w-]{0,49})")
 # An @handle in a text: not inside a word or an email address, and as long as a handle may be.
 MENTION_RE = re.compile(rf"(?<![\w@])@([A-Za-z0-9_]{{3,{HANDLE_MAX}}})(?![\w@])")
+# Mentions in one text that notify (resolvers.inbox) and link (resolvers.mentions); more are left
+# as text.
+MENTIONS_MAX = 10
 # What no column can hold: NUL (PostgreSQL text) and lone surrogates (not encodable as UTF-8).
 UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 

@@ -68,7 +68,8 @@ from graphql import (
 from resolvers import counts, search
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.errors import BadRequest
-from resolvers.feedsql import FeedPage, Needs, PageReader
+from resolvers.feedsql import FeedPage, Needs, PageReader, read_mentions
+from resolvers.mentions import linked
 from resolvers.pagemedia import IMAGE, Kind, MediaReader
 from resolvers.pagination import decode_cursor, page_size
 from resolvers.search import SearchKind
@@ -88,6 +89,7 @@ from schema.fields import (
     How,
     Images,
     MediaUrl,
+    Mentions,
     Page,
     PolicyInForce,
     Related,
@@ -418,6 +420,10 @@ class _Compiler:
             artwork_likes="artwork_likes" in self.reads,
         )
 
+    def mention_columns(self) -> tuple[str, ...] | None:
+        """The columns of the mentioned members' rows, when the selection shows mentions."""
+        return tuple(sorted(self.columns["User"])) if "mentions" in self.reads else None
+
     def needs(self) -> Needs:
         reads = self.reads
         return Needs(
@@ -487,6 +493,10 @@ class _Compiler:
             # attached artworks seen by followers only need the follow status
             self.reads.add("follows")
             return _attached(self.object(nodes, how.type_name))
+        if isinstance(how, Mentions):
+            columns.add("text")
+            self.reads.add("mentions")
+            return _mentions(self.mention(nodes))
         if isinstance(how, Images):
             self.media.add(how.column)
             return _images(how.column, self.object(nodes, "MediaAsset"))
@@ -498,6 +508,28 @@ class _Compiler:
         if isinstance(how, Variants):
             return _variants(self.variant(nodes))
         raise Unsupported(f"{type_name}.{name}")
+
+    def mention(self, nodes: list[FieldNode]) -> Any:
+        """A function of (the span, the member's row, page). The member's own columns, its id
+        and ``isViewer`` are covered: anything else (avatar, counts, follows) keeps the regular
+        path, since the page reads those only for the people it shows otherwise."""
+        fields: list[tuple[str, Field]] = []
+        for key, field_nodes in self.fields(nodes, "Mention").items():
+            _no_arguments(field_nodes)
+            name = _name(field_nodes)
+            if name == "__typename":
+                fields.append((key, _constant("Mention")))
+            elif name in ("handle", "start", "end"):
+                fields.append((key, f"span.{name}"))
+            elif name == "user":
+                for user_nodes in self.fields(field_nodes, "User").values():
+                    how = REGISTRY["User"].get(_name(user_nodes))
+                    if not isinstance(how, Column | GlobalId) and how != Flag("isViewer"):
+                        raise Unsupported(f"Mention.user.{_name(user_nodes)}")
+                fields.append((key, self.object(field_nodes, "User")))  # of (row, page)
+            else:
+                raise Unsupported(f"Mention.{name}")
+        return make_writer(fields, "span, row, page")
 
     def variant(self, nodes: list[FieldNode]) -> list[tuple[str, VariantField]]:
         parts: list[tuple[str, VariantField]] = []
@@ -595,6 +627,13 @@ def _attached(writer: ObjectWriter) -> Getter:
         ]
 
     return attached
+
+
+def _mentions(writer: Any) -> Getter:
+    def mentions(row: Row, page: FeedPage) -> list[dict[str, Any]]:
+        return [writer(span, member, page) for span, member in linked(row["text"], page.mentioned)]
+
+    return mentions
 
 
 def _images(column: Kind, writer: ObjectWriter) -> Getter:
@@ -737,6 +776,8 @@ class Plan:
     cost_base: int
     cost_per_item: int
     search: SearchKind | None = None  # what a search plan finds (posts or members)
+    # the mentioned members' columns, when the selection shows mentions (resolvers.mentions)
+    mentions: tuple[str, ...] | None = None
 
     def arguments_of(self, variables: dict[str, Any]) -> tuple[int, str | None]:
         """``(page size, after)``; ``Fallback`` for anything the regular path must refuse."""
@@ -777,6 +818,8 @@ class Plan:
         except BadRequest:
             raise Fallback("input", "cursor") from None
         page = await self.reader.read(viewer_id, size, after_id, tag)
+        if self.mentions is not None:
+            await read_mentions(page, self.mentions)
         if self.media:
             page.media = await self.media.read(page, media_url)
         data: dict[str, Any] = {}
@@ -810,6 +853,8 @@ class Plan:
         if len(page.posts) != len(found.items):
             raise Fallback("vanished", kind.value)
         page.has_next = found.has_next
+        if self.mentions is not None:
+            await read_mentions(page, self.mentions)
         if self.media:
             page.media = await self.media.read(page, media_url)
         data: dict[str, Any] = {}
@@ -929,6 +974,7 @@ def compile_feed(document: DocumentNode, query: RootSelection, operation_name: s
         arguments=arguments,
         reader=PageReader(compiler.needs(), home=kind == "home", tag=kind == "tag", ids=searching),
         media=compiler.media_reader(),
+        mentions=compiler.mention_columns(),
         connection=connection,
         replica=only_replica_fields(document, operation_name),
         cost_base=cost_base,

@@ -20,6 +20,9 @@ of. This module says it once:
 * ``ReplyTo()``, ``Comments()``: the post a post replies to, and a page of the comments on a
   post or an artwork: answered by the plans of one post or artwork by id
   (``schema.plan_detail``), not by a feed page.
+* ``Mentions()``: the members an ``@handle`` of the text names whom the viewer may see, with
+  where each is in the text (``resolvers.mentions``): the page reads them all in one statement
+  (``resolvers.feedsql.read_mentions``); only their own columns and ``isViewer`` are covered.
 * ``Page(kind)``: one of a person's connections (``posts``, ``portfolio``, ``followers``,
   ``following``), answered by a plan rooted at that person (``schema.plan_user``), never below
   another object.
@@ -138,6 +141,14 @@ class Comments:
 
 
 @dataclass(frozen=True, slots=True)
+class Mentions:
+    """The ``@handle`` mentions of the object's ``text`` (``resolvers.mentions``)."""
+
+    # blocks hide a member from some viewers of one share class and not from others
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """A connection of a person, read as a page of its own (``schema.plan_user``)."""
 
@@ -166,6 +177,7 @@ How = (
     | Variants
     | ReplyTo
     | Comments
+    | Mentions
     | Page
     | NotCovered
 )
@@ -216,6 +228,7 @@ POST: dict[str, How] = {
     "createdAt": Column(),
     "editedAt": Column(),
     "revisions": NotCovered("earlier texts, read when asked"),
+    "mentions": Mentions(),
     "viewerHasLiked": Flag("hasLikedPost"),
     "author": Related("User", "author_id"),
     "artworks": Attached("Artwork"),
@@ -287,6 +300,7 @@ COMMENT: dict[str, How] = {
     "text": Column(shared=False),
     "createdAt": Column(shared=False),
     "author": Related("User", "author_id", shared=False),
+    "mentions": Mentions(),
     "post": NotCovered("the post commented on: its own visibility for the viewer"),
     "artwork": NotCovered("the artwork commented on: its own visibility for the viewer"),
 }

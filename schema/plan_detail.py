@@ -36,7 +36,7 @@ from graphql import (
 from resolvers.commentsql import CommentPage, CommentReader
 from resolvers.detailsql import ArtworkReader, PostReader
 from resolvers.errors import BadRequest, InputError
-from resolvers.feedsql import FeedPage
+from resolvers.feedsql import FeedPage, read_mentions
 from resolvers.pagemedia import MediaReader
 from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.surrogates import ImageRef
@@ -289,6 +289,8 @@ class DetailPlan:
     # the cost the production limit measures (schema.budget): at no comment, and per comment
     cost_base: int
     cost_per_item: int
+    # the mentioned members' columns, when the selection shows mentions (resolvers.mentions)
+    mentions: tuple[str, ...] | None = None
 
     def object_id(self, variables: dict[str, Any]) -> int:
         value = value_of(self.id_source, variables)
@@ -339,6 +341,8 @@ class DetailPlan:
                     page.users.setdefault(user_id, user)
                 page.followed |= comments.followed
                 page.comments = comments
+            if self.mentions is not None:
+                await read_mentions(page, self.mentions)
             if self.media:
                 page.media = await self.media.read(page, media_url)
             value = self.writer(row, page)
@@ -408,6 +412,7 @@ def compile_detail(
         artworks=artworks,
         comments=comments,
         media=compiler.media_reader(),
+        mentions=compiler.mention_columns(),
         writer=writer,
         replica=only_replica_fields(document, operation_name),
         cost_base=cost_base,

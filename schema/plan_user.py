@@ -30,7 +30,7 @@ from graphql import (
 )
 
 from resolvers.errors import BadRequest
-from resolvers.feedsql import FeedPage, _ordered
+from resolvers.feedsql import FeedPage, _ordered, read_mentions
 from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.surrogates import ImageRef
 from resolvers.usersql import (
@@ -220,6 +220,8 @@ class UserPlan:
     replica: bool
     cost_base: int
     cost_per_item: int
+    # the mentioned members' columns, when the selection shows mentions (resolvers.mentions)
+    mentions: tuple[str, ...] | None = None
 
     def _handle(self, variables: dict[str, Any]) -> str:
         handle = value_of(self.handle, variables)
@@ -271,6 +273,8 @@ class UserPlan:
                 page = listed.page
             else:
                 page = person_page(viewer_id, person)
+            if self.mentions is not None:
+                await read_mentions(page, self.mentions)
             if self.media:
                 page.media = await self.media.read(page, media_url)
             found = self.writer(person.row, page)
@@ -336,6 +340,7 @@ def compile_user(
         else None,
         portfolio=portfolio,
         media=compiler.media_reader(),
+        mentions=compiler.mention_columns(),
         replica=only_replica_fields(document, name),
         cost_base=cost_base,
         cost_per_item=cost_per_item,

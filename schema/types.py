@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers import counts, feed, inbox, portfolio, posts, replies, safety, social
+from resolvers import counts, feed, inbox, mentions, portfolio, posts, replies, safety, social
 from resolvers.access import can_see_artwork, visible_now
 from resolvers.consent import effective_policy, policy_without_artist
 from resolvers.loaders import NotLoaded, peek
@@ -385,6 +385,45 @@ class Artwork(Node):
         return Connection.of(page, Comment.from_row, after=after)
 
 
+@strawberry.type(
+    description=(
+        "An @handle of a text that names a member the viewer may see: a client links the span"
+        " [start, end) of the text to the member. Parsed as notifications parse them: the first"
+        " 10 different handles of a text (MENTIONS_MAX), every occurrence of each. A handle of"
+        " nobody, or of a member the viewer may not see (suspended, leaving, blocked either"
+        " way), is not a mention: its text stays plain."
+    )
+)
+class Mention:
+    handle: str = strawberry.field(description="The handle as written, without the @.")
+    start: int = strawberry.field(
+        description=(
+            "Where the @ is, in UTF-16 code units from the start of the text (the unit of"
+            " JavaScript strings: text.slice(start, end) is the mention)."
+        )
+    )
+    end: int = strawberry.field(
+        description="Just past the handle, in UTF-16 code units (exclusive)."
+    )
+    user: User = strawberry.field(description="The member mentioned.")
+
+
+async def _mentions(info: Info, text: str) -> list[Mention]:
+    found = mentions.spans(text)
+    if not found:
+        return []
+    keys = list(dict.fromkeys(span.key for span in found))
+    rows = dict(zip(keys, await info.context.loaders.mentioned.load_many(keys), strict=True))
+    return [
+        Mention(handle=span.handle, start=span.start, end=span.end, user=User.from_row(row))
+        for span in found
+        if (row := rows[span.key]) is not None
+    ]
+
+
+_MENTIONS = "The members the text mentions that the viewer may see, in order (see Mention)."
+
+
 @strawberry.type(description="An earlier text of an edited post.")
 class PostRevision:
     text: str
@@ -445,6 +484,10 @@ class Post(Node):
             PostRevision(text=row.text, written_at=row.written_at, replaced_at=row.replaced_at)
             for row in await posts.revisions(self.pk)
         ]
+
+    @strawberry.field(description=_MENTIONS)
+    async def mentions(self, info: Info) -> list[Mention]:
+        return await _mentions(info, self.text)
 
     @strawberry.field(description="The replies to this post that the viewer may see.")
     def reply_count(self, info: Info) -> int:
@@ -523,6 +566,10 @@ class Comment(Node):
     @strawberry.field
     async def author(self, info: Info) -> User:
         return User.from_row(await _user_row(info, self.author_pk))
+
+    @strawberry.field(description=_MENTIONS)
+    async def mentions(self, info: Info) -> list[Mention]:
+        return await _mentions(info, self.text)
 
     @strawberry.field(
         description="The post commented on (null for a comment on an artwork, or when not visible)."

@@ -2,9 +2,10 @@
 with the ORM costs more than running it (a feed page, the bearer token of every request).
 
 Statements are written once for PostgreSQL (``$n`` placeholders, ``= ANY($n::bigint[])`` for a
-list of ids) and rewritten for SQLite (``?n`` placeholders, ``IN (SELECT value FROM
-json_each(?n))`` with the list passed as JSON text), so both backends run the same SQL. They are
-logged the way Tortoise logs its own (``tortoise.db_client`` at DEBUG).
+list of ids, ``= ANY($n::text[])`` for a list of texts) and rewritten for SQLite (``?n``
+placeholders, ``IN (SELECT value FROM json_each(?n))`` with the list passed as JSON text), so
+both backends run the same SQL. They are logged the way Tortoise logs its own
+(``tortoise.db_client`` at DEBUG).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tortoise.models import Model
 Row = dict[str, Any]
 Converters = list[tuple[str, Callable[[Any], Any]]]
 
-_ANY = re.compile(r"= ANY\(\$(\d+)::bigint\[\]\)")
+_ANY = re.compile(r"= ANY\(\$(\d+)::(?:bigint|text)\[\]\)")
 _PARAM = re.compile(r"\$(\d+)")
 
 

@@ -24,6 +24,7 @@ from schema.fields import (
     Comments,
     Images,
     MediaUrl,
+    Mentions,
     NotCovered,
     Page,
     Related,
@@ -52,6 +53,7 @@ ObjectFields = (
     Variants,
     ReplyTo,
     Comments,
+    Mentions,
     Page,
 )
 POST_FIELDS = _answered("Post")

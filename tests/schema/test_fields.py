@@ -16,6 +16,7 @@ from schema.fields import (
     Comments,
     Flag,
     Images,
+    Mentions,
     NotCovered,
     Page,
     Related,
@@ -76,6 +77,8 @@ def test_each_entry_fits_its_field(type_name: str, field: str) -> None:
         assert graphql_type.name == "Post"
     elif isinstance(how, Comments):
         assert graphql_type.name == "CommentConnection"
+    elif isinstance(how, Mentions):
+        assert graphql_type.name == "Mention"
     elif isinstance(how, NotCovered):
         assert how.reason
     elif isinstance(how, Page):
@@ -94,6 +97,8 @@ def _selection(type_name: str, depth: int = 0) -> str:
             parts.append(f"{field} {{ {_selection('MediaAsset', depth + 1)} }}")
         elif isinstance(how, Variants):
             parts.append(f"{field} {{ size format contentType width height byteSize url }}")
+        elif isinstance(how, Mentions):
+            parts.append(f"{field} {{ __typename handle start end user {{ id handle isViewer }} }}")
         elif isinstance(how, ReplyTo | Comments):
             pass  # the root object of a post or artwork by id only: see below
         elif not isinstance(how, NotCovered | Page):
