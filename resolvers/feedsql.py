@@ -330,11 +330,16 @@ class PageReader:
             # $1 is the viewer where the statement uses one; the tag and the cursor follow.
             uses_viewer = viewer and (needs.likes or needs.follows or "$1" in where)
             tag = 2 if uses_viewer else 1
+            # The cursor bounds both sides of the join: PostgreSQL does not carry a range over
+            # ``p.id = t.post_id``, so a merge join of the tag's rows with the posts would
+            # otherwise read the posts from the newest down to the cursor (a deep page read
+            # some 1,200 posts to show 12).
+            cursor = f"${tag + 1}"
             sql = (
                 f"SELECT {', '.join(columns)} FROM post_tags t JOIN posts p ON p.id = t.post_id"
                 f" LEFT JOIN artworks ta ON ta.id = t.artwork_id{joined}"
                 f" WHERE t.tag = ${tag} AND {where}"
-                + (f" AND t.post_id < ${tag + 1}" if after else "")
+                + (f" AND t.post_id < {cursor} AND p.id < {cursor}" if after else "")
                 + " ORDER BY t.post_id DESC LIMIT {limit}"
             )
         else:

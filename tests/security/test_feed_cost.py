@@ -23,7 +23,9 @@ from tortoise import connections
 
 from resolvers import feedsql
 from resolvers.rules import HOME
-from storage.models import Follow, Post, User, Visibility
+from schema.compiled import Plan
+from schema.planner import compile_plan
+from storage.models import Follow, Post, PostTag, User, Visibility
 from tests.graphql import GraphQLClient
 
 STRANGER_POSTS = 3000  # newer than anything the viewers may see
@@ -235,3 +237,55 @@ async def test_a_deep_page_is_planned_as_the_first_pages_are(crowded: GraphQLCli
     # then it plans them alike: the prepared statement keeps one generic plan, instead of a
     # plan made anew at each execution (which costs more than the page on a large table)
     assert len(costs) == 1, costs
+
+
+TAGGED_POSTS = 1500  # one artist's, each tagged
+TAG_DEEP = 1000  # the deep page starts after this many of them
+TAG_PAGE = 13  # the reference client's page of 12 and one more
+TAG_QUERY = (
+    "query TagFeed($tag: String!, $first: Int, $after: String) {"
+    " tagFeed(tag: $tag, first: $first, after: $after) {"
+    " edges { cursor node { id text author { id handle } artworks { id title } } }"
+    " pageInfo { hasNextPage endCursor } } }"
+)
+
+
+@pytest.fixture
+async def tagged(gql: GraphQLClient, database: str) -> int:
+    """An artist whose every post carries one tag; the viewer's id."""
+    if not database.startswith("postgres"):
+        pytest.skip("EXPLAIN ANALYZE of PostgreSQL")
+    viewer, artist = await _member("reader"), await _member("inker")
+    await Post.bulk_create([Post(author=artist, text=f"#ink {n}") for n in range(TAGGED_POSTS)])
+    ids = await Post.filter(author_id=artist.id).values_list("id", flat=True)
+    await PostTag.bulk_create([PostTag(post_id=post_id, tag="ink") for post_id in ids])
+    await connections.get("default").execute_script("ANALYZE")
+    return int(viewer.id)
+
+
+async def test_a_deep_tag_page_reads_about_a_page_of_posts(tagged: int) -> None:
+    # given a tag on many posts, and the statement of a compiled plan for the tag feed
+    plan = compile_plan(TAG_QUERY, "TagFeed")
+    assert isinstance(plan, Plan)
+    assert plan.reader.tag
+    conn = connections.get("default")
+    ids = [
+        row["post_id"]
+        for row in await conn.execute_query_dict(
+            "SELECT post_id FROM post_tags WHERE tag = 'ink' ORDER BY post_id DESC"
+        )
+    ]
+    for after in (None, ids[TAG_DEEP - 1]):
+        # when the first page and a page deep in the tag are read
+        sql, uses_viewer = plan.reader._page_statement(after is not None, True, False, TAG_PAGE - 1)
+        args: list[Any] = [tagged] if uses_viewer else []
+        args += ["ink"] if after is None else ["ink", after]
+        rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", args)
+        explained = rows[0]["QUERY PLAN"]
+        explained = orjson.loads(explained) if isinstance(explained, str) else explained
+        read = _posts_read(explained[0]["Plan"])
+        # then each reads about a page of posts: the posts newer than the cursor are not read
+        assert read <= 2 * TAG_PAGE, f"{read} posts read for a page after {after}"
+        page = [row["id"] for row in await conn.execute_query_dict(sql, args)]
+        start = 0 if after is None else TAG_DEEP
+        assert page == ids[start : start + TAG_PAGE]
