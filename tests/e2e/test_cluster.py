@@ -42,7 +42,9 @@ async def test_subscribe_on_one_process_post_on_another_through_the_cluster(
             fan = await Subscriber.open(first.ws_url, writer.token_of("cluster_fan"))
             await fan.acknowledged()
             await fan.subscribe(HOME_FEED)
-            await asyncio.sleep(0.3)
+            # (the subscription listens on its shard once its task runs: give a loaded machine
+            # time for that; the second below is the delivery's, from the post on)
+            await asyncio.sleep(1.5)
             # when the artist posts through the second process
             started = time.monotonic()
             posted = await writer.execute(CREATE_POST, {"t": "sharded"}, as_="cluster_artist")
