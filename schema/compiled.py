@@ -195,6 +195,33 @@ def _variables(operation: OperationDefinitionNode) -> dict[str, Variable]:
 NODE_TYPES = frozenset({"User", "Artwork", "Post", "Comment", "MediaAsset"})
 
 
+def field_arguments(
+    nodes: list[FieldNode],
+    variables: dict[str, Variable],
+    known: dict[str, type],
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Each argument of the field (but those in ``skip``) as its literal value or its
+    ``Variable``, which must be of the argument's own scalar type; ``Unsupported`` for an
+    argument not in ``known``."""
+    found: dict[str, Any] = {}
+    for argument in nodes[0].arguments or ():
+        name = argument.name.value
+        if name in skip:
+            continue
+        if name not in known:
+            raise Unsupported(f"argument {name}")
+        if isinstance(argument.value, VariableNode):
+            variable = variables.get(argument.value.name.value)
+            if variable is None or variable.scalar is not known[name]:
+                raise Unsupported(f"variable for {name}")
+            found[name] = variable
+        else:
+            found[name] = _literal(argument.value)
+    return found
+
+
 def value_of(source: Any, variables: dict[str, Any]) -> Any:
     """An argument's value: its literal, or its variable's (``_ABSENT`` when not sent)."""
     return source.value(variables) if isinstance(source, Variable) else source
@@ -927,25 +954,17 @@ def compile_feed(document: DocumentNode, query: RootSelection, operation_name: s
     searching = _name(feed_nodes) == SEARCH
     kind = "search" if searching else FEEDS[_name(feed_nodes)]
     allowed = _SEARCH_ARGUMENTS if searching else _FEED_ARGUMENTS
-    arguments: dict[str, Any] = {}
     found: SearchKind | None = None
     for argument in feed_nodes[0].arguments or ():
-        name = argument.name.value
-        if searching and name == "kind":
+        if searching and argument.name.value == "kind":
             value = argument.value
             if not isinstance(value, EnumValueNode) or value.value not in _SEARCH_NODES:
                 raise Unsupported("a search of a kind not written out")
             found = SearchKind[value.value]
-            continue
-        if name not in allowed or (name == "tag" and kind != "tag"):
-            raise Unsupported(f"argument {name}")
-        if isinstance(argument.value, VariableNode):
-            variable = variables.get(argument.value.name.value)
-            if variable is None or variable.scalar is not allowed[name]:
-                raise Unsupported(f"variable for {name}")
-            arguments[name] = variable
-        else:
-            arguments[name] = _literal(argument.value)
+    known = {name: t for name, t in allowed.items() if name != "tag" or kind == "tag"}
+    arguments = field_arguments(
+        feed_nodes, variables, known, skip=frozenset({"kind"} if searching else ())
+    )
     used = {v.name for v in arguments.values() if isinstance(v, Variable)}
     if set(variables) - used:
         raise Unsupported("a variable the feed does not use")  # it must still coerce

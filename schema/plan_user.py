@@ -26,7 +26,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     OperationDefinitionNode,
-    VariableNode,
 )
 
 from resolvers.errors import BadRequest
@@ -52,9 +51,9 @@ from schema.compiled import (
     Variable,
     _Compiler,
     _constant,
-    _literal,
     _name,
     _no_arguments,
+    field_arguments,
     make_writer,
     page_arguments,
     value_of,
@@ -73,25 +72,6 @@ _CONNECTIONS = {
 }
 _PAGE_ARGUMENTS = {"first": int, "after": str}
 _DEFAULT_FIRST = 20  # the schema's default for every connection of a person
-
-
-def _arguments(
-    nodes: list[FieldNode], variables: dict[str, Variable], known: dict[str, type]
-) -> dict[str, Any]:
-    """Each argument's literal value or its Variable (of the argument's own scalar type)."""
-    found: dict[str, Any] = {}
-    for argument in nodes[0].arguments or ():
-        name = argument.name.value
-        if name not in known:
-            raise Unsupported(f"argument {name}")
-        if isinstance(argument.value, VariableNode):
-            variable = variables.get(argument.value.name.value)
-            if variable is None or variable.scalar is not known[name]:
-                raise Unsupported(f"variable for {name}")
-            found[name] = variable
-        else:
-            found[name] = _literal(argument.value)
-    return found
 
 
 class ListConnection:
@@ -153,7 +133,7 @@ class _UserCompiler(_Compiler):
             return super().field(type_name, name, how, nodes)
         if type_name != "User" or self.inside or self.page is not None:
             raise Unsupported(f"{type_name}.{name}: one page, of the person only")
-        arguments = _arguments(nodes, self.variables, _PAGE_ARGUMENTS)
+        arguments = field_arguments(nodes, self.variables, _PAGE_ARGUMENTS)
         self.inside = True
         try:
             writer: ConnectionWriter | ListConnection
@@ -297,7 +277,7 @@ def compile_user(
 ) -> UserPlan:
     """The plan of an operation whose one root field (besides ``__typename``) is ``user``."""
     (user_nodes,) = [nodes for nodes in roots.values() if _name(nodes) == "user"]
-    arguments = _arguments(user_nodes, variables, {"handle": str})
+    arguments = field_arguments(user_nodes, variables, {"handle": str})
     if "handle" not in arguments:
         raise Unsupported("user without a handle")
     compiler = _UserCompiler(fragments, variables)
