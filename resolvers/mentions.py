@@ -30,8 +30,28 @@ class Span:
     end: int  # just past the handle, in UTF-16 code units
 
 
-def spans(text: str) -> list[Span]:
+# The spans of the texts with an @ read lately: a page's texts are read again by the next pages
+# that show them. Bounded (texts are at most a few thousand characters), cleared whole when full.
+_SPANS_KEPT = 4096
+_spans: dict[str, tuple[Span, ...]] = {}
+
+
+def spans(text: str) -> tuple[Span, ...]:
     """Every occurrence, in order, of the first ``MENTIONS_MAX`` different handles of ``text``."""
+    if "@" not in text:  # most texts: no regular expression run at all
+        return ()
+    found = _spans.get(text)
+    if found is None:
+        if len(_spans) >= _SPANS_KEPT:
+            _spans.clear()
+        found = _spans[text] = tuple(_parse(text))
+    return found
+
+
+def _parse(text: str) -> list[Span]:
+    # Offsets in UTF-16 code units equal character offsets unless a character lies beyond the
+    # BMP (an emoji); only then are the units before each match counted.
+    wide = not text.isascii() and _units(text) != len(text)
     keys: set[str] = set()
     found: list[Span] = []
     units = 0  # UTF-16 code units before ``at``
@@ -43,18 +63,20 @@ def spans(text: str) -> list[Span]:
             if len(keys) >= MENTIONS_MAX:
                 continue
             keys.add(key)
-        start = match.start()
-        units += _units(text, at, start)
-        end = units + _units(text, start, match.end())
+        start, stop = match.span()
+        if wide:
+            units += _units(text[at:start])
+            end = units + _units(text[start:stop])
+        else:
+            units, end = start, stop
         found.append(Span(handle, key, units, end))
-        units, at = end, match.end()
+        units, at = end, stop
     return found
 
 
-def _units(text: str, start: int, end: int) -> int:
-    """UTF-16 code units of ``text[start:end]``: one per character, two beyond the BMP."""
-    part = text[start:end]
-    return len(part) + sum(1 for char in part if ord(char) > 0xFFFF)
+def _units(part: str) -> int:
+    """UTF-16 code units of ``part``: one per character, two beyond the BMP."""
+    return len(part.encode("utf-16-le")) // 2
 
 
 def keys_of(texts: Sequence[str]) -> list[str]:

@@ -3,8 +3,8 @@
 The companion of ``resolvers.feedsql`` for a compiled plan (``schema.compiled``) whose selection
 shows images: the images of the page's posts and of their attached artworks (in their order), the
 current avatar of each person the page shows (their newest avatar row, as the ``avatar`` loader
-reads it), and which of the attached artworks the viewer has liked. One statement per kind the
-selection needs, each for the whole page at once. Each image carries the training policy in force
+reads it), and which of the attached artworks the viewer has liked. One statement reads every kind
+the selection needs, for the whole page at once. Each image carries the training policy in force
 (``resolvers.consent.effective_policy`` of its artwork's override and its owner's default, as
 ``consent.media_policies`` has it), which its signed URLs bind.
 """
@@ -80,15 +80,25 @@ class MediaReader:
         self.convert = converters(MediaAsset, self.columns)
         selected = ", ".join(f"m.{column}" for column in self.columns)
         shown = SHOWN_MEDIA.to_sql("m.status")  # only protected images (resolvers.rules)
-        self.sql: dict[Kind, str] = {
-            kind: f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.{kind} = ANY($1::bigint[])"
-            f" AND {shown} ORDER BY m.position, m.id"
-            for kind in ("post_id", "artwork_id")
+        where: dict[Kind, str] = {
+            "post_id": "m.post_id = ANY({ids})",
+            "artwork_id": "m.artwork_id = ANY({ids})",
+            # every avatar row of the people shown, oldest first: the newest of each wins
+            "avatar": "m.owner_id = ANY({ids}) AND m.kind = 'avatar'",
         }
-        # every avatar row of the people shown, oldest first: the newest of each wins
-        self.sql["avatar"] = (
-            f"SELECT {selected}, {_POLICIES} {_FROM} WHERE m.owner_id = ANY($1::bigint[])"
-            f" AND m.kind = 'avatar' AND {shown} ORDER BY m.id"
+        # One statement for every kind the selection shows, each kind's rows tagged (``via``)
+        # and in its order: images by position, avatars oldest first.
+        self.order = tuple(sorted(kinds))
+        # the kinds are the Literal above, the columns the model's (checked), the rest constants
+        self.sql = (
+            "SELECT * FROM ("  # noqa: S608
+            + " UNION ALL ".join(
+                f"SELECT '{kind}' AS via, {'0' if kind == 'avatar' else 'm.position'} AS ord,"
+                f" {selected}, {_POLICIES} {_FROM}"
+                f" WHERE {where[kind].format(ids=f'${number}::bigint[]')} AND {shown}"
+                for number, kind in enumerate(self.order, 1)
+            )
+            + ") AS page_media ORDER BY via, ord, id"
         )
 
     def __bool__(self) -> bool:
@@ -103,18 +113,18 @@ class MediaReader:
             "avatar": list(page.users),
         }
         async with rawsql.reader(MediaAsset) as reader:
-            for kind in sorted(self.kinds):
-                ids = keys[kind]
-                if not ids:
-                    continue
-                rows = [_with_image(row) for row in await self._fetch(reader, kind, ids)]
-                if kind == "avatar":
-                    media.avatars = {row["owner_id"]: row for row in rows}
-                    continue
-                grouped: dict[int, list[Row]] = {}
-                for row in rows:
-                    grouped.setdefault(row[kind], []).append(row)
-                media.images[kind] = grouped
+            wanted = [list(dict.fromkeys(keys[kind])) for kind in self.order]
+            media.images = {kind: {} for kind in self.order if kind != "avatar"}
+            if any(wanted):
+                raw = await reader.fetch(self.sql, *wanted)
+                for row in convert(raw, self.convert):
+                    kind = row.pop("via")
+                    del row["ord"]
+                    _with_image(row)
+                    if kind == "avatar":
+                        media.avatars[row["owner_id"]] = row
+                    else:
+                        media.images[kind].setdefault(row[kind], []).append(row)
             if self.artwork_likes and page.viewer_id is not None and artworks:
                 liked = await reader.fetch(_LIKED_ARTWORKS, page.viewer_id, artworks)
                 media.liked_artworks = {row[0] for row in liked}
@@ -124,10 +134,6 @@ class MediaReader:
                 setting = await reader.fetch(_SHOW_SENSITIVE, page.viewer_id)
                 media.show_sensitive = bool(setting and setting[0][0])
         return media
-
-    async def _fetch(self, reader: rawsql.Reader, kind: Kind, ids: Sequence[int]) -> list[Row]:
-        raw = await reader.fetch(self.sql[kind], list(dict.fromkeys(ids)))
-        return convert(raw, self.convert)
 
 
 def _rows_of(media: PageMedia) -> Iterator[Row]:

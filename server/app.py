@@ -169,7 +169,7 @@ class GessoGraphQL(GraphQL[Context, None]):
             result = await self.compiled.answer(request)
             if result is not None:
                 body = await self.process_result(request, result)
-                response = Response(self.encode_json(body), media_type="application/json")
+                response = Response(orjson.dumps(body), media_type="application/json")
                 return _graphql_response_status(request, response)
         try:
             response = await super().run(request, context, root_value)

@@ -36,6 +36,7 @@ from storage.models import TrainingPolicy
 SIGNATURE_BYTES = 16
 SIGNATURE_LENGTH = 22  # base64url of 16 bytes, unpadded
 MAX_ID = (1 << 63) - 1
+URLS_KEPT = 50_000  # signed URLs a signer keeps for reuse (about 15 MB)
 # The training policy as the URL spells it (one letter keeps URLs short).
 POLICY_LETTER = {TrainingPolicy.DISALLOWED: "r", TrainingPolicy.ALLOWED: "a"}
 LETTER_POLICY = {letter: policy for policy, letter in POLICY_LETTER.items()}
@@ -64,6 +65,12 @@ class MediaSigner:
     ttl_seconds: int = 3600
     granularity: int = 300
     clock: Callable[[], float] = field(default=time.time)
+    # The URLs made in the current windows, by (key, image, expiry): one image has one URL per
+    # window whoever asks, so a page of images the process showed before signs nothing again.
+    # Cleared whole when full (a window's URLs are made again at most once).
+    _made: dict[tuple[str, ImageRef, int], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def expiry(self, asset: int = 0) -> int:
         """When a URL of ``asset`` made now expires: at least ``ttl_seconds`` from now, rounded
@@ -89,13 +96,20 @@ class MediaSigner:
     def url(self, key: str, image: ImageRef) -> str:
         """The path and query of the URL of ``key`` (``MediaUrls`` makes it absolute)."""
         expires = self.expiry(image.asset)
+        made = self._made.get((key, image, expires))
+        if made is not None:
+            return made
         sig = self.signature(key, image, expires)
         artwork = "" if image.artwork is None else f"&w={image.artwork}"
         letter = POLICY_LETTER[image.policy]
-        return (
+        made = (
             f"/media/{quote(key)}?m={image.asset}&u={image.artist}{artwork}&t={letter}"
             f"&exp={expires}&sig={sig}"
         )
+        if len(self._made) >= URLS_KEPT:
+            self._made.clear()
+        self._made[(key, image, expires)] = made
+        return made
 
     def verify(self, key: str, query: dict[str, str]) -> SignedMedia:
         """What a URL signed for ``key`` says; ``SignatureError`` if it may not be served."""

@@ -73,7 +73,7 @@ def converters(model: type[Model], columns: Sequence[str]) -> Converters:
         if isinstance(model_field, DatetimeField):
             out.append((column, _datetime(model_field)))
         elif isinstance(model_field, JSONField):
-            out.append((column, model_field.to_python_value))
+            out.append((column, _json(model_field)))
         elif isinstance(model_field, BooleanField):
             out.append((column, bool))
         elif isinstance(model_field, CharEnumFieldInstance):
@@ -90,6 +90,29 @@ def _datetime(model_field: DatetimeField[Any]) -> Callable[[Any], Any]:
         if type(value) is datetime and value.tzinfo is UTC:
             return value
         return convert(value)
+
+    return to_python
+
+
+# JSON columns (an image's variants, a post's tags) as read lately, by their text: the rows of a
+# page are read again by the next pages that show them. Bounded, cleared whole when full. The
+# values are shared between the rows and requests that read the same text: read-only.
+_JSON_KEPT = 20_000
+_json_read: dict[str, Any] = {}
+
+
+def _json(model_field: JSONField[Any]) -> Callable[[Any], Any]:
+    convert = model_field.to_python_value
+
+    def to_python(value: Any) -> Any:
+        if type(value) is not str:  # SQLite's text comes as str too; anything else: the field
+            return convert(value)
+        found = _json_read.get(value)
+        if found is None:
+            if len(_json_read) >= _JSON_KEPT:
+                _json_read.clear()
+            found = _json_read[value] = convert(value)
+        return found
 
     return to_python
 

@@ -23,6 +23,7 @@ from tortoise import connections
 from resolvers import feed, portfolio, social
 from resolvers.context import Context
 from resolvers.rules import DISCOVER, Relation
+from resolvers.usersql import Person, PortfolioReader
 from storage.models import PUBLIC_POSTS, Artwork, Follow, Post, PostTag, User, Visibility
 from tests.graphql import QueryCounter
 
@@ -232,3 +233,54 @@ async def test_discover_reads_the_public_posts_index(skewed: str) -> None:
 def test_the_public_posts_index_holds_what_discover_shows() -> None:
     for relation in Relation:
         assert DISCOVER.visibilities(relation) == {Visibility(PUBLIC_POSTS)}
+
+
+async def test_a_deep_portfolio_page_of_a_plan_reads_a_page_per_visibility(clean_db: str) -> None:
+    """A compiled plan's portfolio page after a cursor reads one range per visibility the viewer
+    may see, however far the cursor is. Most people have a few artworks, so the planner
+    estimates a deep position as rare; a condition on two visibilities at once then read every
+    later artwork of a prolific artist and sorted them."""
+    # given 3,000 people with one artwork each, and an artist with 1,000 (public and
+    # followers-only in turn), followed by the viewer
+    people = range(100, 3100)
+    await User.bulk_create(
+        [User(id=i, handle=f"u{i}", handle_key=f"u{i}", email=f"{i}@e", email_key=f"{i}@e",
+              password_hash="") for i in (ARTIST, FOLLOWER, *people)]
+    )  # fmt: skip
+    await Follow.create(id=1, follower_id=FOLLOWER, followee_id=ARTIST)
+    shown = (Visibility.PUBLIC, Visibility.FOLLOWERS)
+    await Artwork.bulk_create(
+        [Artwork(id=i, owner_id=i, title="a", position=0) for i in people]
+        + [
+            Artwork(id=10_000 + n, owner_id=ARTIST, title="a", position=n, visibility=shown[n % 2])
+            for n in range(1000)
+        ]
+    )
+    await connections.get("default").execute_script(
+        "VACUUM ANALYZE" if clean_db.startswith("postgres") else "ANALYZE"
+    )
+    reader = PortfolioReader(frozenset({"title"}))
+    person = Person({"id": ARTIST}, follows=True, hidden=False)
+    # when the viewer reads 20 artworks after the 500th
+    with QueryCounter.capture() as sent:
+        page = await reader.read(FOLLOWER, person, 20, (499, 10_499))
+    # then the page is the next 20 in order ...
+    assert [key[0] for key, _row in page.entries] == list(range(500, 520))
+    (sql,) = sent.statements
+    if not clean_db.startswith("postgres"):
+        return
+    # ... and the artworks read are at most a page (and the one past it) per visibility
+    conn = connections.get("default")
+    async with conn.acquire_connection() as raw:
+        text = await raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *sent.arguments[0])
+    nodes, stack = [], [json.loads(text)[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.get("Plans", ()))
+    read = sum(
+        n["Actual Rows"] * n["Actual Loops"]
+        for n in nodes
+        if n.get("Relation Name") == "artworks" and n.get("Index Name") != "artworks_pkey"
+    )
+    assert read <= 2 * 21, [(n["Node Type"], n.get("Index Name"), n["Actual Rows"]) for n in nodes]

@@ -46,6 +46,27 @@ def test_urls_made_within_one_step_are_the_same() -> None:
     assert first.url("a/b.jpg", IMAGE) != third.url("a/b.jpg", IMAGE)
 
 
+def test_a_signer_that_reuses_its_urls_still_turns_them_with_the_window_and_policy() -> None:
+    # given one signer whose clock moves, asked for the same image again and again
+    phase = MediaSigner.phase(IMAGE.asset, 300)
+    now = [NOW + phase + 1]
+    signer = MediaSigner(KEY, granularity=300, clock=lambda: now[0])
+    first = signer.url("a/b.jpg", IMAGE)
+    now[0] += 298
+    assert signer.url("a/b.jpg", IMAGE) == first  # same window: the same URL
+    # then the next window, another policy or another key each make a URL of their own that
+    # verifies as itself
+    now[0] += 2
+    later = signer.url("a/b.jpg", IMAGE)
+    allowed = ImageRef(IMAGE.asset, IMAGE.artist, IMAGE.artwork, TrainingPolicy.ALLOWED)
+    other_policy = signer.url("a/b.jpg", allowed)
+    other_key = signer.url("a/c.jpg", IMAGE)
+    assert len({first, later, other_policy, other_key}) == 4
+    for url, image in ((later, IMAGE), (other_policy, allowed), (other_key, IMAGE)):
+        key, query = _query(url)
+        assert signer.verify(key, query).image == image
+
+
 def test_the_images_of_a_page_change_url_at_different_times() -> None:
     """Each asset's window turns at its own phase, so a cache does not go cold for every image
     at one second; every URL still lives at least the TTL and less than TTL + one step."""
