@@ -3,7 +3,8 @@
 The engines find; this module ranks, so both backends give the same answers:
 
 - PostgreSQL finds posts and artworks through their ``search_vector`` columns (generated
-  ``tsvector``, GIN-indexed, the ``simple`` configuration) matched with ``websearch_to_tsquery``,
+  ``tsvector``, GIN-indexed, the ``simple`` configuration) matched with ``websearch_to_tsquery``
+  (and a phrase through a GIN index of the pairs of adjacent words, ``search_word_pairs``),
   and members through trigram indexes (``pg_trgm``) on the handle and the display name;
 - SQLite finds them through FTS5 tables kept by triggers (``posts_fts``, ``artworks_fts``, and the
   trigram table ``users_fts``).
@@ -264,10 +265,37 @@ def _visible(viewer_id: int | None, alias: str, owner: str, params: list[Any]) -
     return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
 
 
-def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
+def pairs_sql(query: Query, params: list[Any]) -> str | None:
+    """For a query of phrases alone (exclusions aside), the condition that a row (alias m) holds
+    the pairs of adjacent words of its phrases, which the ``search_word_pairs`` GIN indexes
+    answer (a superset of the phrases' rows: the phrases themselves are checked on the rows it
+    finds); the phrases go to ``params``. None for a query with a word of its own: the words'
+    index finds those rows."""
+    terms = []
+    phrases: list[str] = []
+    for group in query.groups:
+        alternatives = []
+        for item in group:
+            if len(item.words) == 1:
+                return None
+            phrases.append(" ".join(item.words))
+            alternatives.append(
+                "search_word_pairs(m.search_vector) @> search_word_pairs(to_tsvector('simple',"
+                f" ${len(params) + len(phrases)}))"
+            )
+        terms.append(alternatives[0] if len(group) == 1 else f"({' OR '.join(alternatives)})")
+    params += phrases
+    return " AND ".join(terms)
+
+
+def newest_sql(
+    table: str, columns: str, visible: str, *, older: bool, pairs: str | None = None
+) -> str:
     """PostgreSQL's statement of the newest ``WINDOW`` matches ($1 the query) of ``table``
     (alias t) that ``visible`` lets the viewer see: among the newest ``SCAN`` rows, read newest
-    first (``older=False``), or older than those, read through the GIN index alone."""
+    first (``older=False``), or older than those, read through a GIN index alone: the words'
+    index, or for a query of phrases alone the index of pairs of words (``pairs``, see
+    ``pairs_sql``)."""
     found = "t.search_vector @@ websearch_to_tsquery('simple', $1)"
     if not older:
         # the rule as one condition (IS TRUE: its look-ups stay per row, not joins), so the
@@ -280,12 +308,15 @@ def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
     # The matches alone first (``OFFSET 0`` keeps the rule out, and ``id + 0`` keeps the id out
     # of the index conditions): the GIN index, not a walk of the older rows by id.
     floor = f"(SELECT min(s.id) FROM (SELECT id FROM {table} ORDER BY id DESC LIMIT {SCAN}) s)"  # noqa: S608
-    matches = (
-        f"(SELECT * FROM {table} m WHERE m.search_vector @@ websearch_to_tsquery('simple', $1)"  # noqa: S608
-        f" AND m.id + 0 < {floor} OFFSET 0) t"
-    )
+    if pairs is None:
+        indexed, rest = "m.search_vector @@ websearch_to_tsquery('simple', $1)", visible
+    else:
+        # the pairs alone in the index scan: with the words' index beside them, PostgreSQL
+        # would also read every row that holds the words, and compute each row's pairs again
+        indexed, rest = pairs, f"{found} AND {visible}"
+    matches = f"(SELECT * FROM {table} m WHERE {indexed} AND m.id + 0 < {floor} OFFSET 0) t"  # noqa: S608
     return (
-        f"SELECT t.id, {columns} FROM {matches} WHERE {visible}"  # noqa: S608
+        f"SELECT t.id, {columns} FROM {matches} WHERE {rest}"  # noqa: S608
         f" ORDER BY t.id DESC LIMIT {WINDOW}"
     )
 
@@ -300,8 +331,10 @@ async def _newest_matches(
     all of them, and a rare word the newest ``SCAN`` rows and its matches: those rows first;
     only when they hold fewer than a window of matches (a word in fewer than one row in forty),
     the older matches through the GIN index (their number, fewer than one in forty of the older
-    rows, bounds the cost). Left to itself, the planner reads every match of a word found in nearly
-    every row, or walks the whole table for a phrase it believes common."""
+    rows, bounds the cost; for a query of phrases alone, the rows that hold their pairs of
+    adjacent words, not all those that hold their words). Left to itself, the planner reads every
+    match of a word found in nearly every row, or walks the whole table for a phrase it believes
+    common."""
     table = model._meta.db_table
     async with rawsql.reader(model) as db:
         params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
@@ -309,7 +342,8 @@ async def _newest_matches(
         if not db.sqlite:
             rows = await db.fetch(newest_sql(table, columns, visible, older=False), *params)
             if len(rows) < WINDOW:
-                older = newest_sql(table, columns, visible, older=True)
+                pairs = pairs_sql(query, params)
+                older = newest_sql(table, columns, visible, older=True, pairs=pairs)
                 rows += (await db.fetch(older, *params))[: WINDOW - len(rows)]
             return rows
         found = f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
