@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -145,20 +146,30 @@ def text_score(query: Query, fields: list[tuple[str, float]]) -> float:
     return TextScorer(query)(fields)
 
 
+# ASCII bytes with every byte that is not a letter or a digit made a space: the words of ASCII
+# text (``_TOKEN``'s) are what ``bytes.split`` then finds, at a fraction of the regex's cost.
+_ASCII_WORDS = bytes(byte if chr(byte).isalnum() and byte < 128 else 0x20 for byte in range(256))
+
+
 class TextScorer:
     """``text_score`` for one query, its words and phrases read once for the rows it ranks."""
 
-    __slots__ = ("phrases", "terms")
+    __slots__ = ("ascii_phrases", "ascii_terms", "phrases", "terms")
 
     def __init__(self, query: Query) -> None:
         self.terms = tuple(dict.fromkeys(query.words))
         self.phrases = tuple(" " + " ".join(phrase) + " " for phrase in query.phrases)
+        # for ASCII text, in the same order: a word or a phrase that is not ASCII is in none
+        self.ascii_terms = tuple(term.encode() for term in self.terms if term.isascii())
+        self.ascii_phrases = tuple(phrase.encode() for phrase in self.phrases if phrase.isascii())
 
     def __call__(self, fields: list[tuple[str, float]]) -> float:
         score = 0.0
         for text, weight in fields:
-            # ASCII text lower-cases the same whole as word by word (words_of)
-            words = _TOKEN.findall(text.lower()) if text.isascii() else words_of(text)
+            if text.isascii():
+                score = self._ascii(text, weight, score)
+                continue
+            words = words_of(text)
             if not words:
                 continue
             norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
@@ -171,6 +182,27 @@ class TextScorer:
                 for phrase in self.phrases:
                     if phrase in joined:
                         score += weight
+        return score
+
+    def one(self, text: str) -> float:
+        """The score of a single field of weight 1 (a post's text)."""
+        return self._ascii(text, 1.0, 0.0) if text.isascii() else self([(text, 1.0)])
+
+    def _ascii(self, text: str, weight: float, score: float) -> float:
+        """``score`` with one ASCII field's added, as ``__call__`` adds any text's."""
+        words = text.encode().lower().translate(_ASCII_WORDS).split()
+        if not words:
+            return score
+        norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
+        for term in self.ascii_terms:
+            count = words.count(term)
+            if count:
+                score += weight * count * 2.2 / (count + norm)
+        if self.ascii_phrases:
+            joined = b" " + b" ".join(words) + b" "
+            for phrase in self.ascii_phrases:
+                if phrase in joined:
+                    score += weight
         return score
 
 
@@ -213,14 +245,16 @@ def name_score(query: str, handle_key: str, display_name: str, followers: int) -
 # --- reading -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     id: int
     score: int  # millionths
 
 
+_BEST_FIRST = operator.itemgetter(1, 0)  # (score, id): sorted in reverse, best then newest first
+
+
 def _page(hits: list[Hit], size: int, after: str | None) -> Page[int]:
-    hits.sort(key=lambda hit: (-hit.score, -hit.id))
+    hits.sort(key=_BEST_FIRST, reverse=True)
     if after is not None:
         score, last_id = decode_cursor("search", after)
         hits = [h for h in hits if h.score < score or (h.score == score and h.id < last_id)]
@@ -357,7 +391,7 @@ async def _newest_matches(
 async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
     rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
     score = TextScorer(query)
-    return [Hit(int(row[0]), _scaled(score([(row[1], 1.0)]))) for row in rows]
+    return [Hit(int(row[0]), _scaled(score.one(row[1]))) for row in rows]
 
 
 async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
