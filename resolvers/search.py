@@ -413,6 +413,8 @@ def _like(prefix: str) -> str:
 # the one ``similarity`` above computes), and returns only the page: $1 is the query, then the
 # viewer when the rule needs one; the cursor's score and id follow when a cursor is given.
 _NAME = "lower(c.display_name)"
+# ``name_score``'s base, which is at least ``SIMILAR`` exactly when the names meet the query: the
+# handle or a name word starts with it (a base of 1.5 or more), or they are that similar
 _NAME_BASE = (
     "CASE WHEN c.handle_key = $1 THEN 4.0::float8"
     " WHEN starts_with(c.handle_key, $1)"
@@ -421,13 +423,8 @@ _NAME_BASE = (
     f" ELSE greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1))::float8 END"
 )
 _NAME_SCORE = (
-    f"floor(({_NAME_BASE} + least(c.follower_count, 999999)::float8 / 1e8::float8)"
+    "floor((b.base + least(b.follower_count, 999999)::float8 / 1e8::float8)"
     f" * {_SCALE}::float8)::bigint"
-)
-_NAME_MEETS = (
-    f"(starts_with(c.handle_key, $1) OR starts_with({_NAME}, $1)"
-    f" OR strpos({_NAME}, ' ' || $1) > 0"
-    f" OR greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1)) >= {SIMILAR})"
 )
 
 
@@ -440,10 +437,15 @@ def users_sql(hidden: str, *, after: int | None, limit: int) -> str:
         f" WHERE {hidden} ORDER BY {name} <-> $1 LIMIT {USERS_NEAREST})"
         for name in ("u.handle_key", "lower(u.display_name)")
     )
+    # each candidate's base once (OFFSET 0: the filter and the score do not compute it again)
+    bases = (
+        f"(SELECT c.id, c.follower_count, {_NAME_BASE} AS base FROM ({candidates}) c"  # noqa: S608
+        " OFFSET 0) b"
+    )
     keyset = "" if after is None else f" WHERE (r.score, r.id) < (${after}, ${after + 1})"
     return (
-        f"SELECT r.id, r.score FROM (SELECT c.id, {_NAME_SCORE} AS score"  # noqa: S608
-        f" FROM ({candidates}) c WHERE {_NAME_MEETS}) r{keyset}"
+        f"SELECT r.id, r.score FROM (SELECT b.id, {_NAME_SCORE} AS score"  # noqa: S608
+        f" FROM {bases} WHERE b.base >= {SIMILAR}) r{keyset}"
         f" ORDER BY r.score DESC, r.id DESC LIMIT {limit}"
     )
 
