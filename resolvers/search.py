@@ -3,7 +3,8 @@
 The engines find; this module ranks, so both backends give the same answers:
 
 - PostgreSQL finds posts and artworks through their ``search_vector`` columns (generated
-  ``tsvector``, GIN-indexed, the ``simple`` configuration) matched with ``websearch_to_tsquery``,
+  ``tsvector``, GIN-indexed, the ``simple`` configuration) matched with ``websearch_to_tsquery``
+  (and a phrase through a GIN index of the pairs of adjacent words, ``search_word_pairs``),
   and members through trigram indexes (``pg_trgm``) on the handle and the display name;
 - SQLite finds them through FTS5 tables kept by triggers (``posts_fts``, ``artworks_fts``, and the
   trigram table ``users_fts``).
@@ -24,9 +25,10 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -144,20 +146,30 @@ def text_score(query: Query, fields: list[tuple[str, float]]) -> float:
     return TextScorer(query)(fields)
 
 
+# ASCII bytes with every byte that is not a letter or a digit made a space: the words of ASCII
+# text (``_TOKEN``'s) are what ``bytes.split`` then finds, at a fraction of the regex's cost.
+_ASCII_WORDS = bytes(byte if chr(byte).isalnum() and byte < 128 else 0x20 for byte in range(256))
+
+
 class TextScorer:
     """``text_score`` for one query, its words and phrases read once for the rows it ranks."""
 
-    __slots__ = ("phrases", "terms")
+    __slots__ = ("ascii_phrases", "ascii_terms", "phrases", "terms")
 
     def __init__(self, query: Query) -> None:
         self.terms = tuple(dict.fromkeys(query.words))
         self.phrases = tuple(" " + " ".join(phrase) + " " for phrase in query.phrases)
+        # for ASCII text, in the same order: a word or a phrase that is not ASCII is in none
+        self.ascii_terms = tuple(term.encode() for term in self.terms if term.isascii())
+        self.ascii_phrases = tuple(phrase.encode() for phrase in self.phrases if phrase.isascii())
 
     def __call__(self, fields: list[tuple[str, float]]) -> float:
         score = 0.0
         for text, weight in fields:
-            # ASCII text lower-cases the same whole as word by word (words_of)
-            words = _TOKEN.findall(text.lower()) if text.isascii() else words_of(text)
+            if text.isascii():
+                score = self._ascii(text, weight, score)
+                continue
+            words = words_of(text)
             if not words:
                 continue
             norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
@@ -170,6 +182,27 @@ class TextScorer:
                 for phrase in self.phrases:
                     if phrase in joined:
                         score += weight
+        return score
+
+    def one(self, text: str) -> float:
+        """The score of a single field of weight 1 (a post's text)."""
+        return self._ascii(text, 1.0, 0.0) if text.isascii() else self([(text, 1.0)])
+
+    def _ascii(self, text: str, weight: float, score: float) -> float:
+        """``score`` with one ASCII field's added, as ``__call__`` adds any text's."""
+        words = text.encode().lower().translate(_ASCII_WORDS).split()
+        if not words:
+            return score
+        norm = 1.2 * (0.25 + 0.75 * len(words) / _AVERAGE_LENGTH)
+        for term in self.ascii_terms:
+            count = words.count(term)
+            if count:
+                score += weight * count * 2.2 / (count + norm)
+        if self.ascii_phrases:
+            joined = b" " + b" ".join(words) + b" "
+            for phrase in self.ascii_phrases:
+                if phrase in joined:
+                    score += weight
         return score
 
 
@@ -212,14 +245,16 @@ def name_score(query: str, handle_key: str, display_name: str, followers: int) -
 # --- reading -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     id: int
     score: int  # millionths
 
 
+_BEST_FIRST = operator.itemgetter(1, 0)  # (score, id): sorted in reverse, best then newest first
+
+
 def _page(hits: list[Hit], size: int, after: str | None) -> Page[int]:
-    hits.sort(key=lambda hit: (-hit.score, -hit.id))
+    hits.sort(key=_BEST_FIRST, reverse=True)
     if after is not None:
         score, last_id = decode_cursor("search", after)
         hits = [h for h in hits if h.score < score or (h.score == score and h.id < last_id)]
@@ -264,10 +299,37 @@ def _visible(viewer_id: int | None, alias: str, owner: str, params: list[Any]) -
     return VISIBLE.to_sql(viewer, owner=f"{alias}.{owner}", visibility=f"{alias}.visibility")
 
 
-def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
+def pairs_sql(query: Query, params: list[Any]) -> str | None:
+    """For a query of phrases alone (exclusions aside), the condition that a row (alias m) holds
+    the pairs of adjacent words of its phrases, which the ``search_word_pairs`` GIN indexes
+    answer (a superset of the phrases' rows: the phrases themselves are checked on the rows it
+    finds); the phrases go to ``params``. None for a query with a word of its own: the words'
+    index finds those rows."""
+    terms = []
+    phrases: list[str] = []
+    for group in query.groups:
+        alternatives = []
+        for item in group:
+            if len(item.words) == 1:
+                return None
+            phrases.append(" ".join(item.words))
+            alternatives.append(
+                "search_word_pairs(m.search_vector) @> search_word_pairs(to_tsvector('simple',"
+                f" ${len(params) + len(phrases)}))"
+            )
+        terms.append(alternatives[0] if len(group) == 1 else f"({' OR '.join(alternatives)})")
+    params += phrases
+    return " AND ".join(terms)
+
+
+def newest_sql(
+    table: str, columns: str, visible: str, *, older: bool, pairs: str | None = None
+) -> str:
     """PostgreSQL's statement of the newest ``WINDOW`` matches ($1 the query) of ``table``
     (alias t) that ``visible`` lets the viewer see: among the newest ``SCAN`` rows, read newest
-    first (``older=False``), or older than those, read through the GIN index alone."""
+    first (``older=False``), or older than those, read through a GIN index alone: the words'
+    index, or for a query of phrases alone the index of pairs of words (``pairs``, see
+    ``pairs_sql``)."""
     found = "t.search_vector @@ websearch_to_tsquery('simple', $1)"
     if not older:
         # the rule as one condition (IS TRUE: its look-ups stay per row, not joins), so the
@@ -280,12 +342,15 @@ def newest_sql(table: str, columns: str, visible: str, *, older: bool) -> str:
     # The matches alone first (``OFFSET 0`` keeps the rule out, and ``id + 0`` keeps the id out
     # of the index conditions): the GIN index, not a walk of the older rows by id.
     floor = f"(SELECT min(s.id) FROM (SELECT id FROM {table} ORDER BY id DESC LIMIT {SCAN}) s)"  # noqa: S608
-    matches = (
-        f"(SELECT * FROM {table} m WHERE m.search_vector @@ websearch_to_tsquery('simple', $1)"  # noqa: S608
-        f" AND m.id + 0 < {floor} OFFSET 0) t"
-    )
+    if pairs is None:
+        indexed, rest = "m.search_vector @@ websearch_to_tsquery('simple', $1)", visible
+    else:
+        # the pairs alone in the index scan: with the words' index beside them, PostgreSQL
+        # would also read every row that holds the words, and compute each row's pairs again
+        indexed, rest = pairs, f"{found} AND {visible}"
+    matches = f"(SELECT * FROM {table} m WHERE {indexed} AND m.id + 0 < {floor} OFFSET 0) t"  # noqa: S608
     return (
-        f"SELECT t.id, {columns} FROM {matches} WHERE {visible}"  # noqa: S608
+        f"SELECT t.id, {columns} FROM {matches} WHERE {rest}"  # noqa: S608
         f" ORDER BY t.id DESC LIMIT {WINDOW}"
     )
 
@@ -300,8 +365,10 @@ async def _newest_matches(
     all of them, and a rare word the newest ``SCAN`` rows and its matches: those rows first;
     only when they hold fewer than a window of matches (a word in fewer than one row in forty),
     the older matches through the GIN index (their number, fewer than one in forty of the older
-    rows, bounds the cost). Left to itself, the planner reads every match of a word found in nearly
-    every row, or walks the whole table for a phrase it believes common."""
+    rows, bounds the cost; for a query of phrases alone, the rows that hold their pairs of
+    adjacent words, not all those that hold their words). Left to itself, the planner reads every
+    match of a word found in nearly every row, or walks the whole table for a phrase it believes
+    common."""
     table = model._meta.db_table
     async with rawsql.reader(model) as db:
         params: list[Any] = [query.fts5() if db.sqlite else query.websearch()]
@@ -309,7 +376,8 @@ async def _newest_matches(
         if not db.sqlite:
             rows = await db.fetch(newest_sql(table, columns, visible, older=False), *params)
             if len(rows) < WINDOW:
-                older = newest_sql(table, columns, visible, older=True)
+                pairs = pairs_sql(query, params)
+                older = newest_sql(table, columns, visible, older=True, pairs=pairs)
                 rows += (await db.fetch(older, *params))[: WINDOW - len(rows)]
             return rows
         found = f"t.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"  # noqa: S608
@@ -323,7 +391,7 @@ async def _newest_matches(
 async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
     rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
     score = TextScorer(query)
-    return [Hit(int(row[0]), _scaled(score([(row[1], 1.0)]))) for row in rows]
+    return [Hit(int(row[0]), _scaled(score.one(row[1]))) for row in rows]
 
 
 async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
@@ -345,6 +413,8 @@ def _like(prefix: str) -> str:
 # the one ``similarity`` above computes), and returns only the page: $1 is the query, then the
 # viewer when the rule needs one; the cursor's score and id follow when a cursor is given.
 _NAME = "lower(c.display_name)"
+# ``name_score``'s base, which is at least ``SIMILAR`` exactly when the names meet the query: the
+# handle or a name word starts with it (a base of 1.5 or more), or they are that similar
 _NAME_BASE = (
     "CASE WHEN c.handle_key = $1 THEN 4.0::float8"
     " WHEN starts_with(c.handle_key, $1)"
@@ -353,13 +423,8 @@ _NAME_BASE = (
     f" ELSE greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1))::float8 END"
 )
 _NAME_SCORE = (
-    f"floor(({_NAME_BASE} + least(c.follower_count, 999999)::float8 / 1e8::float8)"
+    "floor((b.base + least(b.follower_count, 999999)::float8 / 1e8::float8)"
     f" * {_SCALE}::float8)::bigint"
-)
-_NAME_MEETS = (
-    f"(starts_with(c.handle_key, $1) OR starts_with({_NAME}, $1)"
-    f" OR strpos({_NAME}, ' ' || $1) > 0"
-    f" OR greatest(similarity(c.handle_key, $1), similarity({_NAME}, $1)) >= {SIMILAR})"
 )
 
 
@@ -372,10 +437,15 @@ def users_sql(hidden: str, *, after: int | None, limit: int) -> str:
         f" WHERE {hidden} ORDER BY {name} <-> $1 LIMIT {USERS_NEAREST})"
         for name in ("u.handle_key", "lower(u.display_name)")
     )
+    # each candidate's base once (OFFSET 0: the filter and the score do not compute it again)
+    bases = (
+        f"(SELECT c.id, c.follower_count, {_NAME_BASE} AS base FROM ({candidates}) c"  # noqa: S608
+        " OFFSET 0) b"
+    )
     keyset = "" if after is None else f" WHERE (r.score, r.id) < (${after}, ${after + 1})"
     return (
-        f"SELECT r.id, r.score FROM (SELECT c.id, {_NAME_SCORE} AS score"  # noqa: S608
-        f" FROM ({candidates}) c WHERE {_NAME_MEETS}) r{keyset}"
+        f"SELECT r.id, r.score FROM (SELECT b.id, {_NAME_SCORE} AS score"  # noqa: S608
+        f" FROM {bases} WHERE b.base >= {SIMILAR}) r{keyset}"
         f" ORDER BY r.score DESC, r.id DESC LIMIT {limit}"
     )
 

@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from resolvers import passwords
-from resolvers.search import Item, parse, similarity
+from resolvers.search import Item, TextScorer, parse, similarity
 from tests.graphql import GraphQLClient
 
 SEARCH = """query($q: String!, $k: SearchKind!, $first: Int, $after: String) {
@@ -213,6 +213,25 @@ def test_a_query_is_read_as_web_search_engines_read_it() -> None:
     assert query.fts5() == (
         '("ink") AND ("oil study") AND ("fox" OR "moth") AND ("still life") NOT "harbour"'
     )
+
+
+def test_ascii_text_scores_as_any_text_does() -> None:
+    # ASCII text is split into words by a byte table, other text by the regular expression: a
+    # character that is no word's (an ellipsis) takes the text to the other path, same words
+    scorer = TextScorer(parse('ink "morning light" -fox still-life or café A_b'))
+    texts = [
+        "Ink, INK and ink-wash: morning light (morning-light) #wip still life",
+        "a_b A b 3.5x ink_ink   morning\tlight\nink",
+        "",
+        "__--",
+        "cafe ink",
+    ]
+    for text in texts:
+        for weight in (1.0, 2.0, 3.0):
+            fields = [(text, weight), ("morning light", 1.0)]
+            assert scorer(fields) == scorer([(text + " \u2026", weight), ("morning light", 1.0)])
+        assert scorer.one(text) == scorer([(text + " \u2026", 1.0)])
+    assert scorer.one(texts[0]) > scorer.one(texts[4]) > 0
 
 
 def test_similarity_is_pg_trgms() -> None:

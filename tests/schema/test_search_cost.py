@@ -103,6 +103,51 @@ async def test_a_common_word_costs_what_a_rare_one_does(gql: GraphQLClient, clea
     assert counts["quokka"] - counts["fern"] == (1 if postgres else 0)
 
 
+async def test_a_rare_phrase_of_common_words_reads_its_rows_not_the_words(
+    gql: GraphQLClient, clean_db: str
+) -> None:
+    # given many posts that hold two words apart, and older ones that hold them as a phrase
+    await gql.sign_up("ada")
+    ada = (await User.get(handle_key="ada")).id
+    conn = connections.get("default")
+    postgres = clean_db.startswith("postgres")
+    phrased = WINDOW + 50
+    if postgres:
+        start = new_id()
+        await conn.execute_query(
+            "INSERT INTO posts (id, author_id, text, visibility, like_count, comment_count,"
+            " reply_count, created_at) SELECT $1::bigint + n, $2,"
+            " CASE WHEN n <= $4 THEN 'a fern study ' ELSE 'study of a fern ' END || n,"
+            " 'public', 0, 0, 0, now() FROM generate_series(1, $3::int) n",
+            [start, ada, POSTS["postgres"], phrased],
+        )
+        await conn.execute_script("VACUUM ANALYZE posts")
+    else:
+        texts = [f"a fern study {n}" for n in range(phrased)]
+        texts += [f"study of a fern {n}" for n in range(POSTS["sqlite"])]
+        await Post.bulk_create([Post(author_id=ada, text=text) for text in texts], 500)
+    # when the phrase is searched
+    with QueryCounter.capture() as counter:
+        found = await gql.execute(SEARCH, {"q": '"fern study"', "k": "POSTS", "first": 20})
+    # then it finds the posts that hold it, newest first
+    edges = found.data["search"]["edges"]
+    assert len(edges) == 20
+    assert found.data["search"]["pageInfo"]["hasNextPage"]
+    statements = _search_statements(counter)
+    if not postgres:
+        assert len(statements) == 1, statements
+        return
+    # and past the newest posts (none holds it), it reads the posts that hold the phrase, not
+    # the tens of thousands that hold both its words
+    assert len(statements) == 2, statements
+    sql, args = statements[1]
+    explained = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", args)
+    plan = explained[0]["QUERY PLAN"]
+    plan = orjson.loads(plan) if isinstance(plan, str) else plan
+    read = _rows_read(plan[0]["Plan"], "posts")
+    assert read <= 2 * phrased, (read, plan)
+
+
 async def test_members_are_ranked_and_paged_by_the_database(
     gql: GraphQLClient, clean_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
