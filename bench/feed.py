@@ -234,7 +234,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def dsn_for(admin_dsn: str, database: str) -> str:
-    return admin_dsn.rsplit("/", 1)[0] + "/" + database
+    """``admin_dsn`` naming ``database`` instead (its query, e.g. a socket's ``host``, kept)."""
+    base, mark, query = admin_dsn.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + database + mark + query
 
 
 # -- viewers ---------------------------------------------------------------------------------

@@ -777,3 +777,24 @@ async def test_the_reference_searches_answer_the_same(
                 found += len(((body.get("data") or {}).get("search") or {}).get("edges", []))
     assert found > 20
     assert plans_of(compiled).served > asked
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "follows"), [("SearchUsers", "ana", True), ("SearchArtworks", "oil", False)]
+)
+async def test_a_search_page_reads_its_people_and_the_viewers_follows_at_once(
+    gql: GraphQLClient, name: str, text: str, follows: bool
+) -> None:
+    # given a search of the reference client, compiled by a first run
+    await seed(gql)
+    query = _reference(name)
+    await gql.execute(query, {"query": text}, as_="reader")
+    with QueryCounter.capture() as counter:
+        result = await gql.execute(query, {"query": text}, as_="reader")
+    assert result.data["search"]["edges"]
+    # then whether the viewer follows each person (when the document asks) comes with the
+    # people, not in a statement of its own
+    people = [sql for sql in counter.statements if "FROM users WHERE id = ANY" in sql]
+    assert len(people) == 1, counter.statements
+    assert ("viewer_follows" in people[0]) is follows
+    assert not [sql for sql in counter.statements if sql.startswith("SELECT followee_id")]
