@@ -36,10 +36,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.models import Model
 
 from resolvers import (
     channels,
@@ -84,6 +85,8 @@ from storage.models import (
     User,
 )
 
+ClaimedT = TypeVar("ClaimedT", bound=Model)
+
 log = logging.getLogger("gesso.leaving")
 
 # The audit log's name for an account its owner deleted.
@@ -103,6 +106,17 @@ class Step:
 
     name: str
     run: Callable[[Services, int, int], Awaitable[int]]
+
+
+async def _claim(model: type[ClaimedT], ids: list[int]) -> list[ClaimedT]:
+    """Inside a batch's transaction: the rows of ``ids`` still there, read again and locked
+    (PostgreSQL: ``FOR UPDATE``; SQLite runs one write transaction at a time), then deleted.
+    A second run of the same deletion (a job delivered twice, run by two workers at once)
+    waits for the first and finds them gone, so the counters it puts right change once."""
+    claimed = list(await model.filter(id__in=ids).select_for_update())
+    if claimed:
+        await model.filter(id__in=[row.pk for row in claimed]).delete()
+    return claimed
 
 
 async def _ids(query: Any, batch: int) -> list[int]:
@@ -137,10 +151,11 @@ async def _follows(services: Services, account_id: int, batch: int) -> int:
         if not rows:
             continue
         async with in_transaction():
-            await Follow.filter(id__in=[r["id"] for r in rows]).delete()
+            claimed = await _claim(Follow, [r["id"] for r in rows])
             # each other account appears once (the pair is unique): each loses one
-            others = [r[theirs] for r in rows]
-            await User.filter(id__in=others).update(**{counter: F(counter) - 1})
+            others = [getattr(row, theirs) for row in claimed]
+            if others:
+                await User.filter(id__in=others).update(**{counter: F(counter) - 1})
         removed += len(rows)
     return removed
 
@@ -178,11 +193,13 @@ async def _likes(services: Services, account_id: int, batch: int) -> int:
         if not rows:
             continue
         async with in_transaction():
-            await model.filter(id__in=[r["id"] for r in rows]).delete()
+            claimed = {like.pk for like in await _claim(model, [r["id"] for r in rows])}
+            mine = [row for row in rows if row["id"] in claimed]
             # one like per work and account: each work loses exactly one
-            liked = [r[subject] for r in rows]
-            await target.filter(id__in=liked).update(like_count=F("like_count") - 1)
-            for row in rows:
+            liked = [r[subject] for r in mine]
+            if liked:
+                await target.filter(id__in=liked).update(like_count=F("like_count") - 1)
+            for row in mine:
                 await inbox.withdraw(row[owner], kind, actor_id=account_id, subject_id=row[subject])
         removed += len(rows)
     return removed
@@ -200,9 +217,9 @@ async def _comments(services: Services, account_id: int, batch: int) -> int:
     if not rows:
         return 0
     async with in_transaction():
-        await Comment.filter(id__in=[r["id"] for r in rows]).delete()
+        claimed = await _claim(Comment, [r["id"] for r in rows])
         for model, field in ((Post, "post_id"), (Artwork, "artwork_id")):
-            per_work = Counter(r[field] for r in rows if r[field] is not None)
+            per_work = Counter(getattr(c, field) for c in claimed if getattr(c, field) is not None)
             for work_id, count in per_work.items():
                 await model.filter(id=work_id).update(comment_count=F("comment_count") - count)
     return len(rows)
@@ -255,10 +272,10 @@ async def _posts(services: Services, account_id: int, batch: int) -> int:
     async with in_transaction():
         if not await _drop_rows(images):
             return len(images)  # an image was published meanwhile: read the batch again
-        await Post.filter(id__in=ids).delete()
+        claimed = await _claim(Post, ids)
         replied = Counter(
             (post.reply_to_id, post.visibility)
-            for post in posts
+            for post in claimed
             if post.reply_to_id is not None and post.reply_to_id not in ids
         )
         for (post_id, visibility), count in replied.items():

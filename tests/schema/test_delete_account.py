@@ -24,10 +24,13 @@ from resolvers import leaving, passwords
 from resolvers.rules import DELETED, HIDDEN_FROM_ALL
 from storage.models import (
     AccountDeletion,
+    Comment,
     DeletionState,
+    Follow,
     ModerationAction,
     Notification,
     Post,
+    PostLike,
     User,
 )
 from storage.objects import LocalObjectStore
@@ -323,3 +326,44 @@ async def test_from_the_request_on_the_account_reads_as_missing_on_every_path(
 
 def pk_global(pk: int) -> str:
     return global_id("User", pk)
+
+
+@pytest.fixture
+async def small_batches(clean_db: str) -> AsyncIterator[GraphQLClient]:
+    async with GraphQLClient.for_app(GESSO_DELETION_BATCH="5") as gql:
+        yield gql
+
+
+async def test_two_runs_of_one_deletion_at_once_change_each_counter_once(
+    small_batches: GraphQLClient,
+) -> None:
+    # given a leaver tied to 12 others: follows both ways, a like and a comment on a post of
+    # each, and a reply to one of them
+    gql = small_batches
+    leaver = pk_of(await gql.sign_up("leaver", PASSWORD))
+    others = [pk_of(await gql.sign_up(f"other{n}", PASSWORD)) for n in range(12)]
+    posts = [await Post.create(author_id=other, text="a post") for other in others]
+    for other, post in zip(others, posts, strict=True):
+        await Follow.create(follower_id=leaver, followee_id=other)
+        await Follow.create(follower_id=other, followee_id=leaver)
+        await PostLike.create(user_id=leaver, post_id=post.id)
+        await Comment.create(author_id=leaver, post_id=post.id, text="hi")
+    await Post.create(author_id=leaver, text="a reply", reply_to_id=posts[0].id)
+    await User.filter(id__in=others).update(follower_count=1, following_count=1)
+    await Post.filter(id__in=[p.id for p in posts]).update(like_count=1, comment_count=1)
+    await Post.filter(id=posts[0].id).update(reply_count=1, public_reply_count=1)
+    await AccountDeletion.create(id=leaver, handle_key="leaver")
+    # when two workers run its job at once (a delivery after a lease ran out, say), in
+    # batches of 5
+    outcomes = await asyncio.gather(
+        leaving.run(gql.services, leaver), leaving.run(gql.services, leaver)
+    )
+    assert "deleted" in outcomes
+    # then every counter of the others lost exactly what the leaver gave it
+    for user in await User.filter(id__in=others):
+        assert (user.follower_count, user.following_count) == (0, 0), user.handle
+    for post in await Post.filter(id__in=[p.id for p in posts]):
+        assert (post.like_count, post.comment_count) == (0, 0), post.id
+    first = await Post.get(id=posts[0].id)
+    assert (first.reply_count, first.public_reply_count) == (0, 0)
+    assert not await User.exists(id=leaver)
