@@ -342,6 +342,18 @@ async def _account(services: Services, account_id: int, batch: int) -> int:
     return 1
 
 
+async def _mail(services: Services, account_id: int, batch: int) -> int:
+    """The copies of mail to the account that this server keeps (the ``.eml`` files of the
+    embedded default: reset and verification links, with the address). Mail handed to an SMTP
+    server is beyond reach."""
+    if services.mailer is None:
+        return 0
+    email = await User.filter(id=account_id).values_list("email", flat=True)
+    if not email:
+        return 0
+    return await services.mailer.forget(str(email[0]), batch)
+
+
 # The posts go before the follows: a follower's live feed still follows the account, so it
 # takes each tombstone.
 async def _exports(services: Services, account_id: int, batch: int) -> int:
@@ -362,6 +374,7 @@ STEPS: list[Step] = [
     Step("notifications", _notifications),
     Step("reports", _reports),
     Step("exports", _exports),
+    Step("mail", _mail),
     Step("account", _account),
 ]
 

@@ -12,6 +12,9 @@ import os
 import time
 import uuid
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -27,6 +30,10 @@ class MailError(Exception):
 
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
+
+    async def forget(self, address: str, limit: int) -> int:
+        """Delete up to ``limit`` of the kept copies of mail to ``address``; how many went."""
+        ...
 
     def describe(self) -> str: ...
 
@@ -62,6 +69,9 @@ class SmtpMailer:
         except (aiosmtplib.SMTPException, OSError) as error:
             raise MailError(f"{self.describe()}: {error}") from error
 
+    async def forget(self, address: str, limit: int) -> int:
+        return 0  # handed to the SMTP server: beyond this server's reach
+
 
 class FileMailer:
     """Writes each mail to ``directory`` as ``<time>-<id>.eml``, whole or not at all."""
@@ -84,6 +94,31 @@ class FileMailer:
             os.replace(partial, self.directory / name)
         except OSError as error:
             raise MailError(f"{self.describe()}: {error}") from error
+
+    async def forget(self, address: str, limit: int) -> int:
+        return await asyncio.to_thread(self._forget, address.strip().lower(), limit)
+
+    def _forget(self, address: str, limit: int) -> int:
+        """Delete the files of mail whose recipients include ``address`` (any letter case)."""
+        if not self.directory.is_dir():
+            return 0
+        parser = BytesHeaderParser(policy=default)
+        gone = 0
+        for path in sorted(self.directory.glob("*.eml")):
+            if gone >= limit:
+                break
+            try:
+                with path.open("rb") as file:
+                    headers = parser.parse(file)
+            except OSError:
+                continue  # deleted meanwhile
+            recipients = getaddresses(
+                [str(value) for field in ("To", "Cc") for value in headers.get_all(field, [])]
+            )
+            if any(found.strip().lower() == address for _name, found in recipients):
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
 
 def mailer_for(smtp_url: str | None, directory: Path) -> Mailer:

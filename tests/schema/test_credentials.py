@@ -17,9 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 
-from resolvers import credentials, passwords
+from resolvers import credentials, leaving, passwords
 from storage.mail import MailError, SmtpMailer
-from storage.models import AccountToken, AccountTokenPurpose, User
+from storage.models import AccountDeletion, AccountToken, AccountTokenPurpose, User
 from tests.e2e.live import ONE_ADDRESS_MANY_USERS
 from tests.graphql import GraphQLClient
 
@@ -272,3 +272,30 @@ async def test_a_mail_server_that_is_down_loses_the_mail_not_the_answer(
     # and the library's error is ours at the boundary
     with pytest.raises(MailError, match=f"SMTP at 127.0.0.1:{port}"):
         await SmtpMailer(f"smtp://127.0.0.1:{port}").send(EmailMessage())
+
+
+async def test_deleting_an_account_deletes_the_eml_files_of_its_mail(clean_db: str) -> None:
+    # given two accounts on the embedded default, each with its mails kept as .eml files
+    async with GraphQLClient.for_app() as gql:
+        mail_dir = Path(gql.app.state.services.mailer.directory)
+        await gql.sign_up("ada")
+        await gql.sign_up("bob")
+        for address in ("ADA@example.com", "bob@example.com"):
+            await gql.execute(RESET, {"e": address})
+        await credentials.drain()
+        assert len(_recipients(mail_dir)) == 4
+        # when ada deletes her account and its deletion has run
+        deleted = await gql.execute(
+            'mutation { deleteAccount(password: "correct horse") { errors { code } } }',
+            as_="ada",
+        )
+        assert deleted.data["deleteAccount"]["errors"] == []
+        await leaving.run(gql.services, (await AccountDeletion.get(handle_key="ada")).id)
+        # then her mails are gone, bob's are kept
+        assert _recipients(mail_dir) == ["bob@example.com", "bob@example.com"]
+
+
+def _recipients(mail_dir: Path) -> list[str]:
+    return sorted(
+        str(email.message_from_bytes(f.read_bytes())["To"]) for f in mail_dir.glob("*.eml")
+    )
