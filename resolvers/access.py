@@ -79,11 +79,6 @@ async def hidden_member(ctx: Context, user_id: int) -> bool:
     return await ctx.loaders.viewer_hidden.load(user_id)
 
 
-def unhidden_filter(viewer_id: int | None, *, owner: str) -> Q:
-    """Only rows whose ``owner`` field names a member no exclusion of ``VISIBLE`` hides."""
-    return VISIBLE.unhidden_q(viewer_id, owner=owner)
-
-
 async def can_see_post(ctx: Context, post: Post) -> bool:
     return await can_see(ctx, post.author_id, post.visibility)
 

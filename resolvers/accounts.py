@@ -89,7 +89,15 @@ _TOKEN_SQL = (
 async def find_by_handle(handle: str) -> User | None:
     if len(handle) > HANDLE_MAX or not storable(handle):
         return None
-    return await User.filter(handle_key=handle.lower()).first()
+    async with rawsql.reader(User) as reader:
+        rows = await reader.fetch(_BY_HANDLE_SQL, handle.lower())
+    return User._init_from_db(**rows[0]) if rows else None
+
+
+# every column of the user (as the ORM reads a User), by handle key (unique)
+_BY_HANDLE_SQL = (
+    f"SELECT {', '.join(sorted(User._meta.db_fields))} FROM users WHERE handle_key = $1"  # noqa: S608
+)
 
 
 async def sign_up(*, handle: str, email: str, password: str, display_name: str | None) -> User:

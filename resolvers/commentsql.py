@@ -81,11 +81,11 @@ class CommentReader:
         )
         return sql, uses_viewer
 
-    async def read(
+    def statement(
         self, viewer_id: int | None, subject_id: int, size: int, after: int | None
-    ) -> CommentPage:
-        """``size`` comments on the post or artwork ``subject_id`` after the comment id ``after``
-        (from the first when None), for ``viewer_id``."""
+    ) -> tuple[Any, ...]:
+        """The page statement of ``read`` and its arguments: the rows of ``size`` comments and
+        one more when another page follows."""
         if not 0 <= size <= MAX_PAGE:
             raise ValueError(f"page size {size} out of range")
         key = (after is not None, viewer_id is not None, size)
@@ -99,8 +99,16 @@ class CommentReader:
         args.append(subject_id)
         if after is not None:
             args.append(after)
+        return (sql, *args)
+
+    async def read(
+        self, viewer_id: int | None, subject_id: int, size: int, after: int | None
+    ) -> CommentPage:
+        """``size`` comments on the post or artwork ``subject_id`` after the comment id ``after``
+        (from the first when None), for ``viewer_id``."""
         async with rawsql.reader(Comment) as reader:
-            rows = convert(await reader.fetch(sql, *args), self.convert)
+            raw = await reader.fetch(*self.statement(viewer_id, subject_id, size, after))
+        rows = convert(raw, self.convert)
         page = CommentPage(rows[:size], has_next=len(rows) > size)
         follows = self.follows and viewer_id is not None
         for row in page.comments:

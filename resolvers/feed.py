@@ -11,6 +11,7 @@ from resolvers.context import Context, require_viewer
 from resolvers.errors import BadRequest
 from resolvers.feedsql import home_page_ids
 from resolvers.keyset import by_index, by_visibility, merged
+from resolvers.loaders import by_id
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.rules import DISCOVER, HOME
 from resolvers.validation import normalize_tags
@@ -37,7 +38,8 @@ async def home_feed(ctx: Context, *, first: int | None, after: str | None) -> Pa
     size = page_size(first)
     last_id = decode_cursor("post", after)[0] if after is not None else None
     ids = await home_page_ids(viewer.id, size, last_id)
-    rows = await Post.filter(id__in=ids).order_by("-id") if ids else []
+    found = [row for row in await by_id(Post, ids) if row is not None] if ids else []
+    rows = sorted(found, key=_post_id, reverse=True)
     return paginate(rows, size, post_cursor)
 
 

@@ -5,26 +5,24 @@ costs a fixed number of queries whatever its size. Batch functions return result
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from resolvers.consent import media_policies
+from resolvers.consent import POLICY_COLUMNS, POLICY_JOINS, media_policies, policy_of
 from resolvers.mentions import members
 from resolvers.replies import seen_beyond_public
-from resolvers.rules import SHOWN_MEDIA, VISIBLE
+from resolvers.rules import FOLLOWS, SHOWN_MEDIA, VISIBLE
+from storage import rawsql
 from storage.models import (
     Artwork,
-    ArtworkLike,
     Comment,
-    Follow,
     MediaAsset,
     MediaKind,
     Post,
-    PostArtwork,
-    PostLike,
     TrainingPolicy,
     User,
 )
@@ -33,34 +31,69 @@ K = TypeVar("K")
 V = TypeVar("V")
 ModelT = TypeVar("ModelT", User, Post, Artwork, Comment)
 
+# The batch functions of every page read with hand-written SQL (``storage.rawsql``) and return
+# the model instances the ORM would: building a statement with the ORM costs more than running
+# it. The statements are made on first use (a foreign key's column is known once Tortoise is
+# set up) and kept.
+
+
+@functools.cache
+def _by_id_sql(model: type[ModelT]) -> str:
+    columns, table = rawsql.every_column(model, "t"), model._meta.db_table
+    return f"SELECT {columns} FROM {table} t WHERE t.id = ANY($1::bigint[])"  # noqa: S608
+
+
+async def by_id(model: type[ModelT], keys: Sequence[int]) -> list[ModelT | None]:
+    """The rows of ``model`` whose ids are ``keys``, in key order (None: no such row)."""
+    async with rawsql.reader(model) as reader:
+        rows = await reader.fetch(_by_id_sql(model), list(keys))
+    found = {row.id: row for row in rawsql.instances(model, rows)}
+    return [found.get(key) for key in keys]
+
 
 def _by_id(model: type[ModelT]) -> Callable[[Sequence[int]], Awaitable[list[ModelT | None]]]:
-    async def load(keys: Sequence[int]) -> list[ModelT | None]:
-        rows = {row.id: row for row in await model.filter(id__in=list(keys))}
-        return [rows.get(key) for key in keys]
-
-    return load
+    return functools.partial(by_id, model)
 
 
-def _media_of(column: str) -> Callable[[Sequence[int]], Awaitable[list[list[MediaAsset]]]]:
-    async def load(keys: Sequence[int]) -> list[list[MediaAsset]]:
-        grouped: dict[int, list[MediaAsset]] = defaultdict(list)
-        rows = await MediaAsset.filter(
-            SHOWN_MEDIA.to_q(), **{f"{column}__in": list(keys)}
-        ).order_by("position", "id")
-        for row in rows:
-            grouped[int(getattr(row, column))].append(row)
-        return [grouped.get(key, []) for key in keys]
-
-    return load
+@functools.cache
+def _media_sql(where: str, order: str) -> str:
+    """Images ``m`` shown (``rules.SHOWN_MEDIA``) where ``where`` holds, with the policy in
+    force for each (``consent.policy_of``), in ``order``."""
+    return (
+        f"SELECT {rawsql.every_column(MediaAsset, 'm')}, {POLICY_COLUMNS}"  # noqa: S608
+        f" FROM media_assets m {POLICY_JOINS}"
+        f" WHERE {where} AND {SHOWN_MEDIA.to_sql('m.status')} ORDER BY {order}"
+    )
 
 
-async def _avatars(user_ids: Sequence[int]) -> list[MediaAsset | None]:
-    rows = await MediaAsset.filter(
-        SHOWN_MEDIA.to_q(), owner_id__in=list(user_ids), kind=MediaKind.AVATAR
-    ).order_by("id")
-    newest = {row.owner_id: row for row in rows}  # the newest row of each account wins
-    return [newest.get(user_id) for user_id in user_ids]
+_AVATARS = f"m.owner_id = ANY($1::bigint[]) AND m.kind = '{MediaKind.AVATAR.value}'"
+
+
+@functools.cache
+def _attachments_sql() -> str:
+    """The artworks attached to the posts ``$1``, each with its post (``attached_to``), in each
+    post's order."""
+    return (
+        f"SELECT {rawsql.every_column(Artwork, 'a')}, pa.post_id AS attached_to"  # noqa: S608
+        " FROM post_artworks pa JOIN artworks a ON a.id = pa.artwork_id"
+        " WHERE pa.post_id = ANY($1::bigint[]) ORDER BY pa.post_id, pa.position, pa.id"
+    )
+
+
+_LIKED_POSTS_SQL = (
+    "SELECT post_id FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::bigint[])"
+)
+_LIKED_ARTWORKS_SQL = (
+    "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
+)
+_FOLLOWS_SQL = FOLLOWS.among_sql()
+
+
+async def _among(viewer_id: int, sql: str, keys: Sequence[int]) -> set[int]:
+    """The ids of ``keys`` that the statement ``sql`` (of the viewer ``$1`` and the ids ``$2``)
+    returns."""
+    async with rawsql.reader(User) as reader:
+        return {int(row[0]) for row in await reader.fetch(sql, viewer_id, list(keys))}
 
 
 class NotLoaded:
@@ -119,9 +152,9 @@ class Loaders:
         self.viewer_follows = DataLoader(load_fn=self._follows)
         self.viewer_hidden = DataLoader(load_fn=self._hidden)
         self.viewer_replies = DataLoader(load_fn=self._replies)
-        self.artwork_images = DataLoader(load_fn=_media_of("artwork_id"))
-        self.post_images = DataLoader(load_fn=_media_of("post_id"))
-        self.avatar = DataLoader(load_fn=_avatars)
+        self.artwork_images = DataLoader(load_fn=self._artwork_images)
+        self.post_images = DataLoader(load_fn=self._post_images)
+        self.avatar = DataLoader(load_fn=self._avatars)
         self.media_policy = DataLoader(load_fn=media_policies)
         self.mentioned = DataLoader(load_fn=self._mentioned)
 
@@ -165,28 +198,47 @@ class Loaders:
             jobs.append(_preload(self.viewer_replies, counted, self._replies))
         await asyncio.gather(*jobs)
 
+    async def _images(self, sql: str, keys: Sequence[int]) -> list[tuple[Any, MediaAsset]]:
+        """The images of ``sql`` (of the ids ``$1``), each with its row; the policy in force
+        for each, which their URLs sign, is read in the same statement and primed in
+        ``media_policy``."""
+        async with rawsql.reader(MediaAsset) as reader:
+            rows = await reader.fetch(sql, list(keys))
+        images = list(zip(rows, rawsql.instances(MediaAsset, rows), strict=True))
+        self.media_policy.prime_many({image.id: policy_of(row) for row, image in images})
+        return images
+
+    async def _images_of(self, column: str, keys: Sequence[int]) -> list[list[MediaAsset]]:
+        """The images whose ``column`` is each key, in their order."""
+        sql = _media_sql(f"m.{column} = ANY($1::bigint[])", "m.position, m.id")
+        grouped: dict[int, list[MediaAsset]] = defaultdict(list)
+        for row, image in await self._images(sql, keys):
+            grouped[row[column]].append(image)
+        return [grouped.get(key, []) for key in keys]
+
+    async def _artwork_images(self, artwork_ids: Sequence[int]) -> list[list[MediaAsset]]:
+        return await self._images_of("artwork_id", artwork_ids)
+
+    async def _post_images(self, post_ids: Sequence[int]) -> list[list[MediaAsset]]:
+        return await self._images_of("post_id", post_ids)
+
+    async def _avatars(self, user_ids: Sequence[int]) -> list[MediaAsset | None]:
+        images = await self._images(_media_sql(_AVATARS, "m.id"), user_ids)
+        newest = {image.owner_id: image for _, image in images}  # the newest row of each wins
+        return [newest.get(user_id) for user_id in user_ids]
+
     async def _attachments(self, post_ids: Sequence[int]) -> list[list[Artwork]]:
+        async with rawsql.reader(Artwork) as reader:
+            rows = await reader.fetch(_attachments_sql(), list(post_ids))
         grouped: dict[int, list[Artwork]] = defaultdict(list)
-        rows = (
-            await PostArtwork.filter(post_id__in=list(post_ids))
-            .select_related("artwork")
-            .order_by("post_id", "position", "id")
-        )
-        for row in rows:
-            grouped[row.post_id].append(row.artwork)
+        for row, artwork in zip(rows, rawsql.instances(Artwork, rows), strict=True):
+            grouped[int(row["attached_to"])].append(artwork)
         return [grouped.get(post_id, []) for post_id in post_ids]
 
     async def _likes_posts(self, post_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(post_ids)
-        liked = set(
-            cast(
-                "list[int]",
-                await PostLike.filter(
-                    user_id=self.viewer_id, post_id__in=list(post_ids)
-                ).values_list("post_id", flat=True),
-            )
-        )
+        liked = await _among(self.viewer_id, _LIKED_POSTS_SQL, post_ids)
         return [post_id in liked for post_id in post_ids]
 
     async def _replies(self, post_ids: Sequence[int]) -> list[int]:
@@ -196,14 +248,7 @@ class Loaders:
     async def _likes_artworks(self, artwork_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(artwork_ids)
-        liked = set(
-            cast(
-                "list[int]",
-                await ArtworkLike.filter(
-                    user_id=self.viewer_id, artwork_id__in=list(artwork_ids)
-                ).values_list("artwork_id", flat=True),
-            )
-        )
+        liked = await _among(self.viewer_id, _LIKED_ARTWORKS_SQL, artwork_ids)
         return [artwork_id in liked for artwork_id in artwork_ids]
 
     async def _mentioned(self, keys: Sequence[str]) -> list[User | None]:
@@ -221,12 +266,5 @@ class Loaders:
     async def _follows(self, user_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(user_ids)
-        followed = set(
-            cast(
-                "list[int]",
-                await Follow.filter(
-                    follower_id=self.viewer_id, followee_id__in=list(user_ids)
-                ).values_list("followee_id", flat=True),
-            )
-        )
+        followed = await _among(self.viewer_id, _FOLLOWS_SQL, user_ids)
         return [user_id in followed for user_id in user_ids]

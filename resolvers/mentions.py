@@ -13,12 +13,14 @@ a browser is the ``@handle`` (an emoji before it counts two).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from resolvers.rules import VISIBLE
 from resolvers.validation import MENTION_RE, MENTIONS_MAX
+from storage import rawsql
 from storage.models import User
 
 
@@ -88,8 +90,16 @@ async def members(viewer_id: int | None, keys: Sequence[str]) -> dict[str, User]
     """The members of ``keys`` the viewer may see, by handle key: one statement."""
     if not keys:
         return {}
-    rows = await User.filter(VISIBLE.unhidden_q(viewer_id, owner="id"), handle_key__in=list(keys))
-    return {row.handle_key: row for row in rows}
+    signed_in = viewer_id is not None
+    args: list[Any] = [viewer_id, list(keys)] if signed_in else [list(keys)]
+    async with rawsql.reader(User) as reader:
+        rows = await reader.fetch(_members_sql(signed_in), *args)
+    return {row.handle_key: row for row in rawsql.instances(User, rows)}
+
+
+@functools.cache
+def _members_sql(signed_in: bool) -> str:
+    return members_sql(rawsql.table_columns(User), signed_in=signed_in)
 
 
 def members_sql(columns: Sequence[str], *, signed_in: bool) -> str:

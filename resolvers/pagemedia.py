@@ -5,8 +5,9 @@ shows images: the images of the page's posts and of their attached artworks (in 
 current avatar of each person the page shows (their newest avatar row, as the ``avatar`` loader
 reads it), and which of the attached artworks the viewer has liked. One statement reads every kind
 the selection needs, for the whole page at once. Each image carries the training policy in force
-(``resolvers.consent.effective_policy`` of its artwork's override and its owner's default, as
-``consent.media_policies`` has it), which its signed URLs bind.
+(``resolvers.consent.policy_of``: its artwork's override, else its owner's default, read as
+``consent.media_policies`` and the regular path's image loaders read them), which its signed URLs
+bind.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from resolvers.consent import effective_policy
+from resolvers.consent import POLICY_COLUMNS, POLICY_JOINS, policy_of
 from resolvers.feedsql import FeedPage
 from resolvers.rules import SHOWN_MEDIA, liked_by_viewer
 from resolvers.sensitive import shown_to
@@ -29,11 +30,7 @@ IMAGE = "image"  # the key of a media row's ImageRef (what its URLs sign)
 
 # Always read: what a URL binds and the order; the selection adds the columns it shows.
 _ALWAYS = ("id", "owner_id", "artwork_id", "post_id", "position", "sensitive", "variants")
-_POLICIES = "u.ai_training_policy AS owner_policy, a.ai_training_policy AS artwork_policy"
-_FROM = (
-    "FROM media_assets m JOIN users u ON u.id = m.owner_id"
-    " LEFT JOIN artworks a ON a.id = m.artwork_id"
-)
+_FROM = f"FROM media_assets m {POLICY_JOINS}"
 _SHOW_SENSITIVE = "SELECT show_sensitive FROM users WHERE id = $1"
 _LIKED_ARTWORKS = (
     "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
@@ -94,7 +91,7 @@ class MediaReader:
             "SELECT * FROM ("  # noqa: S608
             + " UNION ALL ".join(
                 f"SELECT '{kind}' AS via, {'0' if kind == 'avatar' else 'm.position'} AS ord,"
-                f" {selected}, {_POLICIES} {_FROM}"
+                f" {selected}, {POLICY_COLUMNS} {_FROM}"
                 f" WHERE {where[kind].format(ids=f'${number}::bigint[]')} AND {shown}"
                 for number, kind in enumerate(self.order, 1)
             )
@@ -144,6 +141,7 @@ def _rows_of(media: PageMedia) -> Iterator[Row]:
 
 
 def _with_image(row: Row) -> Row:
-    policy = effective_policy(row.pop("artwork_policy"), row.pop("owner_policy"))
+    policy = policy_of(row)
+    del row["artwork_policy"], row["owner_policy"]
     row[IMAGE] = ImageRef(row["id"], row["owner_id"], row["artwork_id"], policy)
     return row

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
-
-from tortoise.expressions import Q
 
 from resolvers import counts, generated, media, ratelimit, sensitive
 from resolvers.access import can_see_artwork, load_owned_artwork, visible_to_viewer
 from resolvers.context import Context, require_viewer
 from resolvers.errors import ErrorCode, FieldError, InputError
-from resolvers.keyset import by_visibility, merged
 from resolvers.pagination import CursorFn, Page, decode_cursor, page_size, paginate
 from resolvers.services import Services
 from resolvers.surrogates import artwork_key, purge
+from resolvers.usersql import PortfolioReader
 from resolvers.validation import check_length, clean_text, normalize_tags, raise_if_any
+from storage import rawsql
 from storage.db import in_transaction
 from storage.models import Artwork, MediaAsset, MediaKind, TrainingPolicy, User, Visibility
 
@@ -222,26 +222,19 @@ async def portfolio(
     """The artist's artworks the viewer may see, in the artist's order: one index range per
     visibility that passes."""
     size = page_size(first)
-    query = Artwork.filter(owner_id=owner.id)
-    if after is not None:
-        position, last_id = decode_cursor("portfolio", after)
-        # The bound on position alone starts the index range; the rest only skips the artworks
-        # of that position up to the cursor.
-        query = query.filter(
-            Q(position__gt=position) | Q(position=position, id__gt=last_id),
-            position__gte=position,
-        )
+    place = decode_cursor("portfolio", after) if after is not None else ()
     visible = await visible_to_viewer(ctx, owner.id)
-    reads = by_visibility(query, visible, ORDER, size + 1)
-    rows = await merged(reads, key=_place, limit=size + 1, descending=False)
+    # The statement of the compiled plans, of every column: one range per visibility, merged,
+    # the limit written out (an ORM query's LIMIT parameter has PostgreSQL plan it anew).
+    sql = _portfolio_reader().sql(after is not None, frozenset(visible), size)
+    async with rawsql.reader(Artwork) as reader:
+        rows = rawsql.instances(Artwork, await reader.fetch(sql, owner.id, *place))
     return paginate(rows, size, portfolio_cursor)
 
 
-ORDER = ("position", "id")  # the artist's order
-
-
-def _place(artwork: Artwork) -> tuple[int, int]:
-    return artwork.position, artwork.id
+@functools.cache
+def _portfolio_reader() -> PortfolioReader:
+    return PortfolioReader(frozenset(rawsql.table_columns(Artwork)))
 
 
 async def get_artwork(ctx: Context, artwork_id: int) -> Artwork | None:

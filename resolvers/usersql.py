@@ -232,7 +232,10 @@ class PortfolioReader:
         self.selected = ", ".join(f"a.{column}" for column in self.columns)
         self._statements: dict[tuple[bool, frozenset[Visibility], int], str] = {}
 
-    def _sql(self, after: bool, passing: frozenset[Visibility], size: int) -> str:
+    def sql(self, after: bool, passing: frozenset[Visibility], size: int) -> str:
+        """The page of ``size`` artworks and one more when another page follows, of the
+        person ``$1`` after the place (``$2``, ``$3``) when ``after``, of the visibilities
+        ``passing``."""
         key = (after, passing, size)
         sql = self._statements.get(key)
         if sql is None:
@@ -267,7 +270,7 @@ class PortfolioReader:
     async def read(
         self, viewer_id: int | None, person: Person, size: int, after: tuple[int, ...] | None
     ) -> ListPage:
-        sql = self._sql(after is not None, person.passing(viewer_id), size)
+        sql = self.sql(after is not None, person.passing(viewer_id), size)
         args: list[Any] = [person.id, *(after or ())]
         async with rawsql.reader(Artwork) as reader:
             rows = convert(await reader.fetch(sql, *args), self.convert)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from tortoise.fields.data import BooleanField, CharEnumFieldInstance, DatetimeField, JSONField
@@ -24,6 +24,7 @@ from tortoise.models import Model
 
 Row = dict[str, Any]
 Converters = list[tuple[str, Callable[[Any], Any]]]
+M = TypeVar("M", bound=Model)
 
 _ANY = re.compile(r"= ANY\(\$(\d+)::(?:bigint|text)\[\]\)")
 _PARAM = re.compile(r"\$(\d+)")
@@ -64,6 +65,27 @@ async def reader(model: type[Model]) -> AsyncIterator[Reader]:
     client = model._choose_db()
     async with client.acquire_connection() as connection:
         yield Reader(client, connection)
+
+
+def table_columns(model: type[Model]) -> tuple[str, ...]:
+    """Every column of ``model``'s table: what the ORM reads for a model instance, which
+    ``instances`` makes of the rows."""
+    if not model._meta._inited:  # a foreign key's column is known once Tortoise is set up
+        raise RuntimeError(f"{model.__name__}: Tortoise is not set up")
+    return tuple(sorted(model._meta.db_fields))
+
+
+def every_column(model: type[Model], alias: str) -> str:
+    """The select list of every column of ``model``'s table (``alias.column``)."""
+    return ", ".join(f"{alias}.{column}" for column in table_columns(model))
+
+
+def instances(model: type[M], rows: Iterable[Any]) -> list[M]:
+    """Model instances of rows of every column (``table_columns``), made as the ORM makes them
+    from its own rows (``Model._init_from_db`` converts the columns; other columns are
+    ignored)."""
+    init = model._init_from_db
+    return [init(**row) for row in rows]
 
 
 def converters(model: type[Model], columns: Sequence[str]) -> Converters:
