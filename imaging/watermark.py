@@ -42,6 +42,7 @@ from imaging.geometry import (
     lattice_candidates,
     register,
     residual,
+    scanned_lattices,
     spline,
     unwarp,
 )
@@ -381,7 +382,9 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
 
 def _turned(shape: tuple[int, ...]) -> list[NDArray[np.float64]]:
     """The unchanged lattice turned by each of `_TURNS` either way, seen on the grid of a picture
-    of ``shape``, whose axes the grid stretches differently."""
+    of ``shape``, whose axes the grid stretches differently; and the same turns with the black
+    corners cropped away (the largest centred rectangle of the same aspect, which enlarges the
+    lattice on the grid)."""
     height, width = shape[:2]
     stretch = (GRID / width) / (GRID / height)  # grid x scale over grid y scale
     out = []
@@ -390,7 +393,12 @@ def _turned(shape: tuple[int, ...]) -> list[NDArray[np.float64]]:
             cos, sin = np.cos(angle), np.sin(angle)
             # Columns g1 and g2 as (x, y); y grows downwards, a positive angle turns counter-
             # clockwise on screen.
-            out.append(float(TILE) * np.array([[cos, sin * stretch], [-sin / stretch, cos]]))
+            turn = float(TILE) * np.array([[cos, sin * stretch], [-sin / stretch, cos]])
+            kept = min(
+                width / (width * cos + height * abs(sin)),
+                height / (height * cos + width * abs(sin)),
+            )
+            out += [turn, turn / kept]
     return out
 
 
@@ -417,25 +425,43 @@ def _search(
     if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
         bases.append(identity)
     bases += _turned(plane.shape)
-    coefficients = spline(residual(grid))
+    residual_ = residual(grid)
+    coefficients = spline(residual_)
     trials = []
     for basis in bases:
         geometry = Geometry(basis=basis, origin=np.zeros(2))
-        tile = fold_inside(*unwarp(coefficients, geometry))
+        tile = fold_inside(*unwarp(residual_, geometry, order=1))
         # A mirror image has the mirrored lattice; unwarped, it is the same plane mirrored, and
         # the fold of a mirrored plane is the folded tile mirrored (up to a circular shift).
-        for mirrored in (tile, np.ascontiguousarray(tile[:, ::-1])):
-            trials.append((register(mirrored, layout.spectra).score, mirrored, geometry))
+        for mirrored in (False, True):
+            folded = np.ascontiguousarray(tile[:, ::-1]) if mirrored else tile
+            trials.append((register(folded, layout.spectra).score, mirrored, geometry))
     trials.sort(key=lambda trial: -trial[0])
     best: Decoded | None = None
-    for _, tile, geometry in trials[:_TRIALS]:
-        aligned = align(tile, layout.spectra)
-        decoded = _read(
-            aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True
-        )
+    for _, mirrored, geometry in trials[:_TRIALS]:
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
+        if decoded.asset_id is not None:
+            return decoded
+        if best is None or decoded.confidence > best.confidence:
+            best = decoded
+    # A texture at the mark's own frequencies hides the lattice from the autocorrelation: scan
+    # the period with the key (a crop along one axis, or both alike).
+    scanned = sorted(scanned_lattices(residual_, layout.spectra), key=lambda found: -found[0])
+    for _, basis, mirrored in scanned:
+        geometry = Geometry(basis=basis, origin=np.zeros(2))
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
         if decoded.asset_id is not None:
             return decoded
         if best is None or decoded.confidence > best.confidence:
             best = decoded
     assert best is not None
     return best
+
+
+def _read_aligned(
+    tile: NDArray[np.float64], layout: _Layout, key: bytes, geometry: Geometry
+) -> Decoded:
+    aligned = align(np.ascontiguousarray(tile), layout.spectra)
+    return _read(aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True)
