@@ -412,9 +412,12 @@ def _search(
     always among the candidates (a mirror image, or a picture only rescaled), as are its turns
     by up to 3.5 degrees in quarter degrees (a picture turned without a crop, or a scan): in a
     busy picture the autocorrelation's peaks are lost in the texture, while the fold at the
-    right turn still shows the key's patterns. Each lattice is
-    tried as it is and mirrored; the folded tiles are read in the order of how clearly the key's
-    patterns register in them.
+    right turn still shows the key's patterns; each turn also with the black corners cropped
+    away. Each lattice is tried as it is and mirrored, ranked on a linear resampling; the
+    folded tiles of the best are read (cubic) in the order of how clearly the key's patterns
+    register in them. When none gives an id, the period is scanned with the key
+    (`imaging.geometry.scanned_lattices`: a crop of a texture whose own energy hides the
+    lattice from the autocorrelation) and the best period of each family is read.
     """
     if min(plane.shape) >= 2 * GRID:
         candidates = lattice_candidates(resize_plane(plane, (2 * GRID, 2 * GRID)))
