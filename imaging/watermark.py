@@ -355,10 +355,10 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
     the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
     geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
     because the search itself lifts the statistic (it keeps the best of several tiles and
-    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.43
-    over 2,100 reads, docs/benchmarks.md), so on top of the check bits (16 flip
-    patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
-    standard deviations or more.
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.2 +- 0.1 (at most 1.49
+    over 2,000 unmarked reads and 384 under another key, docs/benchmarks.md), so on top of the
+    check bits (16 flip patterns, so a 1 in 4096 chance per reading; a search reads at most 8
+    tiles), a false id needs a deviation of about four standard deviations or more.
 
     References
     ----------
