@@ -42,6 +42,7 @@ from imaging.geometry import (
     lattice_candidates,
     register,
     residual,
+    scanned_lattices,
     spline,
     unwarp,
 )
@@ -354,10 +355,10 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
     the median ``|t|`` of the bits is at least 1.3. Then, if that fails, after recovering the
     geometry (`imaging.geometry`: the lattice, a mirror image, the shift): accepted from 1.6,
     because the search itself lifts the statistic (it keeps the best of several tiles and
-    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.0 +- 0.1 (at most 1.43
-    over 2,100 reads, docs/benchmarks.md), so on top of the check bits (16 flip
-    patterns, so a 1 in 4096 chance per reading), a false id needs a deviation of five
-    standard deviations or more.
+    shifts). On unmarked images the medians are about 0.7 +- 0.1 and 1.2 +- 0.1 (at most 1.49
+    over 2,000 unmarked reads and 384 under another key, docs/benchmarks.md), so on top of the
+    check bits (16 flip patterns, so a 1 in 4096 chance per reading; a search reads at most 8
+    tiles), a false id needs a deviation of about four standard deviations or more.
 
     References
     ----------
@@ -381,7 +382,9 @@ def decode(image: NDArray[np.generic], *, key: bytes, search: bool = True) -> De
 
 def _turned(shape: tuple[int, ...]) -> list[NDArray[np.float64]]:
     """The unchanged lattice turned by each of `_TURNS` either way, seen on the grid of a picture
-    of ``shape``, whose axes the grid stretches differently."""
+    of ``shape``, whose axes the grid stretches differently; and the same turns with the black
+    corners cropped away (the largest centred rectangle of the same aspect, which enlarges the
+    lattice on the grid)."""
     height, width = shape[:2]
     stretch = (GRID / width) / (GRID / height)  # grid x scale over grid y scale
     out = []
@@ -390,7 +393,12 @@ def _turned(shape: tuple[int, ...]) -> list[NDArray[np.float64]]:
             cos, sin = np.cos(angle), np.sin(angle)
             # Columns g1 and g2 as (x, y); y grows downwards, a positive angle turns counter-
             # clockwise on screen.
-            out.append(float(TILE) * np.array([[cos, sin * stretch], [-sin / stretch, cos]]))
+            turn = float(TILE) * np.array([[cos, sin * stretch], [-sin / stretch, cos]])
+            kept = min(
+                width / (width * cos + height * abs(sin)),
+                height / (height * cos + width * abs(sin)),
+            )
+            out += [turn, turn / kept]
     return out
 
 
@@ -404,9 +412,12 @@ def _search(
     always among the candidates (a mirror image, or a picture only rescaled), as are its turns
     by up to 3.5 degrees in quarter degrees (a picture turned without a crop, or a scan): in a
     busy picture the autocorrelation's peaks are lost in the texture, while the fold at the
-    right turn still shows the key's patterns. Each lattice is
-    tried as it is and mirrored; the folded tiles are read in the order of how clearly the key's
-    patterns register in them.
+    right turn still shows the key's patterns; each turn also with the black corners cropped
+    away. Each lattice is tried as it is and mirrored, ranked on a linear resampling; the
+    folded tiles of the best are read (cubic) in the order of how clearly the key's patterns
+    register in them. When none gives an id, the period is scanned with the key
+    (`imaging.geometry.scanned_lattices`: a crop of a texture whose own energy hides the
+    lattice from the autocorrelation) and the best period of each family is read.
     """
     if min(plane.shape) >= 2 * GRID:
         candidates = lattice_candidates(resize_plane(plane, (2 * GRID, 2 * GRID)))
@@ -417,25 +428,43 @@ def _search(
     if not any(np.allclose(basis, identity, atol=1.0) for basis in bases):
         bases.append(identity)
     bases += _turned(plane.shape)
-    coefficients = spline(residual(grid))
+    residual_ = residual(grid)
+    coefficients = spline(residual_)
     trials = []
     for basis in bases:
         geometry = Geometry(basis=basis, origin=np.zeros(2))
-        tile = fold_inside(*unwarp(coefficients, geometry))
+        tile = fold_inside(*unwarp(residual_, geometry, order=1))
         # A mirror image has the mirrored lattice; unwarped, it is the same plane mirrored, and
         # the fold of a mirrored plane is the folded tile mirrored (up to a circular shift).
-        for mirrored in (tile, np.ascontiguousarray(tile[:, ::-1])):
-            trials.append((register(mirrored, layout.spectra).score, mirrored, geometry))
+        for mirrored in (False, True):
+            folded = np.ascontiguousarray(tile[:, ::-1]) if mirrored else tile
+            trials.append((register(folded, layout.spectra).score, mirrored, geometry))
     trials.sort(key=lambda trial: -trial[0])
     best: Decoded | None = None
-    for _, tile, geometry in trials[:_TRIALS]:
-        aligned = align(tile, layout.spectra)
-        decoded = _read(
-            aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True
-        )
+    for _, mirrored, geometry in trials[:_TRIALS]:
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
+        if decoded.asset_id is not None:
+            return decoded
+        if best is None or decoded.confidence > best.confidence:
+            best = decoded
+    # A texture at the mark's own frequencies hides the lattice from the autocorrelation: scan
+    # the period with the key (a crop along one axis, or both alike).
+    scanned = sorted(scanned_lattices(residual_, layout.spectra), key=lambda found: -found[0])
+    for _, basis, mirrored in scanned:
+        geometry = Geometry(basis=basis, origin=np.zeros(2))
+        tile = fold_inside(*unwarp(coefficients, geometry))
+        decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
         if decoded.asset_id is not None:
             return decoded
         if best is None or decoded.confidence > best.confidence:
             best = decoded
     assert best is not None
     return best
+
+
+def _read_aligned(
+    tile: NDArray[np.float64], layout: _Layout, key: bytes, geometry: Geometry
+) -> Decoded:
+    aligned = align(np.ascontiguousarray(tile), layout.spectra)
+    return _read(aligned, layout, key, _MIN_CONFIDENCE_SEARCHED, geometry.period, searched=True)

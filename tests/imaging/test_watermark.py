@@ -245,3 +245,20 @@ def test_a_deep_crop_of_a_mixed_picture_is_identified(busy: dict[str, NDArray[np
     decoded = watermark.decode(pictures.crop_centre(0.35)(busy["motorcycle"]), key=KEY)
     assert decoded.asset_id == ASSET, decoded.confidence
     assert decoded.period == pytest.approx((64 / 0.65, 64 / 0.65), abs=1.0)
+
+
+@pytest.mark.parametrize("edge", ["left", "top"])
+def test_a_cropped_texture_is_identified(busy: dict[str, NDArray[np.uint8]], edge: str) -> None:
+    """Grass has energy at the mark's own frequencies: the autocorrelation misses its lattice."""
+    decoded = watermark.decode(pictures.crop_edge(edge, 0.2)(busy["grass"]), key=KEY)
+    assert decoded.asset_id == ASSET, decoded.confidence
+    along = (64 / 0.8, 64.0) if edge == "left" else (64.0, 64 / 0.8)
+    assert decoded.period == pytest.approx(along, abs=0.5)
+
+
+def test_a_four_by_five_repost_of_a_wide_picture_is_identified(
+    busy: dict[str, NDArray[np.uint8]],
+) -> None:
+    """A 4:5 crop of a 3:2 picture keeps under 55% of its width."""
+    decoded = watermark.decode(pictures.feed_crop(0.8)(busy["motorcycle"]), key=KEY)
+    assert decoded.asset_id == ASSET, decoded.confidence
