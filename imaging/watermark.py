@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -440,19 +441,18 @@ def _search(
             folded = np.ascontiguousarray(tile[:, ::-1]) if mirrored else tile
             trials.append((register(folded, layout.spectra).score, mirrored, geometry))
     trials.sort(key=lambda trial: -trial[0])
+
+    def geometries() -> Iterator[tuple[bool, Geometry]]:
+        for _, mirrored, geometry in trials[:_TRIALS]:
+            yield mirrored, geometry
+        # A texture at the mark's own frequencies hides the lattice from the autocorrelation:
+        # scan the period with the key (a crop along one axis, or both alike), only now.
+        scanned = sorted(scanned_lattices(residual_, layout.spectra), key=lambda found: -found[0])
+        for _, basis, mirrored in scanned:
+            yield mirrored, Geometry(basis=basis, origin=np.zeros(2))
+
     best: Decoded | None = None
-    for _, mirrored, geometry in trials[:_TRIALS]:
-        tile = fold_inside(*unwarp(coefficients, geometry))
-        decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
-        if decoded.asset_id is not None:
-            return decoded
-        if best is None or decoded.confidence > best.confidence:
-            best = decoded
-    # A texture at the mark's own frequencies hides the lattice from the autocorrelation: scan
-    # the period with the key (a crop along one axis, or both alike).
-    scanned = sorted(scanned_lattices(residual_, layout.spectra), key=lambda found: -found[0])
-    for _, basis, mirrored in scanned:
-        geometry = Geometry(basis=basis, origin=np.zeros(2))
+    for mirrored, geometry in geometries():
         tile = fold_inside(*unwarp(coefficients, geometry))
         decoded = _read_aligned(tile[:, ::-1] if mirrored else tile, layout, key, geometry)
         if decoded.asset_id is not None:
