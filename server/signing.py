@@ -36,7 +36,7 @@ from storage.models import TrainingPolicy
 SIGNATURE_BYTES = 16
 SIGNATURE_LENGTH = 22  # base64url of 16 bytes, unpadded
 MAX_ID = (1 << 63) - 1
-URLS_KEPT = 50_000  # signed URLs a signer keeps for reuse (about 15 MB)
+URLS_KEPT = 50_000  # signed URLs a signer keeps for reuse (about 26 MB, with their keys)
 # The training policy as the URL spells it (one letter keeps URLs short).
 POLICY_LETTER = {TrainingPolicy.DISALLOWED: "r", TrainingPolicy.ALLOWED: "a"}
 LETTER_POLICY = {letter: policy for policy, letter in POLICY_LETTER.items()}
