@@ -163,6 +163,10 @@ def _home_ids(after: bool, sqlite: bool, limit: int) -> str:
 
 
 FOLLOWS_SQL = FOLLOWS.among_sql()
+# Which of the artworks $2 the viewer $1 has liked (``Artwork.viewerHasLiked`` for a page).
+LIKED_ARTWORKS_SQL = (
+    "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
+)
 # People by id with whether the viewer ($2) follows each: one statement instead of two.
 FOLLOWED = "viewer_follows"
 USERS_FOLLOWED_SQL = (

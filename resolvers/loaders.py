@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from resolvers.consent import POLICY_COLUMNS, POLICY_JOINS, media_policies, policy_of
+from resolvers.feedsql import FOLLOWS_SQL, LIKED_ARTWORKS_SQL
 from resolvers.mentions import members
 from resolvers.replies import seen_beyond_public
-from resolvers.rules import FOLLOWS, SHOWN_MEDIA, VISIBLE
+from resolvers.rules import SHOWN_MEDIA, VISIBLE
 from storage import rawsql
 from storage.models import (
     Artwork,
@@ -83,10 +84,6 @@ def _attachments_sql() -> str:
 _LIKED_POSTS_SQL = (
     "SELECT post_id FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::bigint[])"
 )
-_LIKED_ARTWORKS_SQL = (
-    "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
-)
-_FOLLOWS_SQL = FOLLOWS.among_sql()
 
 
 async def _among(viewer_id: int, sql: str, keys: Sequence[int]) -> set[int]:
@@ -248,7 +245,7 @@ class Loaders:
     async def _likes_artworks(self, artwork_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(artwork_ids)
-        liked = await _among(self.viewer_id, _LIKED_ARTWORKS_SQL, artwork_ids)
+        liked = await _among(self.viewer_id, LIKED_ARTWORKS_SQL, artwork_ids)
         return [artwork_id in liked for artwork_id in artwork_ids]
 
     async def _mentioned(self, keys: Sequence[str]) -> list[User | None]:
@@ -266,5 +263,5 @@ class Loaders:
     async def _follows(self, user_ids: Sequence[int]) -> list[bool]:
         if self.viewer_id is None:
             return [False] * len(user_ids)
-        followed = await _among(self.viewer_id, _FOLLOWS_SQL, user_ids)
+        followed = await _among(self.viewer_id, FOLLOWS_SQL, user_ids)
         return [user_id in followed for user_id in user_ids]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from resolvers.consent import POLICY_COLUMNS, POLICY_JOINS, policy_of
-from resolvers.feedsql import FeedPage
+from resolvers.feedsql import LIKED_ARTWORKS_SQL, FeedPage
 from resolvers.rules import SHOWN_MEDIA, liked_by_viewer
 from resolvers.sensitive import shown_to
 from resolvers.surrogates import ImageRef
@@ -32,9 +32,6 @@ IMAGE = "image"  # the key of a media row's ImageRef (what its URLs sign)
 _ALWAYS = ("id", "owner_id", "artwork_id", "post_id", "position", "sensitive", "variants")
 _FROM = f"FROM media_assets m {POLICY_JOINS}"
 _SHOW_SENSITIVE = "SELECT show_sensitive FROM users WHERE id = $1"
-_LIKED_ARTWORKS = (
-    "SELECT artwork_id FROM artwork_likes WHERE user_id = $1 AND artwork_id = ANY($2::bigint[])"
-)
 
 
 @dataclass(slots=True)
@@ -123,7 +120,7 @@ class MediaReader:
                     else:
                         media.images[kind].setdefault(row[kind], []).append(row)
             if self.artwork_likes and page.viewer_id is not None and artworks:
-                liked = await reader.fetch(_LIKED_ARTWORKS, page.viewer_id, artworks)
+                liked = await reader.fetch(LIKED_ARTWORKS_SQL, page.viewer_id, artworks)
                 media.liked_artworks = {row[0] for row in liked}
             if page.viewer_id is not None and any(
                 row["sensitive"] and row["owner_id"] != page.viewer_id for row in _rows_of(media)
