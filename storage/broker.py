@@ -42,6 +42,9 @@ CONNECT_TIMEOUT = 2.0
 # round-robin, waiting up to this long on each: with N nodes an idle message waits at most
 # (N - 1) x this before it is read.
 SHARD_READ_WAIT = 0.1
+# redis-py's words when its round-robin shard read meets a node connection still being opened.
+NODE_CONNECTING = "pubsub connection not set"
+SHARD_CONNECTING_WAIT = 0.01
 # What RedisBroker puts before each payload: a marker byte and the publisher's wall-clock time, so
 # a receiver can measure publish-to-delivery lag. A payload without the marker (an older process,
 # redis-cli) is delivered as it is.
@@ -383,15 +386,30 @@ class RedisBroker(Broker):
             except (RedisError, OSError) as error:
                 self._interrupted(error)
                 continue
+            except Exception as error:
+                # Whatever stops this loop must not leave listeners waiting forever on a dead
+                # reader: they are told to resume, and the connection is made again.
+                log.exception("the Redis reader failed; live listeners must resume")
+                self._interrupted(error)
+                continue
             if message is not None:
                 self._handle(message)
 
     async def _next_message(self) -> dict[str, Any] | None:
         if self.cluster and self.sharded:
             # Shard channels are spread over one connection per node; get_message reads none.
-            sharded: dict[str, Any] | None = await self._pubsub.get_sharded_message(
-                timeout=SHARD_READ_WAIT
-            )
+            try:
+                sharded: dict[str, Any] | None = await self._pubsub.get_sharded_message(
+                    timeout=SHARD_READ_WAIT
+                )
+            except RuntimeError as error:
+                if NODE_CONNECTING not in str(error):
+                    raise
+                # A subscription to a channel on a node not yet listened to has registered that
+                # node's connection and is still opening it: the round-robin read reached it
+                # first. The other nodes are read on the next turn, this one once it is open.
+                await asyncio.sleep(SHARD_CONNECTING_WAIT)
+                return None
             return sharded
         classic: dict[str, Any] | None = await self._pubsub.get_message(timeout=1.0)
         return classic
