@@ -49,7 +49,7 @@ QUERY_MAX = 200  # characters of a query
 ITEMS_MAX = 16  # words and phrases of a query that count
 WINDOW = 200  # the newest matches (posts, artworks) that are ranked
 SCAN = 8192  # the newest rows PostgreSQL reads first for them (see _newest_matches)
-USERS_NEAREST = 100  # the nearest handles, and the nearest names, that are ranked (PostgreSQL)
+USERS_NEAREST = 64  # the nearest handles, and the nearest names, that are ranked (PostgreSQL)
 SIMILAR = 0.3  # pg_trgm's default similarity threshold
 _SCALE = 1_000_000  # a score in a cursor: an integer of millionths
 
@@ -388,20 +388,61 @@ async def _newest_matches(
         )
 
 
+# A row's score is a function of the query and the row's text alone, and a query searched again
+# (a popular word, the next page, another member typing the same) ranks mostly the rows it ranked
+# before: each query keeps its rows' scores, with the text they were computed from (an edited row
+# is scored again). At most QUERIES_KEPT queries of ROWS_KEPT rows each: about 30 MB at most.
+QUERIES_KEPT = 128
+ROWS_KEPT = 4 * WINDOW
+_scored: dict[tuple[str, Query], dict[int, tuple[Any, int]]] = {}
+
+
+def _scores_of(kind: str, query: Query) -> dict[int, tuple[Any, int]]:
+    """The scores kept for ``query`` on ``kind``'s rows: row id -> (text, scaled score)."""
+    key = (kind, query)
+    kept = _scored.pop(key, None)
+    if kept is None or len(kept) > ROWS_KEPT:
+        kept = {}
+    _scored[key] = kept  # the most recently used last
+    if len(_scored) > QUERIES_KEPT:
+        del _scored[next(iter(_scored))]
+    return kept
+
+
 async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
     rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
-    score = TextScorer(query)
-    return [Hit(int(row[0]), _scaled(score.one(row[1]))) for row in rows]
+    kept = _scores_of("posts", query)
+    scorer: TextScorer | None = None
+    hits = []
+    for row_id, text in rows:
+        known = kept.get(row_id)
+        if known is not None and known[0] == text:
+            score = known[1]
+        else:
+            scorer = scorer or TextScorer(query)
+            score = _scaled(scorer.one(text))
+            kept[row_id] = (text, score)
+        hits.append(Hit(int(row_id), score))
+    return hits
 
 
 async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
     columns = "t.title, t.tags, t.medium, t.description"
+    kept = _scores_of("artworks", query)
+    scorer: TextScorer | None = None
     hits = []
-    score = TextScorer(query)
     for row in await _newest_matches(viewer_id, query, Artwork, "owner_id", columns):
-        tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
-        fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
-        hits.append(Hit(int(row[0]), _scaled(score(fields))))
+        row_id, text = row[0], (row[1], row[2], row[3], row[4])
+        known = kept.get(row_id)
+        if known is not None and known[0] == text:
+            score = known[1]
+        else:
+            scorer = scorer or TextScorer(query)
+            tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
+            fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
+            score = _scaled(scorer(fields))
+            kept[row_id] = (text, score)
+        hits.append(Hit(int(row_id), score))
     return hits
 
 

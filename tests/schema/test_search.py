@@ -172,6 +172,29 @@ async def test_the_index_follows_changes(gql: GraphQLClient) -> None:
     assert await _found(gql, "potter", "USERS") == ["ada"]
 
 
+EDIT_POST = "mutation($id: ID!, $t: String!) { updatePost(id: $id, text: $t) { errors { code } } }"
+
+
+async def test_an_edit_ranks_again_a_query_searched_before(gql: GraphQLClient) -> None:
+    # given two posts and two artworks ranked by a query, searched once (their scores kept)
+    await gql.sign_up("ada")
+    once = (await _ok(gql, POST, {"i": {"text": "moth"}}, "ada"))["post"]["id"]
+    await _ok(gql, POST, {"i": {"text": "moth and moth again"}}, "ada")
+    plain = (await _ok(gql, ARTWORK, {"i": {"title": "Study"}}, "ada"))["artwork"]["id"]
+    await _ok(gql, ARTWORK, {"i": {"title": "Moth", "tags": ["moth"]}}, "ada")
+    await _ok(gql, UPDATE_ARTWORK, {"id": plain, "i": {"description": "a moth"}}, "ada")
+    assert await _found(gql, "moth", "POSTS") == ["moth and moth again", "moth"]
+    assert await _found(gql, "moth", "ARTWORKS") == ["Moth", "Study"]
+    # when the weaker of each is edited to meet the query better
+    await _ok(gql, EDIT_POST, {"id": once, "t": "moth moth moth moth moth"}, "ada")
+    await _ok(
+        gql, UPDATE_ARTWORK, {"id": plain, "i": {"title": "Moth moth", "tags": ["moth"]}}, "ada"
+    )
+    # then the same query ranks them by their new text
+    assert await _found(gql, "moth", "POSTS") == ["moth moth moth moth moth", "moth and moth again"]
+    assert await _found(gql, "moth", "ARTWORKS") == ["Moth moth", "Moth"]
+
+
 async def test_pages(gql: GraphQLClient) -> None:
     # given five posts with one word
     await gql.sign_up("ada")
