@@ -32,6 +32,7 @@ __all__ = [
     "cloak_effect",
     "distance_shrink",
     "matched_noise",
+    "scaled",
     "surrogate_distance",
 ]
 
@@ -142,6 +143,32 @@ def cloak(
         delta=delta.astype(np.float32),
         distance_before=float(np.sqrt(loss_before) / norm),
         distance_after=style_distance(plane + delta, target),
+    )
+
+
+def scaled(
+    image: NDArray[np.generic], result: CloakResult, factor: float, *, artist_key: bytes
+) -> CloakResult:
+    """``result`` (of `cloak` on ``image`` with ``artist_key``) with its change multiplied by
+    ``factor`` in ``[0, 1]``: the same direction, smaller; ``distance_after`` measured again.
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is outside ``[0, 1]`` or ``image`` is not ``(H, W, 3)``.
+    """
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"factor must be in [0, 1], got {factor}")
+    rgb = as_rgb_uint8(image)
+    delta = (result.delta * np.float32(factor)).astype(np.float32)
+    height, width = rgb.shape[:2]
+    full = resize_plane(delta.astype(np.float64), (width, height))
+    plane = working_plane(rgb)
+    return CloakResult(
+        pixels=apply_luma_delta(rgb, full),
+        delta=delta,
+        distance_before=result.distance_before,
+        distance_after=style_distance(plane + delta, target_gram(artist_key)),
     )
 
 

@@ -13,18 +13,35 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+from skimage.color import deltaE_ciede2000, rgb2lab
+
 from imaging import watermark
 from imaging.derivatives import Derivative, decode_bytes, render
 from imaging.errors import WatermarkUnverified
 from imaging.ingest import IngestInfo, ingest
 from imaging.metadata import RightsMetadata, xmp_packet
-from imaging.perturb import INTENSITIES, cloak, distance_shrink, surrogate_distance
+from imaging.perturb import (
+    INTENSITIES,
+    CloakResult,
+    cloak,
+    distance_shrink,
+    scaled,
+    surrogate_distance,
+)
+from imaging.planes import RGBImage
 from imaging.report import DerivativeCheck, ProtectionReport, fidelity
 
 __all__ = ["STAGES", "ProtectedImage", "identify", "protect"]
 
 STAGES = ("metadata", "ingest", "perturb", "watermark", "derivatives", "report")
 _RETRY_STRENGTH = 1.5
+# The mean CIEDE2000 that cloak and mark together may reach on a picture. The bar is 0.6; the
+# budget is checked on a sample of pixels, so it keeps a margin below. Over it, the cloak gives
+# way (its change is scaled down); the mark, which identification needs, is kept whole.
+COLOUR_BUDGET = 0.55
+_BUDGET_SAMPLES = 65_536
 
 Progress = Callable[[str, float], None]
 
@@ -155,6 +172,12 @@ def protect(
         marked = watermark.embed(
             cloaked.pixels, asset_id=asset_id, key=watermark_key, strength=strength
         )
+        factor = _cloak_within_budget(ingested.pixels, cloaked, marked)
+        if factor < 1.0:
+            cloaked = scaled(ingested.pixels, cloaked, factor, artist_key=artist_key)
+            marked = watermark.embed(
+                cloaked.pixels, asset_id=asset_id, key=watermark_key, strength=strength
+            )
     with clock.stage("derivatives"):
         try:
             files = render(marked, asset_id=asset_id, watermark_key=watermark_key, rights=record)
@@ -201,6 +224,47 @@ def protect(
         metadata=record,
         source=ingested.info,
     )
+
+
+def _mean_difference(first: NDArray[np.uint8], second: NDArray[np.uint8]) -> float:
+    """Mean CIEDE2000 between two lists of RGB pixels, shape (N, 3)."""
+    lab_a = rgb2lab(first.astype(np.float32) / np.float32(255.0))
+    lab_b = rgb2lab(second.astype(np.float32) / np.float32(255.0))
+    # scikit-image ships no annotations for this function.
+    return float(deltaE_ciede2000(lab_a, lab_b).mean())  # type: ignore[no-untyped-call]
+
+
+def _cloak_within_budget(original: RGBImage, cloaked: CloakResult, marked: RGBImage) -> float:
+    """The factor (1 when within budget) by which the cloak's change must be scaled so that the
+    marked picture stays within `COLOUR_BUDGET` of ``original``, measured on a fixed sample of
+    pixels. Both changes are to luma alone, so at the sampled pixels the picture with a smaller
+    cloak is the original plus the scaled cloak plus the mark's own change (which the mark's
+    re-embedding on the new host changes little)."""
+    flat = original.reshape(-1, 3)
+    if flat.shape[0] > _BUDGET_SAMPLES:
+        index = np.random.default_rng(0).integers(0, flat.shape[0], size=_BUDGET_SAMPLES)
+    else:
+        index = np.arange(flat.shape[0])
+    base = flat[index].astype(np.int16)
+    if _mean_difference(flat[index], marked.reshape(-1, 3)[index]) <= COLOUR_BUDGET:
+        return 1.0
+    cloak_step = cloaked.pixels.reshape(-1, 3)[index, :1].astype(np.int16) - base[:, :1]
+    mark_step = marked.reshape(-1, 3)[index, :1].astype(np.int16) - cloaked.pixels.reshape(-1, 3)[
+        index, :1
+    ].astype(np.int16)
+
+    def difference(factor: float) -> float:
+        moved = base + np.rint(factor * cloak_step).astype(np.int16) + mark_step
+        return _mean_difference(flat[index], np.clip(moved, 0, 255).astype(np.uint8))
+
+    low, high = 0.0, 1.0  # the largest factor within budget, to 1/64
+    for _ in range(6):
+        middle = (low + high) / 2
+        if difference(middle) <= COLOUR_BUDGET:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def identify(data: bytes, *, watermark_key: bytes) -> int | None:

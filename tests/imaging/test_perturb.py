@@ -169,3 +169,20 @@ def test_bad_arguments(photo: NDArray[np.uint8]) -> None:
         perturb.cloak(photo.astype(np.int64), artist_key=KEY)
     with pytest.raises(ValueError, match=r"\(4, 4, 4\)"):
         perturb.matched_noise(np.zeros((4, 4, 4)), seed=1)
+
+
+def test_a_scaled_cloak_moves_the_same_way_less() -> None:
+    image = photo_like(256, 320, seed=11)
+    result = perturb.cloak(image, artist_key=b"scaled")
+    # the whole change is the cloak itself, none is the image
+    whole = perturb.scaled(image, result, 1.0, artist_key=b"scaled")
+    assert np.array_equal(whole.pixels, result.pixels)
+    assert whole.distance_after == pytest.approx(result.distance_after, abs=1e-6)
+    assert np.array_equal(perturb.scaled(image, result, 0.0, artist_key=b"scaled").pixels, image)
+    half = perturb.scaled(image, result, 0.5, artist_key=b"scaled")
+    moved = np.abs(half.pixels.astype(int) - image.astype(int))
+    assert 0 < moved.sum() < np.abs(result.pixels.astype(int) - image.astype(int)).sum()
+    assert result.distance_after < half.distance_after < result.distance_before
+    for factor in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="factor"):
+            perturb.scaled(image, result, factor, artist_key=b"scaled")

@@ -15,8 +15,10 @@ from imaging.ingest import ingest
 from imaging.metadata import DATA_MINING_PROHIBITED, read_metadata
 from imaging.perturb import cloak
 from imaging.pipeline import STAGES, ProtectedImage, identify, protect
+from imaging.report import fidelity
 from imaging.watermark import embed
 from tests.imaging.images import decode, encode, photo_like
+from tests.imaging.pictures import picture
 
 ARTIST = b"artist-secret"
 WATERMARK = b"platform-secret"
@@ -118,6 +120,49 @@ def test_quality_targets_on_photographs(name: str) -> None:
     # The same cloak and mark, measured with colour SSIM as well.
     both = embed(cloak(original, artist_key=ARTIST).pixels, asset_id=7, key=WATERMARK)
     assert structural_similarity(original, both, channel_axis=2, data_range=255) >= 0.95  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("name", ["brick", "grass"])
+def test_a_busy_texture_gets_a_smaller_cloak_within_the_colour_bar(name: str) -> None:
+    # given a real picture whose texture, under these keys, lets cloak and mark together pass a
+    # mean CIEDE2000 of 0.6
+    artist, platform = b"bench-artist", b"bench-wm"
+    original = picture(name)
+    full = cloak(original, artist_key=artist)
+    both = embed(full.pixels, asset_id=7, key=platform)
+    assert fidelity(original, both).ciede2000_mean > 0.6
+    # when it is protected
+    protected = protect(
+        encode(original, "PNG"),
+        asset_id=7,
+        artist_key=artist,
+        watermark_key=platform,
+        artist_name="A",
+        rights="R",
+    )
+    # then it stays within the bar, the cloak gave way (still pulling towards the decoy) and the
+    # mark is whole: every derivative gives the id back
+    report = protected.report
+    assert report.fidelity.ciede2000_mean <= 0.6
+    assert report.fidelity.psnr_db >= 40.0
+    assert full.distance_after < report.cloak_distance[1] < report.cloak_distance[0]
+    assert report.watermark_strength == 1.0
+    for item in protected.derivatives:
+        assert identify(item.data, watermark_key=platform) == 7
+
+
+def test_a_picture_within_the_colour_bar_keeps_its_whole_cloak() -> None:
+    original = data.astronaut()  # type: ignore[no-untyped-call]
+    full = cloak(original, artist_key=ARTIST)
+    protected = protect(
+        encode(original, "PNG"),
+        asset_id=7,
+        artist_key=ARTIST,
+        watermark_key=WATERMARK,
+        artist_name="A",
+        rights="R",
+    )
+    assert protected.report.cloak_distance == (full.distance_before, full.distance_after)
 
 
 def test_progress_is_reported_in_order() -> None:
