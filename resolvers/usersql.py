@@ -179,7 +179,10 @@ class FollowReader:
                     f"SELECT f.id AS follow_id, {selected}{follows},"
                     f" {_hidden_column(viewer, 'u.id')} AS viewer_hidden FROM follows f"
                     f" LEFT JOIN users u ON u.id = f.{other} WHERE f.{mine} = ${person}"
-                    + (f" AND f.id < ${person + 1}" if after else "")
+                    # the cursor through a subquery, so that no plan depends on its value (see
+                    # feedsql.home_ids_sql): planned from the value, a deep page's plan cost more
+                    # than the generic plan, and PostgreSQL planned it anew at every page
+                    + (f" AND f.id < (SELECT CAST(${person + 1} AS BIGINT))" if after else "")
                     + " ORDER BY f.id DESC LIMIT {limit}"
                 )
 
