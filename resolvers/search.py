@@ -390,15 +390,17 @@ async def _newest_matches(
 
 # A row's score is a function of the query and the row's text alone, and a query searched again
 # (a popular word, the next page, another member typing the same) ranks mostly the rows it ranked
-# before: each query keeps its rows' scores, with the text they were computed from (an edited row
-# is scored again). At most QUERIES_KEPT queries of ROWS_KEPT rows each: about 30 MB at most.
+# before: each query keeps its rows' scores, with the hash of the text they were computed from (an
+# edited row is scored again; a stale score needs an edit whose 64-bit hash equals the old
+# text's). At most QUERIES_KEPT queries of ROWS_KEPT rows each, about 100 bytes a row whatever
+# the texts' length: some 10 MB.
 QUERIES_KEPT = 128
 ROWS_KEPT = 4 * WINDOW
-_scored: dict[tuple[str, Query], dict[int, tuple[Any, int]]] = {}
+_scored: dict[tuple[str, Query], dict[int, tuple[int, int]]] = {}
 
 
-def _scores_of(kind: str, query: Query) -> dict[int, tuple[Any, int]]:
-    """The scores kept for ``query`` on ``kind``'s rows: row id -> (text, scaled score)."""
+def _scores_of(kind: str, query: Query) -> dict[int, tuple[int, int]]:
+    """The scores kept for ``query`` on ``kind``'s rows: row id -> (text's hash, scaled score)."""
     key = (kind, query)
     kept = _scored.pop(key, None)
     if kept is None or len(kept) > ROWS_KEPT:
@@ -416,12 +418,13 @@ async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
     hits = []
     for row_id, text in rows:
         known = kept.get(row_id)
-        if known is not None and known[0] == text:
+        fingerprint = hash(text)
+        if known is not None and known[0] == fingerprint:
             score = known[1]
         else:
             scorer = scorer or TextScorer(query)
             score = _scaled(scorer.one(text))
-            kept[row_id] = (text, score)
+            kept[row_id] = (fingerprint, score)
         hits.append(Hit(int(row_id), score))
     return hits
 
@@ -432,16 +435,18 @@ async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
     scorer: TextScorer | None = None
     hits = []
     for row in await _newest_matches(viewer_id, query, Artwork, "owner_id", columns):
-        row_id, text = row[0], (row[1], row[2], row[3], row[4])
+        row_id, raw_tags = row[0], row[2]
+        tags_text = raw_tags if isinstance(raw_tags, str | bytes) else tuple(raw_tags)
+        fingerprint = hash((row[1], tags_text, row[3], row[4]))
         known = kept.get(row_id)
-        if known is not None and known[0] == text:
+        if known is not None and known[0] == fingerprint:
             score = known[1]
         else:
             scorer = scorer or TextScorer(query)
-            tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
+            tags = orjson.loads(raw_tags) if isinstance(raw_tags, str | bytes) else raw_tags
             fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
             score = _scaled(scorer(fields))
-            kept[row_id] = (text, score)
+            kept[row_id] = (fingerprint, score)
         hits.append(Hit(int(row_id), score))
     return hits
 
