@@ -37,10 +37,12 @@ __all__ = ["STAGES", "ProtectedImage", "identify", "protect"]
 
 STAGES = ("metadata", "ingest", "perturb", "watermark", "derivatives", "report")
 _RETRY_STRENGTH = 1.5
-# The mean CIEDE2000 that cloak and mark together may reach on a picture. The bar is 0.6; the
-# budget is checked on a sample of pixels, so it keeps a margin below. Over it, the cloak gives
-# way (its change is scaled down); the mark, which identification needs, is kept whole.
+# The mean CIEDE2000 that cloak and mark together may reach on a picture at the low and default
+# intensities. The bar is 0.6; the budget is checked on a sample of pixels, so it keeps a margin
+# below. Over it, the cloak gives way (its change is scaled down); the mark, which identification
+# needs, is kept whole. `high` is the artist's choice of a stronger, visible cloak: not limited.
 COLOUR_BUDGET = 0.55
+_BUDGETED = frozenset({"low", "default"})
 _BUDGET_SAMPLES = 65_536
 
 Progress = Callable[[str, float], None]
@@ -172,7 +174,9 @@ def protect(
         marked = watermark.embed(
             cloaked.pixels, asset_id=asset_id, key=watermark_key, strength=strength
         )
-        factor = _cloak_within_budget(ingested.pixels, cloaked, marked)
+        factor = 1.0
+        if intensity in _BUDGETED:
+            factor = _cloak_within_budget(ingested.pixels, cloaked, marked)
         if factor < 1.0:
             cloaked = scaled(ingested.pixels, cloaked, factor, artist_key=artist_key)
             marked = watermark.embed(

@@ -151,6 +151,23 @@ def test_a_busy_texture_gets_a_smaller_cloak_within_the_colour_bar(name: str) ->
         assert identify(item.data, watermark_key=platform) == 7
 
 
+def test_the_high_intensity_keeps_its_whole_cloak_on_a_busy_texture() -> None:
+    # (the artist's choice of a stronger, visible cloak: the colour budget is the default's)
+    original = picture("brick")
+    full = cloak(original, artist_key=ARTIST, intensity="high")
+    protected = protect(
+        encode(original, "PNG"),
+        asset_id=7,
+        artist_key=ARTIST,
+        watermark_key=WATERMARK,
+        intensity="high",
+        artist_name="A",
+        rights="R",
+    )
+    assert protected.report.cloak_distance == (full.distance_before, full.distance_after)
+    assert protected.report.fidelity.ciede2000_mean > 0.6
+
+
 def test_a_picture_within_the_colour_bar_keeps_its_whole_cloak() -> None:
     original = data.astronaut()  # type: ignore[no-untyped-call]
     full = cloak(original, artist_key=ARTIST)
