@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 from imaging import watermark
 from imaging.derivatives import Derivative, decode_bytes, render
@@ -31,7 +29,13 @@ from imaging.perturb import (
     surrogate_distance,
 )
 from imaging.planes import RGBImage
-from imaging.report import DerivativeCheck, ProtectionReport, fidelity
+from imaging.report import (
+    DerivativeCheck,
+    ProtectionReport,
+    fidelity,
+    pixel_differences,
+    sample_index,
+)
 
 __all__ = ["STAGES", "ProtectedImage", "identify", "protect"]
 
@@ -230,14 +234,6 @@ def protect(
     )
 
 
-def _mean_difference(first: NDArray[np.uint8], second: NDArray[np.uint8]) -> float:
-    """Mean CIEDE2000 between two lists of RGB pixels, shape (N, 3)."""
-    lab_a = rgb2lab(first.astype(np.float32) / np.float32(255.0))
-    lab_b = rgb2lab(second.astype(np.float32) / np.float32(255.0))
-    # scikit-image ships no annotations for this function.
-    return float(deltaE_ciede2000(lab_a, lab_b).mean())  # type: ignore[no-untyped-call]
-
-
 def _cloak_within_budget(original: RGBImage, cloaked: CloakResult, marked: RGBImage) -> float:
     """The factor (1 when within budget) by which the cloak's change must be scaled so that the
     marked picture stays within `COLOUR_BUDGET` of ``original``, measured on a fixed sample of
@@ -245,21 +241,22 @@ def _cloak_within_budget(original: RGBImage, cloaked: CloakResult, marked: RGBIm
     cloak is the original plus the scaled cloak plus the mark's own change (which the mark's
     re-embedding on the new host changes little)."""
     flat = original.reshape(-1, 3)
-    if flat.shape[0] > _BUDGET_SAMPLES:
-        index = np.random.default_rng(0).integers(0, flat.shape[0], size=_BUDGET_SAMPLES)
-    else:
+    index = sample_index(flat.shape[0], _BUDGET_SAMPLES)
+    if index is None:
         index = np.arange(flat.shape[0])
-    base = flat[index].astype(np.int16)
-    if _mean_difference(flat[index], marked.reshape(-1, 3)[index]) <= COLOUR_BUDGET:
+    before = flat[index]
+    after_cloak = cloaked.pixels.reshape(-1, 3)[index]
+    after_mark = marked.reshape(-1, 3)[index]
+    if float(pixel_differences(before, after_mark).mean()) <= COLOUR_BUDGET:
         return 1.0
-    cloak_step = cloaked.pixels.reshape(-1, 3)[index, :1].astype(np.int16) - base[:, :1]
-    mark_step = marked.reshape(-1, 3)[index, :1].astype(np.int16) - cloaked.pixels.reshape(-1, 3)[
-        index, :1
-    ].astype(np.int16)
+    # one channel's steps stand for the three (the changes are the same on each)
+    base = before.astype(np.int16)
+    cloak_step = after_cloak[:, :1].astype(np.int16) - base[:, :1]
+    mark_step = after_mark[:, :1].astype(np.int16) - after_cloak[:, :1].astype(np.int16)
 
     def difference(factor: float) -> float:
         moved = base + np.rint(factor * cloak_step).astype(np.int16) + mark_step
-        return _mean_difference(flat[index], np.clip(moved, 0, 255).astype(np.uint8))
+        return float(pixel_differences(before, np.clip(moved, 0, 255).astype(np.uint8)).mean())
 
     low, high = 0.0, 1.0  # the largest factor within budget, to 1/64
     for _ in range(6):

@@ -26,7 +26,9 @@ __all__ = [
     "ProtectionReport",
     "ciede2000",
     "fidelity",
+    "pixel_differences",
     "psnr",
+    "sample_index",
     "ssim",
 ]
 
@@ -127,6 +129,23 @@ def _check_pair(
     return first, second
 
 
+def sample_index(pixels: int, max_pixels: int, *, seed: int = 0) -> NDArray[np.intp] | None:
+    """``max_pixels`` pixel indices drawn uniformly from ``pixels`` (with replacement, fixed
+    ``seed``), or None when there are no more pixels than that (measure them all)."""
+    if pixels <= max_pixels:
+        return None
+    return np.random.default_rng(seed).integers(0, pixels, size=max_pixels)
+
+
+def pixel_differences(first: NDArray[np.uint8], second: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """CIEDE2000 between two lists of RGB ``uint8`` pixels of shape (N, 3), one value each."""
+    # float32 halves the time of the colour maths; the error is far below 0.001 units.
+    lab_a = rgb2lab(first.astype(np.float32) / np.float32(255.0))
+    lab_b = rgb2lab(second.astype(np.float32) / np.float32(255.0))
+    # scikit-image ships no annotations for this function.
+    return np.asarray(deltaE_ciede2000(lab_a, lab_b))  # type: ignore[no-untyped-call]
+
+
 def ciede2000(
     original: NDArray[np.generic],
     protected: NDArray[np.generic],
@@ -149,14 +168,10 @@ def ciede2000(
     first, second = _check_pair(original, protected)
     flat_a = first.reshape(-1, 3)
     flat_b = second.reshape(-1, 3)
-    if flat_a.shape[0] > max_pixels:
-        index = np.random.default_rng(seed).integers(0, flat_a.shape[0], size=max_pixels)
+    index = sample_index(flat_a.shape[0], max_pixels, seed=seed)
+    if index is not None:
         flat_a, flat_b = flat_a[index], flat_b[index]
-    # float32 halves the time of the colour maths; the error is far below 0.001 units.
-    lab_a = rgb2lab(flat_a.astype(np.float32) / np.float32(255.0))
-    lab_b = rgb2lab(flat_b.astype(np.float32) / np.float32(255.0))
-    # scikit-image ships no annotations for this function.
-    difference = deltaE_ciede2000(lab_a, lab_b)  # type: ignore[no-untyped-call]
+    difference = pixel_differences(flat_a, flat_b)
     return float(difference.mean()), float(np.percentile(difference, 99.0)), int(flat_a.shape[0])
 
 

@@ -76,15 +76,21 @@ SHORT_WALK_SCAN = 256
 MERGE_MAX_FOLLOWS = 400
 
 
+def cursor_param(param: str, *, sqlite: bool) -> str:
+    """A page statement's keyset cursor, the parameter ``param`` (``$n``, a bigint id).
+
+    PostgreSQL reads it through a subquery, so that no plan depends on its value: estimated
+    from the value, the plans of a deep page cost more than the generic plan of the prepared
+    statement, and PostgreSQL would plan the statement anew at every execution (on a large
+    table, more CPU than the page itself)."""
+    return param if sqlite else f"(SELECT CAST({param} AS BIGINT))"
+
+
 def home_ids_sql(*, after: bool, sqlite: bool) -> str:
     """The home feed's page of post ids, newest first, for the viewer $1, older than the post
     id $2 if ``after``: CTEs ending in one named ``page`` (column ``id``) to put in front of a
     statement, with ``{limit}`` (the page size plus one) to fill in."""
-    # PostgreSQL reads the cursor through a subquery, so that no plan depends on its value:
-    # estimated from the value, the plans of a deep page cost more than the generic plan of
-    # the prepared statement, and PostgreSQL would plan the statement anew at every execution
-    # on a large table (more CPU than the page itself).
-    cursor = "$2" if sqlite else "(SELECT CAST($2 AS BIGINT))"
+    cursor = cursor_param("$2", sqlite=sqlite)
     older = f" AND p.id < {cursor}" if after else ""
     follows = "(SELECT n FROM follows_count)"
     # How far the walk looks: a few hundred posts for a viewer who follows a few dozen artists

@@ -27,6 +27,7 @@ import enum
 import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -411,44 +412,45 @@ def _scores_of(kind: str, query: Query) -> dict[int, tuple[int, int]]:
     return kept
 
 
-async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
-    rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
-    kept = _scores_of("posts", query)
+def _ranked(
+    kind: str,
+    query: Query,
+    rows: list[Any],
+    fields: Callable[[Any], list[tuple[str, float]]],
+) -> list[Hit]:
+    """A hit of each row (its id first, then its text columns), scored on ``fields`` of the row,
+    or as kept for the same text (`_scores_of`)."""
+    kept = _scores_of(kind, query)
     scorer: TextScorer | None = None
     hits = []
-    for row_id, text in rows:
+    for row in rows:
+        row_id = int(row[0])
+        fingerprint = hash(tuple(row[1:]))
         known = kept.get(row_id)
-        fingerprint = hash(text)
         if known is not None and known[0] == fingerprint:
             score = known[1]
         else:
             scorer = scorer or TextScorer(query)
-            score = _scaled(scorer.one(text))
+            score = _scaled(scorer(fields(row)))
             kept[row_id] = (fingerprint, score)
-        hits.append(Hit(int(row_id), score))
+        hits.append(Hit(row_id, score))
     return hits
+
+
+async def _posts(viewer_id: int | None, query: Query) -> list[Hit]:
+    rows = await _newest_matches(viewer_id, query, Post, "author_id", "t.text")
+    return _ranked("posts", query, rows, lambda row: [(row[1], 1.0)])
+
+
+def _artwork_fields(row: Any) -> list[tuple[str, float]]:
+    tags = orjson.loads(row[2]) if isinstance(row[2], str | bytes) else row[2]
+    return [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
 
 
 async def _artworks(viewer_id: int | None, query: Query) -> list[Hit]:
     columns = "t.title, t.tags, t.medium, t.description"
-    kept = _scores_of("artworks", query)
-    scorer: TextScorer | None = None
-    hits = []
-    for row in await _newest_matches(viewer_id, query, Artwork, "owner_id", columns):
-        row_id, raw_tags = row[0], row[2]
-        tags_text = raw_tags if isinstance(raw_tags, str | bytes) else tuple(raw_tags)
-        fingerprint = hash((row[1], tags_text, row[3], row[4]))
-        known = kept.get(row_id)
-        if known is not None and known[0] == fingerprint:
-            score = known[1]
-        else:
-            scorer = scorer or TextScorer(query)
-            tags = orjson.loads(raw_tags) if isinstance(raw_tags, str | bytes) else raw_tags
-            fields = [(row[1], 3.0), (" ".join(tags), 2.0), (f"{row[3]} {row[4]}", 1.0)]
-            score = _scaled(scorer(fields))
-            kept[row_id] = (fingerprint, score)
-        hits.append(Hit(int(row_id), score))
-    return hits
+    rows = await _newest_matches(viewer_id, query, Artwork, "owner_id", columns)
+    return _ranked("artworks", query, rows, _artwork_fields)
 
 
 def _like(prefix: str) -> str:

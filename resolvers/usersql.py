@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from resolvers.feedsql import FeedPage, Needs, PageReader, read_replies_seen
+from resolvers.feedsql import FeedPage, Needs, PageReader, cursor_param, read_replies_seen
 from resolvers.pagination import MAX_PAGE
 from resolvers.rules import FOLLOWS, VISIBLE
 from storage import rawsql
@@ -165,7 +165,8 @@ class FollowReader:
             ("followee_id", "follower_id") if followers else ("follower_id", "followee_id")
         )
         selected = ", ".join(f"u.{column} AS u__{column}" for column in user_columns)
-        self.templates: dict[tuple[bool, bool], str] = {}
+        # by (signed in, after a cursor, SQLite)
+        self.templates: dict[tuple[bool, bool, bool], str] = {}
         for signed_in in (True, False):
             viewer = "$1" if signed_in else None
             person = 2 if signed_in else 1
@@ -175,27 +176,26 @@ class FollowReader:
                 else ""
             )
             for after in (False, True):
-                self.templates[(signed_in, after)] = (
-                    f"SELECT f.id AS follow_id, {selected}{follows},"
-                    f" {_hidden_column(viewer, 'u.id')} AS viewer_hidden FROM follows f"
-                    f" LEFT JOIN users u ON u.id = f.{other} WHERE f.{mine} = ${person}"
-                    # the cursor through a subquery, so that no plan depends on its value (see
-                    # feedsql.home_ids_sql): planned from the value, a deep page's plan cost more
-                    # than the generic plan, and PostgreSQL planned it anew at every page
-                    + (f" AND f.id < (SELECT CAST(${person + 1} AS BIGINT))" if after else "")
-                    + " ORDER BY f.id DESC LIMIT {limit}"
-                )
+                for sqlite in (False, True):
+                    cursor = cursor_param(f"${person + 1}", sqlite=sqlite)
+                    self.templates[(signed_in, after, sqlite)] = (
+                        f"SELECT f.id AS follow_id, {selected}{follows},"
+                        f" {_hidden_column(viewer, 'u.id')} AS viewer_hidden FROM follows f"
+                        f" LEFT JOIN users u ON u.id = f.{other} WHERE f.{mine} = ${person}"
+                        + (f" AND f.id < {cursor}" if after else "")
+                        + " ORDER BY f.id DESC LIMIT {limit}"
+                    )
 
     async def read(
         self, viewer_id: int | None, person: Person, size: int, after: int | None
     ) -> ListPage:
         signed_in = viewer_id is not None
-        sql = self.templates[(signed_in, after is not None)].replace("{limit}", _limit(size))
         args: list[Any] = [viewer_id, person.id] if signed_in else [person.id]
         if after is not None:
             args.append(after)
         async with rawsql.reader(User) as reader:
-            raw = await reader.fetch(sql, *args)
+            template = self.templates[(signed_in, after is not None, reader.sqlite)]
+            raw = await reader.fetch(template.replace("{limit}", _limit(size)), *args)
         listed = ListPage(person_page(viewer_id, person), has_next=len(raw) > size)
         page = listed.page
         for record in raw[:size]:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from PIL import Image
 from skimage import data
 from skimage.metrics import structural_similarity
@@ -102,17 +103,29 @@ def test_identify_reads_the_asset_back(protected: ProtectedImage) -> None:
     assert identify(_camera_jpeg(), watermark_key=WATERMARK) is None
 
 
-@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
-def test_quality_targets_on_photographs(name: str) -> None:
-    original = getattr(data, name)()
-    protected = protect(
+def _protect_picture(
+    original: NDArray[np.uint8],
+    *,
+    artist_key: bytes = ARTIST,
+    watermark_key: bytes = WATERMARK,
+    intensity: str = "default",
+) -> ProtectedImage:
+    """``protect`` of a picture sent as a PNG, with id 7."""
+    return protect(
         encode(original, "PNG"),
         asset_id=7,
-        artist_key=ARTIST,
-        watermark_key=WATERMARK,
+        artist_key=artist_key,
+        watermark_key=watermark_key,
+        intensity=intensity,
         artist_name="A",
         rights="R",
     )
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_quality_targets_on_photographs(name: str) -> None:
+    original = getattr(data, name)()
+    protected = _protect_picture(original)
     quality = protected.report.fidelity
     assert quality.psnr_db >= 40.0
     assert quality.ssim >= 0.95
@@ -132,14 +145,7 @@ def test_a_busy_texture_gets_a_smaller_cloak_within_the_colour_bar(name: str) ->
     both = embed(full.pixels, asset_id=7, key=platform)
     assert fidelity(original, both).ciede2000_mean > 0.6
     # when it is protected
-    protected = protect(
-        encode(original, "PNG"),
-        asset_id=7,
-        artist_key=artist,
-        watermark_key=platform,
-        artist_name="A",
-        rights="R",
-    )
+    protected = _protect_picture(original, artist_key=artist, watermark_key=platform)
     # then it stays within the bar, the cloak gave way (still pulling towards the decoy) and the
     # mark is whole: every derivative gives the id back
     report = protected.report
@@ -155,15 +161,7 @@ def test_the_high_intensity_keeps_its_whole_cloak_on_a_busy_texture() -> None:
     # (the artist's choice of a stronger, visible cloak: the colour budget is the default's)
     original = picture("brick")
     full = cloak(original, artist_key=ARTIST, intensity="high")
-    protected = protect(
-        encode(original, "PNG"),
-        asset_id=7,
-        artist_key=ARTIST,
-        watermark_key=WATERMARK,
-        intensity="high",
-        artist_name="A",
-        rights="R",
-    )
+    protected = _protect_picture(original, intensity="high")
     assert protected.report.cloak_distance == (full.distance_before, full.distance_after)
     assert protected.report.fidelity.ciede2000_mean > 0.6
 
@@ -171,14 +169,7 @@ def test_the_high_intensity_keeps_its_whole_cloak_on_a_busy_texture() -> None:
 def test_a_picture_within_the_colour_bar_keeps_its_whole_cloak() -> None:
     original = data.astronaut()  # type: ignore[no-untyped-call]
     full = cloak(original, artist_key=ARTIST)
-    protected = protect(
-        encode(original, "PNG"),
-        asset_id=7,
-        artist_key=ARTIST,
-        watermark_key=WATERMARK,
-        artist_name="A",
-        rights="R",
-    )
+    protected = _protect_picture(original)
     assert protected.report.cloak_distance == (full.distance_before, full.distance_after)
 
 
